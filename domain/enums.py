@@ -1,0 +1,110 @@
+"""Every enumeration of the domain, in one place."""
+
+from enum import StrEnum
+
+
+class UserRole(StrEnum):
+    CUSTOMER = "customer"
+    ADMIN = "admin"
+
+
+class SeatType(StrEnum):
+    SEATER = "seater"
+    SLEEPER = "sleeper"
+
+
+class SeatPosition(StrEnum):
+    WINDOW = "window"
+    AISLE = "aisle"
+    MIDDLE = "middle"
+
+
+class Deck(StrEnum):
+    LOWER = "lower"
+    UPPER = "upper"
+
+
+class BusKind(StrEnum):
+    SEATER = "seater"
+    SLEEPER = "sleeper"
+
+
+class ScheduleStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+
+class AllocationKind(StrEnum):
+    HOLD = "hold"
+    BOOKING = "booking"
+
+
+class ReservationStatus(StrEnum):
+    ACTIVE = "active"
+    CONVERTED = "converted"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    RELEASED = "released"
+
+
+class BookingStatus(StrEnum):
+    CONFIRMED = "confirmed"
+    PARTIALLY_CANCELLED = "partially_cancelled"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+
+
+class PassengerStatus(StrEnum):
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+
+
+class Gender(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
+
+
+class PaymentMethod(StrEnum):
+    CARD = "card"
+    UPI = "upi"
+    NET_BANKING = "net_banking"
+    WALLET = "wallet"
+
+
+class PaymentStatus(StrEnum):
+    CREATED = "created"
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    FLAGGED = "flagged"
+    REFUNDED = "refunded"
+
+
+class TicketStatus(StrEnum):
+    VALID = "valid"
+    BOARDED = "boarded"
+    CANCELLED = "cancelled"
+
+
+class RefundStatus(StrEnum):
+    NONE = "none"
+    PENDING = "pending"
+    PROCESSED = "processed"
+    FAILED = "failed"
+
+
+class EmailStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class SeatStatus(StrEnum):
+    """How one seat looks to one viewer on one segment (the seat map's data-status)."""
+
+    AVAILABLE = "available"
+    HELD = "held"
+    MINE = "mine"
+    BOOKED = "booked"
+    BLOCKED = "blocked"

@@ -1,0 +1,258 @@
+"""Seats of a trip: the per-trip inventory, segments, and what each seat looks like to a viewer.
+
+Holds (row locks, expiry) arrive with the seat-holds issue; the availability rules here
+already treat an expired hold as free (invariant 2).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from domain.enums import AllocationKind, Deck, SeatPosition, SeatStatus, SeatType
+from domain.errors import ScheduleNotFound, ValidationFailed
+from domain.models import RouteStop, Schedule, ScheduleSeat, Seat, StopPoint
+from domain.pricing import seat_fare, segment_fare
+
+
+@dataclass(frozen=True)
+class StopView:
+    seq: int
+    city: str
+    arrives_at: datetime
+    km: int
+    points: list[StopPoint]
+
+
+@dataclass(frozen=True)
+class Segment:
+    from_seq: int
+    to_seq: int
+
+
+@dataclass(frozen=True)
+class SeatView:
+    schedule_seat_id: int
+    number: str
+    deck: Deck
+    row: int
+    column: int
+    seat_type: SeatType
+    position: SeatPosition
+    fare: Decimal
+    status: SeatStatus
+
+    @property
+    def label(self) -> str:
+        kind = "berth" if self.seat_type is SeatType.SLEEPER else "seat"
+        return f"{self.deck.value.title()} {kind} {self.number}, {self.position.value}"
+
+
+@dataclass
+class DeckView:
+    deck: Deck
+    rows: list[list[SeatView | None]]  # None is the aisle or an empty cell
+
+
+@dataclass
+class SeatMap:
+    schedule_id: int
+    segment: Segment
+    decks: list[DeckView]
+    aisle_after: int
+    columns: int
+    counts: dict[SeatStatus, int] = field(default_factory=dict)
+
+    @property
+    def available(self) -> int:
+        return self.counts.get(SeatStatus.AVAILABLE, 0)
+
+
+@dataclass(frozen=True)
+class Trip:
+    schedule: Schedule
+    stops: list[StopView]
+    route_km: int
+
+    @property
+    def last_seq(self) -> int:
+        return self.stops[-1].seq
+
+    def stop(self, seq: int) -> StopView:
+        return self.stops[seq]
+
+    def segment_fare(self, segment: Segment) -> Decimal:
+        return segment_fare(
+            self.schedule.base_fare,
+            self.route_km,
+            self.stops[segment.from_seq].km,
+            self.stops[segment.to_seq].km,
+        )
+
+
+async def load_trip(schedule_id: int) -> Trip:
+    schedule = await Schedule.get_or_none(id=schedule_id).prefetch_related(
+        "route", "route__operator", "bus", "bus__operator"
+    )
+    if schedule is None:
+        raise ScheduleNotFound()
+    stops = (
+        await RouteStop.filter(route_id=schedule.route.id)
+        .order_by("seq")
+        .prefetch_related("city", "points")
+    )
+    views = [
+        StopView(
+            seq=stop.seq,
+            city=stop.city.name,
+            arrives_at=schedule.departure_at + _minutes(stop.minutes_from_origin),
+            km=stop.km_from_origin,
+            points=sorted(stop.points, key=lambda p: (p.minutes_offset, p.id)),
+        )
+        for stop in stops
+    ]
+    return Trip(schedule=schedule, stops=views, route_km=max((s.km for s in views), default=0))
+
+
+def _minutes(minutes: int) -> timedelta:
+    return timedelta(minutes=minutes)
+
+
+def parse_segment(trip: Trip, from_raw: str | None, to_raw: str | None) -> Segment:
+    """Stop sequence numbers from the query string; the whole route when absent."""
+    errors: dict[str, str] = {}
+    values: list[int] = []
+    for name, raw, default in (("from", from_raw, 0), ("to", to_raw, trip.last_seq)):
+        if raw is None or raw == "":
+            values.append(default)
+            continue
+        try:
+            values.append(int(raw))
+        except ValueError:
+            errors[name] = "Choose a stop of this route."
+            values.append(default)
+    from_seq, to_seq = values
+    if not errors:
+        if not 0 <= from_seq <= trip.last_seq:
+            errors["from"] = "That boarding stop is not on this route."
+        if not 0 <= to_seq <= trip.last_seq:
+            errors["to"] = "That dropping stop is not on this route."
+    if not errors and from_seq >= to_seq:
+        errors["to"] = "The dropping stop must come after the boarding stop."
+    if errors:
+        raise ValidationFailed(errors)
+    return Segment(from_seq, to_seq)
+
+
+SEAT_STATE_SQL = """
+    SELECT ss.id AS schedule_seat_id, ss.is_blocked, a.kind, r.user_id, r.expires_at
+    FROM schedule_seats ss
+    LEFT JOIN seat_allocations a
+      ON a.schedule_id = ss.schedule_id AND a.seat_id = ss.seat_id AND a.active
+     AND a.stops && int4range($2, $3)
+    LEFT JOIN reservations r ON r.id = a.reservation_id
+    WHERE ss.schedule_id = $1
+"""
+
+
+async def seat_statuses(
+    schedule_id: int,
+    segment: Segment,
+    *,
+    viewer_id: int | None,
+    now: datetime,
+    schedule_seat_ids: list[int] | None = None,
+    using_db: BaseDBAsyncClient | None = None,
+) -> dict[int, SeatStatus]:
+    """Each seat's status on `segment` for `viewer_id`: booked beats held beats free; a hold
+    whose `expires_at <= now` is free for everyone, whether or not the sweeper has run."""
+    sql = SEAT_STATE_SQL
+    params: list[object] = [schedule_id, segment.from_seq, segment.to_seq]
+    if schedule_seat_ids is not None:
+        sql += " AND ss.id = ANY($4::int[])"
+        params.append(schedule_seat_ids)
+    conn = using_db or connections.get("default")
+    rows = await conn.execute_query_dict(sql, params)
+    rank = {
+        SeatStatus.AVAILABLE: 0,
+        SeatStatus.MINE: 1,
+        SeatStatus.HELD: 2,
+        SeatStatus.BOOKED: 3,
+        SeatStatus.BLOCKED: 4,
+    }
+    statuses: dict[int, SeatStatus] = defaultdict(lambda: SeatStatus.AVAILABLE)
+    for row in rows:
+        status = SeatStatus.AVAILABLE
+        if row["is_blocked"]:
+            status = SeatStatus.BLOCKED
+        elif row["kind"] == AllocationKind.BOOKING.value:
+            status = SeatStatus.BOOKED
+        elif row["kind"] == AllocationKind.HOLD.value and row["expires_at"] > now:
+            status = SeatStatus.MINE if row["user_id"] == viewer_id else SeatStatus.HELD
+        current = statuses[row["schedule_seat_id"]]
+        statuses[row["schedule_seat_id"]] = max(current, status, key=rank.__getitem__)
+    return dict(statuses)
+
+
+async def seat_map(
+    trip: Trip, segment: Segment, *, viewer_id: int | None, now: datetime
+) -> SeatMap:
+    bus = trip.schedule.bus
+    inventory = await ScheduleSeat.filter(schedule_id=trip.schedule.id).prefetch_related("seat")
+    statuses = await seat_statuses(trip.schedule.id, segment, viewer_id=viewer_id, now=now)
+    fare = trip.segment_fare(segment)
+    grid: dict[Deck, list[list[SeatView | None]]] = {}
+    counts: dict[SeatStatus, int] = defaultdict(int)
+    for item in inventory:
+        seat = item.seat
+        view = SeatView(
+            schedule_seat_id=item.id,
+            number=seat.number,
+            deck=seat.deck,
+            row=seat.row,
+            column=seat.column,
+            seat_type=seat.seat_type,
+            position=seat.position,
+            fare=seat_fare(fare, seat.price_factor),
+            status=statuses.get(item.id, SeatStatus.AVAILABLE),
+        )
+        counts[view.status] += 1
+        rows = grid.setdefault(seat.deck, [[None] * bus.columns for _ in range(bus.rows)])
+        if 1 <= seat.row <= bus.rows and 1 <= seat.column <= bus.columns:
+            rows[seat.row - 1][seat.column - 1] = view
+    decks = [DeckView(deck, grid[deck]) for deck in (Deck.LOWER, Deck.UPPER) if deck in grid]
+    return SeatMap(
+        schedule_id=trip.schedule.id,
+        segment=segment,
+        decks=decks,
+        aisle_after=bus.aisle_after,
+        columns=bus.columns,
+        counts=dict(counts),
+    )
+
+
+async def generate_schedule_seats(
+    schedule: Schedule, *, using_db: BaseDBAsyncClient | None = None
+) -> int:
+    """Create the trip's inventory rows from its bus layout; existing rows are kept."""
+    seats = (
+        await Seat.filter(bus_id=schedule.bus_id).using_db(using_db).values_list("id", flat=True)
+    )  # type: ignore[attr-defined]
+    existing = set(
+        await ScheduleSeat.filter(schedule_id=schedule.id)
+        .using_db(using_db)
+        .values_list("seat_id", flat=True)
+    )
+    missing = [
+        ScheduleSeat(schedule_id=schedule.id, seat_id=seat_id)
+        for seat_id in seats
+        if seat_id not in existing
+    ]
+    if missing:
+        await ScheduleSeat.bulk_create(missing, using_db=using_db)
+    return len(missing)

@@ -1,0 +1,452 @@
+"""Tortoise models: the whole domain model of DESIGN.md. Behaviour lives in the services."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.models import Model
+
+from domain.enums import (
+    AllocationKind,
+    BookingStatus,
+    BusKind,
+    Deck,
+    EmailStatus,
+    Gender,
+    PassengerStatus,
+    PaymentMethod,
+    PaymentStatus,
+    RefundStatus,
+    ReservationStatus,
+    ScheduleStatus,
+    SeatPosition,
+    SeatType,
+    TicketStatus,
+    UserRole,
+)
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+class User(Model):
+    id = fields.IntField(primary_key=True)
+    email = fields.CharField(max_length=254, unique=True)  # stored lower-cased
+    password_hash = fields.CharField(max_length=255)
+    first_name = fields.CharField(max_length=80)
+    last_name = fields.CharField(max_length=80)
+    phone_number = fields.CharField(max_length=20)
+    role = fields.CharEnumField(UserRole, max_length=16, default=UserRole.CUSTOMER)
+    # Part of the login cookie: bumping it (logout everywhere, password change) revokes
+    # every cookie issued before.
+    session_version = fields.IntField(default=1)
+    is_active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "users"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == UserRole.ADMIN
+
+
+class City(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=80, unique=True)
+    state = fields.CharField(max_length=80, default="")
+
+    class Meta:
+        table = "cities"
+        ordering = ["name"]
+
+
+class Operator(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=120, unique=True)
+    support_phone = fields.CharField(max_length=20, default="")
+
+    class Meta:
+        table = "operators"
+
+
+class Route(Model):
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=20, unique=True)
+    name = fields.CharField(max_length=160)
+    operator: fields.ForeignKeyRelation[Operator] = fields.ForeignKeyField(
+        "busbook.Operator", related_name="routes", on_delete=fields.RESTRICT
+    )
+    is_active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    stops: fields.ReverseRelation[RouteStop]
+
+    class Meta:
+        table = "routes"
+
+
+class RouteStop(Model):
+    """One stop of a route. `seq` orders the stops from 0; a segment is [from_seq, to_seq)."""
+
+    id = fields.IntField(primary_key=True)
+    route: fields.ForeignKeyRelation[Route] = fields.ForeignKeyField(
+        "busbook.Route", related_name="stops", on_delete=fields.CASCADE
+    )
+    seq = fields.IntField()
+    city: fields.ForeignKeyRelation[City] = fields.ForeignKeyField(
+        "busbook.City", related_name="stops", on_delete=fields.RESTRICT
+    )
+    minutes_from_origin = fields.IntField()
+    km_from_origin = fields.IntField()
+
+    points: fields.ReverseRelation[StopPoint]
+
+    class Meta:
+        table = "route_stops"
+        unique_together = (("route", "seq"),)
+        ordering = ["seq"]
+
+
+class StopPoint(Model):
+    """A boarding and/or dropping point at a stop (a bus stand, a flyover, an office)."""
+
+    id = fields.IntField(primary_key=True)
+    stop: fields.ForeignKeyRelation[RouteStop] = fields.ForeignKeyField(
+        "busbook.RouteStop", related_name="points", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=120)
+    landmark = fields.CharField(max_length=200, default="")
+    minutes_offset = fields.IntField(default=0)  # relative to the stop's time
+    is_boarding = fields.BooleanField(default=True)
+    is_dropping = fields.BooleanField(default=True)
+
+    class Meta:
+        table = "stop_points"
+        ordering = ["minutes_offset", "id"]
+
+
+class Bus(Model):
+    id = fields.IntField(primary_key=True)
+    registration = fields.CharField(max_length=20, unique=True)
+    name = fields.CharField(max_length=120)
+    operator: fields.ForeignKeyRelation[Operator] = fields.ForeignKeyField(
+        "busbook.Operator", related_name="buses", on_delete=fields.RESTRICT
+    )
+    kind = fields.CharEnumField(BusKind, max_length=16)
+    is_ac = fields.BooleanField(default=True)
+    decks = fields.IntField(default=1)
+    rows = fields.IntField()
+    columns = fields.IntField()
+    aisle_after = fields.IntField()  # the aisle runs after this column (1-based)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    seats: fields.ReverseRelation[Seat]
+
+    class Meta:
+        table = "buses"
+
+    @property
+    def type_label(self) -> str:
+        return f"{'AC' if self.is_ac else 'Non-AC'} {self.kind.value.title()}"
+
+
+class Seat(Model):
+    id = fields.IntField(primary_key=True)
+    bus: fields.ForeignKeyRelation[Bus] = fields.ForeignKeyField(
+        "busbook.Bus", related_name="seats", on_delete=fields.CASCADE
+    )
+    number = fields.CharField(max_length=8)  # L3, U3, 12
+    deck = fields.CharEnumField(Deck, max_length=8, default=Deck.LOWER)
+    row = fields.IntField()
+    column = fields.IntField()
+    seat_type = fields.CharEnumField(SeatType, max_length=16)
+    position = fields.CharEnumField(SeatPosition, max_length=16)
+    price_factor = fields.DecimalField(max_digits=4, decimal_places=2, default=1)
+
+    class Meta:
+        table = "seats"
+        unique_together = (("bus", "number"), ("bus", "deck", "row", "column"))
+
+
+class Schedule(Model):
+    """One trip: a bus on a route leaving at a time. `base_fare` covers the whole route."""
+
+    id = fields.IntField(primary_key=True)
+    route: fields.ForeignKeyRelation[Route] = fields.ForeignKeyField(
+        "busbook.Route", related_name="schedules", on_delete=fields.RESTRICT
+    )
+    bus: fields.ForeignKeyRelation[Bus] = fields.ForeignKeyField(
+        "busbook.Bus", related_name="schedules", on_delete=fields.RESTRICT
+    )
+    departure_at = fields.DatetimeField()
+    arrival_at = fields.DatetimeField()
+    base_fare = fields.DecimalField(**MONEY)
+    currency = fields.CharField(max_length=3, default="INR")
+    status = fields.CharEnumField(ScheduleStatus, max_length=16, default=ScheduleStatus.SCHEDULED)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "schedules"
+        indexes = (Index(fields=("departure_at",)),)
+
+
+class ScheduleSeat(Model):
+    """The per-trip inventory row of a seat: the row a hold locks with SELECT ... FOR UPDATE."""
+
+    id = fields.IntField(primary_key=True)
+    schedule: fields.ForeignKeyRelation[Schedule] = fields.ForeignKeyField(
+        "busbook.Schedule", related_name="schedule_seats", on_delete=fields.CASCADE
+    )
+    seat: fields.ForeignKeyRelation[Seat] = fields.ForeignKeyField(
+        "busbook.Seat", related_name="schedule_seats", on_delete=fields.RESTRICT
+    )
+    is_blocked = fields.BooleanField(default=False)
+    blocked_reason = fields.CharField(max_length=200, default="")
+
+    class Meta:
+        table = "schedule_seats"
+        unique_together = (("schedule", "seat"),)
+
+
+class Reservation(Model):
+    """A hold on seats for one segment, alive until `expires_at`."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "busbook.User", related_name="reservations", on_delete=fields.RESTRICT
+    )
+    schedule: fields.ForeignKeyRelation[Schedule] = fields.ForeignKeyField(
+        "busbook.Schedule", related_name="reservations", on_delete=fields.RESTRICT
+    )
+    from_seq = fields.IntField()
+    to_seq = fields.IntField()
+    boarding_point: fields.ForeignKeyNullableRelation[StopPoint] = fields.ForeignKeyField(
+        "busbook.StopPoint", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    dropping_point: fields.ForeignKeyNullableRelation[StopPoint] = fields.ForeignKeyField(
+        "busbook.StopPoint", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    status = fields.CharEnumField(
+        ReservationStatus, max_length=16, default=ReservationStatus.ACTIVE
+    )
+    total_amount = fields.DecimalField(**MONEY)
+    currency = fields.CharField(max_length=3, default="INR")
+    expires_at = fields.DatetimeField()
+    grace_applied = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField()
+    ended_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "reservations"
+        indexes = (Index(fields=("status", "expires_at")),)
+
+
+class Booking(Model):
+    id = fields.IntField(primary_key=True)
+    reference = fields.CharField(max_length=12, unique=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "busbook.User", related_name="bookings", on_delete=fields.RESTRICT
+    )
+    schedule: fields.ForeignKeyRelation[Schedule] = fields.ForeignKeyField(
+        "busbook.Schedule", related_name="bookings", on_delete=fields.RESTRICT
+    )
+    reservation: fields.ForeignKeyNullableRelation[Reservation] = fields.OneToOneField(
+        "busbook.Reservation", related_name="booking", null=True, on_delete=fields.SET_NULL
+    )
+    from_seq = fields.IntField()
+    to_seq = fields.IntField()
+    boarding_point: fields.ForeignKeyNullableRelation[StopPoint] = fields.ForeignKeyField(
+        "busbook.StopPoint", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    dropping_point: fields.ForeignKeyNullableRelation[StopPoint] = fields.ForeignKeyField(
+        "busbook.StopPoint", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    status = fields.CharEnumField(BookingStatus, max_length=24, default=BookingStatus.CONFIRMED)
+    total_amount = fields.DecimalField(**MONEY)
+    currency = fields.CharField(max_length=3, default="INR")
+    contact_email = fields.CharField(max_length=254)
+    contact_phone = fields.CharField(max_length=20)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "bookings"
+
+
+class Passenger(Model):
+    id = fields.IntField(primary_key=True)
+    booking: fields.ForeignKeyRelation[Booking] = fields.ForeignKeyField(
+        "busbook.Booking", related_name="passengers", on_delete=fields.CASCADE
+    )
+    seat: fields.ForeignKeyRelation[Seat] = fields.ForeignKeyField(
+        "busbook.Seat", related_name=False, on_delete=fields.RESTRICT
+    )
+    name = fields.CharField(max_length=120)
+    age = fields.IntField()
+    gender = fields.CharEnumField(Gender, max_length=8)
+    fare = fields.DecimalField(**MONEY)
+    status = fields.CharEnumField(PassengerStatus, max_length=16, default=PassengerStatus.ACTIVE)
+
+    class Meta:
+        table = "passengers"
+
+
+class SeatAllocation(Model):
+    """Who occupies a seat on which part of a trip.
+
+    The migration adds `stops int4range GENERATED FROM (from_seq, to_seq)` and the exclusion
+    constraint `EXCLUDE USING gist (schedule_id WITH =, seat_id WITH =, stops WITH &&)
+    WHERE (active)`: PostgreSQL itself refuses a second active allocation of a seat on
+    overlapping stops (invariant 1).
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    schedule: fields.ForeignKeyRelation[Schedule] = fields.ForeignKeyField(
+        "busbook.Schedule", related_name="allocations", on_delete=fields.CASCADE
+    )
+    seat: fields.ForeignKeyRelation[Seat] = fields.ForeignKeyField(
+        "busbook.Seat", related_name="allocations", on_delete=fields.RESTRICT
+    )
+    from_seq = fields.IntField()
+    to_seq = fields.IntField()
+    kind = fields.CharEnumField(AllocationKind, max_length=16)
+    reservation: fields.ForeignKeyNullableRelation[Reservation] = fields.ForeignKeyField(
+        "busbook.Reservation", related_name="allocations", null=True, on_delete=fields.CASCADE
+    )
+    booking: fields.ForeignKeyNullableRelation[Booking] = fields.ForeignKeyField(
+        "busbook.Booking", related_name="allocations", null=True, on_delete=fields.CASCADE
+    )
+    active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField()
+    released_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "seat_allocations"
+
+
+class Payment(Model):
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "busbook.User", related_name="payments", on_delete=fields.RESTRICT
+    )
+    reservation: fields.ForeignKeyNullableRelation[Reservation] = fields.ForeignKeyField(
+        "busbook.Reservation", related_name="payments", null=True, on_delete=fields.SET_NULL
+    )
+    booking: fields.ForeignKeyNullableRelation[Booking] = fields.ForeignKeyField(
+        "busbook.Booking", related_name="payments", null=True, on_delete=fields.SET_NULL
+    )
+    gateway = fields.CharField(max_length=32)
+    method = fields.CharEnumField(PaymentMethod, max_length=16)
+    amount = fields.DecimalField(**MONEY)
+    currency = fields.CharField(max_length=3, default="INR")
+    status = fields.CharEnumField(PaymentStatus, max_length=16, default=PaymentStatus.CREATED)
+    idempotency_key = fields.CharField(max_length=64, unique=True)
+    gateway_reference = fields.CharField(max_length=128, null=True)
+    refunded_amount = fields.DecimalField(**MONEY, default=0)
+    failure_reason = fields.CharField(max_length=255, default="")
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "payments"
+
+
+class PaymentEvent(Model):
+    """The webhook inbox: one row per (gateway, event id), so a replay changes nothing."""
+
+    id = fields.IntField(primary_key=True)
+    gateway = fields.CharField(max_length=32)
+    event_id = fields.CharField(max_length=128)
+    event_type = fields.CharField(max_length=64)
+    payment: fields.ForeignKeyNullableRelation[Payment] = fields.ForeignKeyField(
+        "busbook.Payment", related_name="events", null=True, on_delete=fields.SET_NULL
+    )
+    payload = fields.JSONField()
+    received_at = fields.DatetimeField()
+    processed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "payment_events"
+        unique_together = (("gateway", "event_id"),)
+
+
+class Ticket(Model):
+    id = fields.IntField(primary_key=True)
+    number = fields.CharField(max_length=20, unique=True)
+    booking: fields.ForeignKeyRelation[Booking] = fields.ForeignKeyField(
+        "busbook.Booking", related_name="tickets", on_delete=fields.CASCADE
+    )
+    qr_token = fields.CharField(max_length=512)
+    status = fields.CharEnumField(TicketStatus, max_length=16, default=TicketStatus.VALID)
+    issued_at = fields.DatetimeField()
+    boarded_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "tickets"
+
+
+class Cancellation(Model):
+    id = fields.IntField(primary_key=True)
+    booking: fields.ForeignKeyRelation[Booking] = fields.ForeignKeyField(
+        "busbook.Booking", related_name="cancellations", on_delete=fields.RESTRICT
+    )
+    actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "busbook.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    passenger_ids = fields.JSONField()
+    policy_tier = fields.CharField(max_length=64)
+    fee = fields.DecimalField(**MONEY)
+    refund_amount = fields.DecimalField(**MONEY)
+    refund_status = fields.CharEnumField(RefundStatus, max_length=16, default=RefundStatus.NONE)
+    refund_reference = fields.CharField(max_length=128, null=True)
+    refund_attempts = fields.IntField(default=0)
+    reason = fields.CharField(max_length=255, default="")
+    created_at = fields.DatetimeField()
+    processed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "cancellations"
+
+
+class ActivityLog(Model):
+    """The audit trail: one row per state change, written in the change's transaction."""
+
+    id = fields.BigIntField(primary_key=True)
+    actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "busbook.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    action = fields.CharField(max_length=64)  # dotted, past tense: reservation.expired
+    subject_type = fields.CharField(max_length=32, default="")
+    subject_id = fields.CharField(max_length=64, default="")
+    data = fields.JSONField(default=dict)
+    ip = fields.CharField(max_length=64, null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "activity_logs"
+        indexes = (
+            Index(fields=("action", "created_at")),
+            Index(fields=("subject_type", "subject_id")),
+        )
+
+
+class EmailOutbox(Model):
+    id = fields.IntField(primary_key=True)
+    to_address = fields.CharField(max_length=254)
+    subject = fields.CharField(max_length=200)
+    body_text = fields.TextField()
+    body_html = fields.TextField(default="")
+    status = fields.CharEnumField(EmailStatus, max_length=16, default=EmailStatus.PENDING)
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField()
+    last_error = fields.TextField(default="")
+    created_at = fields.DatetimeField()
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "email_outbox"
+        indexes = (Index(fields=("status", "next_attempt_at")),)

@@ -1,0 +1,89 @@
+"""Configuration read from the environment once, at start-up (see README's table)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    var_dir: Path = PROJECT_ROOT / "var"
+    database_url: str | None = None
+    secret_key: str = ""
+    hold_minutes: int = 15
+    sweep_seconds: int = 15
+    max_seats_per_hold: int = 6
+    smtp_url: str | None = None
+    mail_from: str = "Busbook <tickets@busbook.local>"
+    public_base_url: str = "http://localhost:8000"
+    currency: str = "INR"
+    timezone: str = "Asia/Kolkata"
+    payment_gateways: tuple[str, ...] = ("simulator",)
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
+    db_pool_size: int = 10
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_base_url.startswith("https://")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+        env = dict(os.environ if env is None else env)
+        var_dir = Path(env.get("BUSBOOK_VAR_DIR") or PROJECT_ROOT / "var")
+        values: dict[str, object] = {
+            "var_dir": var_dir,
+            "database_url": env.get("DATABASE_URL") or None,
+            "secret_key": env.get("SECRET_KEY") or "",
+            "hold_minutes": _int(env, "HOLD_MINUTES", 15),
+            "sweep_seconds": _int(env, "SWEEP_SECONDS", 15),
+            "max_seats_per_hold": _int(env, "MAX_SEATS_PER_HOLD", 6),
+            "smtp_url": env.get("SMTP_URL") or None,
+            "mail_from": env.get("MAIL_FROM") or "Busbook <tickets@busbook.local>",
+            "public_base_url": (env.get("PUBLIC_BASE_URL") or "http://localhost:8000").rstrip("/"),
+            "currency": env.get("CURRENCY") or "INR",
+            "timezone": env.get("TIMEZONE") or "Asia/Kolkata",
+            "payment_gateways": tuple(
+                g.strip() for g in (env.get("PAYMENT_GATEWAYS") or "simulator").split(",") if g
+            ),
+            "db_pool_size": _int(env, "DB_POOL_SIZE", 10),
+        }
+        values.update(overrides)
+        settings = cls(**values)  # type: ignore[arg-type]
+        ZoneInfo(settings.timezone)  # fail at start-up, not on the first page
+        if not settings.secret_key:
+            settings = cls(**{**values, "secret_key": load_or_create_secret(settings.var_dir)})  # type: ignore[arg-type]
+        return settings
+
+
+def load_or_create_secret(var_dir: Path) -> str:
+    """A development secret kept under var/ so sessions survive restarts."""
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

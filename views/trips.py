@@ -1,0 +1,125 @@
+"""Finding and opening trips: city suggestions, search results, the trip page and seat map."""
+
+from __future__ import annotations
+
+from quart import Blueprint, request
+from quart.typing import ResponseReturnValue
+from werkzeug.datastructures import MultiDict
+
+from domain import catalogue, inventory
+from domain.catalogue import SearchFilters, SortKey, TimeWindow
+from domain.enums import BusKind
+from domain.errors import ValidationFailed
+from views import web
+
+blueprint = Blueprint("trips", __name__)
+
+WINDOW_LABELS = {
+    TimeWindow.EARLY: "Before 6 am",
+    TimeWindow.MORNING: "6 am to noon",
+    TimeWindow.AFTERNOON: "Noon to 6 pm",
+    TimeWindow.NIGHT: "After 6 pm",
+}
+SORT_LABELS = {
+    SortKey.DEPARTURE: "Departure time",
+    SortKey.FARE: "Lowest fare",
+    SortKey.SEATS: "Most seats free",
+}
+
+
+def _parse_filters(args: MultiDict[str, str]) -> SearchFilters:
+    """Unknown filter values are ignored rather than refused: they only narrow a list."""
+    ac = frozenset(v == "ac" for v in args.getlist("ac") if v in {"ac", "non_ac"})
+    kinds = frozenset(BusKind(v) for v in args.getlist("kind") if v in set(BusKind))
+    windows = frozenset(TimeWindow(v) for v in args.getlist("window") if v in set(TimeWindow))
+    sort_raw = args.get("sort", SortKey.DEPARTURE.value)
+    sort = SortKey(sort_raw) if sort_raw in set(SortKey) else SortKey.DEPARTURE
+    return SearchFilters(ac=ac, kinds=kinds, windows=windows, sort=sort)
+
+
+@blueprint.get("/cities")
+async def suggest_cities() -> ResponseReturnValue:
+    args = request.args
+    prefix = args.get("q") or args.get("origin_city") or args.get("destination_city") or ""
+    cities = await catalogue.suggest_cities(prefix[:80])
+    return await web.render("partials/_city_options.html", cities=cities)
+
+
+@blueprint.get("/schedules/search")
+async def search_schedules() -> ResponseReturnValue:
+    args = request.args
+    form = {
+        "origin_city": args.get("origin_city", ""),
+        "destination_city": args.get("destination_city", ""),
+        "date": args.get("date", ""),
+    }
+    filters = _parse_filters(args)
+    settings = web.settings()
+    context = {
+        "form": form,
+        "filters": filters,
+        "window_labels": WINDOW_LABELS,
+        "sort_labels": SORT_LABELS,
+        "today": web.local(web.now()).date().isoformat(),
+        "all_cities": await catalogue.all_cities(),
+    }
+    try:
+        query = await catalogue.parse_query(
+            form["origin_city"],
+            form["destination_city"],
+            form["date"],
+            now=web.now(),
+            tz=settings.tz,
+        )
+    except ValidationFailed as exc:
+        return await web.render("pages/home.html", status=exc.status, errors=exc.errors, **context)
+    results = await catalogue.search_trips(query, filters, now=web.now(), tz=settings.tz)
+    return await web.render(
+        "pages/schedules/search.html",
+        "partials/_search_results.html",
+        query=query,
+        results=results,
+        errors={},
+        **context,
+    )
+
+
+@blueprint.get("/schedules/<int:schedule_id>")
+async def show_schedule(schedule_id: int) -> ResponseReturnValue:
+    trip = await inventory.load_trip(schedule_id)
+    try:
+        segment = inventory.parse_segment(trip, request.args.get("from"), request.args.get("to"))
+    except ValidationFailed as exc:
+        return await web.render(
+            "pages/schedules/detail.html",
+            status=exc.status,
+            trip=trip,
+            segment=None,
+            seat_map=None,
+            errors=exc.errors,
+        )
+    user = web.viewer()
+    seat_map = await inventory.seat_map(
+        trip, segment, viewer_id=user.id if user else None, now=web.now()
+    )
+    return await web.render(
+        "pages/schedules/detail.html",
+        trip=trip,
+        segment=segment,
+        seat_map=seat_map,
+        errors={},
+        departed=trip.stop(segment.from_seq).arrives_at <= web.now(),
+    )
+
+
+@blueprint.get("/schedules/<int:schedule_id>/seats")
+async def show_seat_map(schedule_id: int) -> ResponseReturnValue:
+    trip = await inventory.load_trip(schedule_id)
+    segment = inventory.parse_segment(trip, request.args.get("from"), request.args.get("to"))
+    user = web.viewer()
+    seat_map = await inventory.seat_map(
+        trip, segment, viewer_id=user.id if user else None, now=web.now()
+    )
+    return await web.render(
+        "partials/_seat_map.html", trip=trip, segment=segment, seat_map=seat_map
+    )

@@ -1,0 +1,198 @@
+"""Shared plumbing of the views: who is asking, CSRF, page-or-fragment rendering, formatting."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import urlsplit
+
+from quart import current_app, g, redirect, render_template, request, session, url_for
+from quart.typing import ResponseReturnValue
+from quart_auth import AuthUser, QuartAuth, current_user
+from werkzeug.exceptions import Forbidden
+
+from domain import accounts, clock
+from domain.models import User
+from domain.settings import Settings
+
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
+CURRENCY_SYMBOLS = {"INR": "₹", "USD": "$", "EUR": "€", "GBP": "£"}
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def settings() -> Settings:
+    value: Settings = current_app.config["BUSBOOK"]
+    return value
+
+
+def client_ip() -> str | None:
+    return request.remote_addr
+
+
+def now() -> datetime:
+    return clock.now()
+
+
+# ------------------------------------------------------------------------------------ auth
+
+auth = QuartAuth()
+
+
+def auth_id_for(user: User) -> str:
+    """The cookie carries the session version: bumping it revokes older cookies."""
+    return f"{user.id}:{user.session_version}"
+
+
+async def load_user() -> None:
+    """Resolve the signed-in user once per request into g.user (None for guests)."""
+    g.user = None
+    auth_id = current_user.auth_id
+    if not auth_id:
+        return
+    try:
+        user_id, version = (int(part) for part in auth_id.split(":", 1))
+    except ValueError:
+        return
+    g.user = await accounts.session_user(user_id, version)
+
+
+def viewer() -> User | None:
+    user: User | None = g.get("user")
+    return user
+
+
+def login_url() -> str:
+    target = request.full_path.rstrip("?") if request.method == "GET" else request.path
+    return url_for("accounts.login", next=target)
+
+
+def login_required(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | Any]]:
+    @wraps(view)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Any:
+        if viewer() is None:
+            if request.headers.get("HX-Request"):
+                return "", 401, {"HX-Redirect": login_url()}
+            return redirect(login_url())
+        return await view(*args, **kwargs)
+
+    return wrapper
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only same-site relative paths may be redirect targets after login."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
+
+
+# ------------------------------------------------------------------------------------ CSRF
+
+
+def csrf_token() -> str:
+    token = session.get(CSRF_FIELD)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        session[CSRF_FIELD] = token
+    return str(token)
+
+
+CSRF_MESSAGE = "This form has expired or was sent from another site. Reload the page and try again."
+
+
+async def check_csrf() -> None:
+    """Unsafe methods need a same-origin Origin (when sent) and the session's token."""
+    if request.method in SAFE_METHODS:
+        return
+    endpoint = request.endpoint or ""
+    view = current_app.view_functions.get(endpoint)
+    if view is not None and getattr(view, "csrf_exempt", False):
+        return
+    origin = request.headers.get("Origin")
+    if origin and origin != "null":
+        expected = f"{request.scheme}://{request.host}"
+        if origin.rstrip("/") != expected:
+            raise Forbidden(CSRF_MESSAGE)
+    expected_token = session.get(CSRF_FIELD)
+    sent = request.headers.get(CSRF_HEADER)
+    if not sent:
+        form = await request.form
+        sent = form.get(CSRF_FIELD)
+    if not expected_token or not sent or not hmac.compare_digest(str(expected_token), sent):
+        raise Forbidden(CSRF_MESSAGE)
+
+
+def csrf_exempt(view: Callable[P, R]) -> Callable[P, R]:
+    view.csrf_exempt = True  # type: ignore[attr-defined]
+    return view
+
+
+# ------------------------------------------------------------------------------- rendering
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
+
+
+async def render(
+    page: str, partial: str | None = None, *, status: int = 200, **context: Any
+) -> ResponseReturnValue:
+    """The full page for a plain request; the partial alone for an htmx request."""
+    template = partial if partial and is_htmx() else page
+    return await render_template(template, **context), status
+
+
+# ------------------------------------------------------------------------------ formatting
+
+
+def local(value: datetime) -> datetime:
+    return value.astimezone(settings().tz)
+
+
+def format_datetime(value: datetime) -> str:
+    """Fri 27 Nov 2026, 06:00"""
+    return local(value).strftime("%a %-d %b %Y, %H:%M")
+
+
+def format_date(value: datetime) -> str:
+    return local(value).strftime("%a %-d %b %Y")
+
+
+def format_short_date(value: datetime) -> str:
+    return local(value).strftime("%-d %b")
+
+
+def format_time(value: datetime) -> str:
+    return local(value).strftime("%H:%M")
+
+
+def format_duration(value: timedelta) -> str:
+    minutes = int(value.total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"
+
+
+def format_money(value: Decimal | int, currency: str | None = None) -> str:
+    code = currency or settings().currency
+    symbol = CURRENCY_SYMBOLS.get(code, code + " ")
+    amount = Decimal(value)
+    text = f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
+    return f"{symbol}{text}"
+
+
+def template_globals() -> dict[str, Any]:
+    return {"csrf_token": csrf_token, "viewer": viewer(), "csrf_field": CSRF_FIELD}
+
+
+__all__ = ["AuthUser", "auth"]
