@@ -23,7 +23,9 @@ log = logging.getLogger("busbook")
 ROOT = Path(__file__).resolve().parent
 
 
-def create_app(settings: Settings | None = None) -> Quart:
+def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Quart:
+    """The Quart app. `manage_database=False` leaves Tortoise to the caller (the test
+    session initialises it once for many apps)."""
     settings = settings or Settings.from_env()
     if not settings.database_url:
         raise RuntimeError(
@@ -52,17 +54,19 @@ def create_app(settings: Settings | None = None) -> Quart:
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
 
-    @app.before_serving
-    async def start_database() -> None:
-        # Tortoise is initialised here rather than with tortoise.contrib.quart, whose
-        # start-up runs in another task and leaves requests without a Tortoise context
-        # (DESIGN.md "Known pitfalls"); database.init enables the global fallback.
-        assert settings.database_url
-        await database.init(settings.database_url, pool_size=settings.db_pool_size)
+    if manage_database:
 
-    @app.after_serving
-    async def stop_database() -> None:
-        await database.close()
+        @app.before_serving
+        async def start_database() -> None:
+            # Tortoise is initialised here rather than with tortoise.contrib.quart, whose
+            # start-up runs in another task and leaves requests without a Tortoise context
+            # (DESIGN.md "Known pitfalls"); database.init enables the global fallback.
+            assert settings.database_url
+            await database.init(settings.database_url, pool_size=settings.db_pool_size)
+
+        @app.after_serving
+        async def stop_database() -> None:
+            await database.close()
 
     register_views(app)
     return app

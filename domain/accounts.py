@@ -177,9 +177,12 @@ async def update_profile(
     user = await get_profile(viewer, user_id)
     data = _clean(data)
     errors = _validate_profile(data)
-    if not errors and data.email != user.email:
-        if await User.filter(email=data.email).exclude(id=user.id).exists():
-            errors["email"] = "Another account already uses this email."
+    if (
+        not errors
+        and data.email != user.email
+        and await User.filter(email=data.email).exclude(id=user.id).exists()
+    ):
+        errors["email"] = "Another account already uses this email."
     if errors:
         raise ValidationFailed(errors)
     changed = {
@@ -252,7 +255,7 @@ async def log_out(user: User, *, now: datetime, ip: str | None = None) -> None:
 
 
 async def create_admin(email: str, password: str, *, now: datetime) -> tuple[User, bool]:
-    """Make `email` an admin: promote an existing account, or create one. Returns (user, created)."""
+    """Make `email` an admin, promoting an account or creating one. Returns (user, created)."""
     email = normalise_email(email)
     user = await User.get_or_none(email=email)
     if user is None:

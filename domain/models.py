@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
@@ -24,8 +26,6 @@ from domain.enums import (
     TicketStatus,
     UserRole,
 )
-
-MONEY = {"max_digits": 12, "decimal_places": 2}
 
 
 class User(Model):
@@ -185,10 +185,12 @@ class Schedule(Model):
     )
     departure_at = fields.DatetimeField()
     arrival_at = fields.DatetimeField()
-    base_fare = fields.DecimalField(**MONEY)
+    base_fare = fields.DecimalField(max_digits=12, decimal_places=2)
     currency = fields.CharField(max_length=3, default="INR")
     status = fields.CharEnumField(ScheduleStatus, max_length=16, default=ScheduleStatus.SCHEDULED)
     created_at = fields.DatetimeField(auto_now_add=True)
+    route_id: int
+    bus_id: int
 
     class Meta:
         table = "schedules"
@@ -206,6 +208,8 @@ class ScheduleSeat(Model):
         "busbook.Seat", related_name="schedule_seats", on_delete=fields.RESTRICT
     )
     is_blocked = fields.BooleanField(default=False)
+    schedule_id: int
+    seat_id: int
     blocked_reason = fields.CharField(max_length=200, default="")
 
     class Meta:
@@ -234,7 +238,7 @@ class Reservation(Model):
     status = fields.CharEnumField(
         ReservationStatus, max_length=16, default=ReservationStatus.ACTIVE
     )
-    total_amount = fields.DecimalField(**MONEY)
+    total_amount = fields.DecimalField(max_digits=12, decimal_places=2)
     currency = fields.CharField(max_length=3, default="INR")
     expires_at = fields.DatetimeField()
     grace_applied = fields.BooleanField(default=False)
@@ -267,7 +271,7 @@ class Booking(Model):
         "busbook.StopPoint", related_name=False, null=True, on_delete=fields.SET_NULL
     )
     status = fields.CharEnumField(BookingStatus, max_length=24, default=BookingStatus.CONFIRMED)
-    total_amount = fields.DecimalField(**MONEY)
+    total_amount = fields.DecimalField(max_digits=12, decimal_places=2)
     currency = fields.CharField(max_length=3, default="INR")
     contact_email = fields.CharField(max_length=254)
     contact_phone = fields.CharField(max_length=20)
@@ -288,7 +292,7 @@ class Passenger(Model):
     name = fields.CharField(max_length=120)
     age = fields.IntField()
     gender = fields.CharEnumField(Gender, max_length=8)
-    fare = fields.DecimalField(**MONEY)
+    fare = fields.DecimalField(max_digits=12, decimal_places=2)
     status = fields.CharEnumField(PassengerStatus, max_length=16, default=PassengerStatus.ACTIVE)
 
     class Meta:
@@ -341,12 +345,12 @@ class Payment(Model):
     )
     gateway = fields.CharField(max_length=32)
     method = fields.CharEnumField(PaymentMethod, max_length=16)
-    amount = fields.DecimalField(**MONEY)
+    amount = fields.DecimalField(max_digits=12, decimal_places=2)
     currency = fields.CharField(max_length=3, default="INR")
     status = fields.CharEnumField(PaymentStatus, max_length=16, default=PaymentStatus.CREATED)
     idempotency_key = fields.CharField(max_length=64, unique=True)
     gateway_reference = fields.CharField(max_length=128, null=True)
-    refunded_amount = fields.DecimalField(**MONEY, default=0)
+    refunded_amount = fields.DecimalField(max_digits=12, decimal_places=2, default=0)
     failure_reason = fields.CharField(max_length=255, default="")
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
@@ -365,7 +369,7 @@ class PaymentEvent(Model):
     payment: fields.ForeignKeyNullableRelation[Payment] = fields.ForeignKeyField(
         "busbook.Payment", related_name="events", null=True, on_delete=fields.SET_NULL
     )
-    payload = fields.JSONField()
+    payload: fields.JSONField[Any] = fields.JSONField()
     received_at = fields.DatetimeField()
     processed_at = fields.DatetimeField(null=True)
 
@@ -397,10 +401,10 @@ class Cancellation(Model):
     actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "busbook.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
-    passenger_ids = fields.JSONField()
+    passenger_ids: fields.JSONField[Any] = fields.JSONField()
     policy_tier = fields.CharField(max_length=64)
-    fee = fields.DecimalField(**MONEY)
-    refund_amount = fields.DecimalField(**MONEY)
+    fee = fields.DecimalField(max_digits=12, decimal_places=2)
+    refund_amount = fields.DecimalField(max_digits=12, decimal_places=2)
     refund_status = fields.CharEnumField(RefundStatus, max_length=16, default=RefundStatus.NONE)
     refund_reference = fields.CharField(max_length=128, null=True)
     refund_attempts = fields.IntField(default=0)
@@ -422,7 +426,7 @@ class ActivityLog(Model):
     action = fields.CharField(max_length=64)  # dotted, past tense: reservation.expired
     subject_type = fields.CharField(max_length=32, default="")
     subject_id = fields.CharField(max_length=64, default="")
-    data = fields.JSONField(default=dict)
+    data: fields.JSONField[Any] = fields.JSONField(default=dict)
     ip = fields.CharField(max_length=64, null=True)
     created_at = fields.DatetimeField()
 

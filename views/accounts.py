@@ -8,6 +8,7 @@ from quart_auth import login_user, logout_user
 
 from domain import accounts
 from domain.errors import Forbidden, InvalidCredentials, TooManyAttempts, ValidationFailed
+from domain.models import User
 from views import web
 
 blueprint = Blueprint("accounts", __name__, url_prefix="/users")
@@ -15,7 +16,7 @@ blueprint = Blueprint("accounts", __name__, url_prefix="/users")
 PROFILE_FIELDS = ("email", "first_name", "last_name", "phone_number")
 
 
-def _sign_in(user: accounts.User) -> None:
+def _sign_in(user: User) -> None:
     login_user(web.AuthUser(web.auth_id_for(user)), remember=True)
 
 

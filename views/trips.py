@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from quart import Blueprint, request
 from quart.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
@@ -55,7 +57,7 @@ async def search_schedules() -> ResponseReturnValue:
     }
     filters = _parse_filters(args)
     settings = web.settings()
-    context = {
+    context: dict[str, Any] = {
         "form": form,
         "filters": filters,
         "window_labels": WINDOW_LABELS,

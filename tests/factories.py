@@ -1,0 +1,174 @@
+"""Small async factories that build just enough of the network for a test."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from itertools import count
+
+from domain import accounts, inventory
+from domain.enums import AllocationKind, BusKind, ReservationStatus, UserRole
+from domain.fleet import seater_layout, sleeper_layout
+from domain.models import (
+    Booking,
+    Bus,
+    City,
+    Operator,
+    Reservation,
+    Route,
+    RouteStop,
+    Schedule,
+    ScheduleSeat,
+    Seat,
+    SeatAllocation,
+    StopPoint,
+    User,
+)
+
+_sequence = count(1)
+MUMBAI_PUNE = [("Mumbai", 0, 0), ("Lonavala", 120, 83), ("Pune", 210, 148)]
+
+
+async def make_user(
+    email: str | None = None,
+    password: str = "secret-pass-1",
+    *,
+    admin: bool = False,
+    now: datetime | None = None,
+) -> User:
+    email = email or f"user{next(_sequence)}@example.com"
+    return await accounts.register(
+        accounts.ProfileInput(email, "Test", "User", "+919800000000"),
+        password,
+        now=now or datetime.now().astimezone(),
+        role=UserRole.ADMIN if admin else UserRole.CUSTOMER,
+    )
+
+
+async def make_route(
+    stops: list[tuple[str, int, int]] | None = None, code: str | None = None
+) -> Route:
+    stops = stops or MUMBAI_PUNE
+    operator, _ = await Operator.get_or_create(name="Sahyadri Travels")
+    route = await Route.create(
+        code=code or f"R{next(_sequence)}",
+        name=" - ".join(city for city, _, _ in stops),
+        operator=operator,
+    )
+    for seq, (name, minutes, km) in enumerate(stops):
+        city, _ = await City.get_or_create(name=name)
+        stop = await RouteStop.create(
+            route=route, seq=seq, city=city, minutes_from_origin=minutes, km_from_origin=km
+        )
+        await StopPoint.create(stop=stop, name=f"{name} Bus Stand")
+    return route
+
+
+async def make_bus(kind: BusKind = BusKind.SEATER, *, is_ac: bool = True, rows: int = 10) -> Bus:
+    operator, _ = await Operator.get_or_create(name="Sahyadri Travels")
+    sleeper = kind is BusKind.SLEEPER
+    bus = await Bus.create(
+        registration=f"MH-12-TT-{next(_sequence):04d}",
+        name="Test sleeper" if sleeper else "Test seater",
+        operator=operator,
+        kind=kind,
+        is_ac=is_ac,
+        decks=2 if sleeper else 1,
+        rows=rows,
+        columns=3 if sleeper else 4,
+        aisle_after=1 if sleeper else 2,
+    )
+    layout = sleeper_layout(rows) if sleeper else seater_layout(rows)
+    await Seat.bulk_create([Seat(bus=bus, **vars(spec)) for spec in layout])
+    return bus
+
+
+async def make_trip(
+    departure: datetime,
+    *,
+    route: Route | None = None,
+    bus: Bus | None = None,
+    base_fare: Decimal = Decimal("650"),
+    kind: BusKind = BusKind.SEATER,
+    is_ac: bool = True,
+    rows: int = 10,
+) -> Schedule:
+    route = route or await make_route()
+    bus = bus or await make_bus(kind, is_ac=is_ac, rows=rows)
+    last = await RouteStop.filter(route=route).order_by("-seq").first()
+    assert last is not None
+    schedule = await Schedule.create(
+        route=route,
+        bus=bus,
+        departure_at=departure,
+        arrival_at=departure + timedelta(minutes=last.minutes_from_origin),
+        base_fare=base_fare,
+    )
+    await inventory.generate_schedule_seats(schedule)
+    return schedule
+
+
+async def schedule_seats(schedule: Schedule) -> list[ScheduleSeat]:
+    return await ScheduleSeat.filter(schedule=schedule).order_by("id").prefetch_related("seat")
+
+
+async def hold(
+    schedule: Schedule,
+    seat: ScheduleSeat,
+    from_seq: int,
+    to_seq: int,
+    *,
+    user: User,
+    expires_at: datetime,
+) -> SeatAllocation:
+    """A raw hold allocation (the hold service arrives with the seat-holds issue)."""
+    reservation = await Reservation.create(
+        user=user,
+        schedule=schedule,
+        from_seq=from_seq,
+        to_seq=to_seq,
+        status=ReservationStatus.ACTIVE,
+        total_amount=Decimal("100"),
+        expires_at=expires_at,
+        created_at=expires_at - timedelta(minutes=15),
+    )
+    return await SeatAllocation.create(
+        schedule=schedule,
+        seat_id=seat.seat_id,
+        from_seq=from_seq,
+        to_seq=to_seq,
+        kind=AllocationKind.HOLD,
+        reservation=reservation,
+        created_at=reservation.created_at,
+    )
+
+
+async def book(
+    schedule: Schedule,
+    seat: ScheduleSeat,
+    from_seq: int,
+    to_seq: int,
+    *,
+    user: User,
+    now: datetime,
+) -> SeatAllocation:
+    booking = await Booking.create(
+        reference=f"BK{next(_sequence):06d}",
+        user=user,
+        schedule=schedule,
+        from_seq=from_seq,
+        to_seq=to_seq,
+        total_amount=Decimal("100"),
+        contact_email=user.email,
+        contact_phone=user.phone_number,
+        created_at=now,
+    )
+    return await SeatAllocation.create(
+        schedule=schedule,
+        seat_id=seat.seat_id,
+        from_seq=from_seq,
+        to_seq=to_seq,
+        kind=AllocationKind.BOOKING,
+        booking=booking,
+        created_at=now,
+    )
