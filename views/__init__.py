@@ -59,7 +59,10 @@ def register_views(app: Quart) -> None:
         money=web.format_money,
         shortdate=web.format_short_date,
     )
-    app.jinja_env.globals["timedelta"] = timedelta
+    # Globals, not context: imported macros (partials/_macros.html) see globals only.
+    app.jinja_env.globals.update(
+        timedelta=timedelta, csrf_token=web.csrf_token, csrf_field=web.CSRF_FIELD
+    )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 

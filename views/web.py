@@ -192,7 +192,7 @@ def format_money(value: Decimal | int, currency: str | None = None) -> str:
 
 
 def template_globals() -> dict[str, Any]:
-    return {"csrf_token": csrf_token, "viewer": viewer(), "csrf_field": CSRF_FIELD}
+    return {"viewer": viewer()}
 
 
 __all__ = ["AuthUser", "auth"]

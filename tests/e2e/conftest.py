@@ -1,0 +1,77 @@
+"""A real Busbook server (the README's `busbook serve`) on its own database, and Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import sys
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from playwright.async_api import Browser, async_playwright
+
+from domain import database
+from domain.settings import PROJECT_ROOT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+async def live_server(server_url: str, artifacts) -> AsyncIterator[str]:
+    url = database.fresh_database_url(server_url, prefix="busbook_e2e")
+    await database.create_database(url, if_missing=False)
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "e2e-secret-" + "y" * 32}
+    log = (artifacts / "e2e-server.log").open("wb")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "app.py",
+        "serve",
+        "--port",
+        str(port),
+        "--demo",
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as http:
+            for _ in range(300):
+                if process.returncode is not None:
+                    raise RuntimeError(f"server exited; see {artifacts / 'e2e-server.log'}")
+                try:
+                    if (await http.get(base + "/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("server did not answer /healthz within 30 s")
+        yield base
+    finally:
+        process.terminate()
+        await process.wait()
+        log.close()
+        await database.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        await browser.close()

@@ -1,0 +1,50 @@
+"""Configuration from the environment, and the guard on Tortoise's environment writes."""
+
+from pathlib import Path
+
+import pytest
+
+from domain import database
+from domain.settings import Settings
+
+
+def test_defaults_and_overrides(tmp_path: Path):
+    settings = Settings.from_env({"BUSBOOK_VAR_DIR": str(tmp_path)})
+    assert (settings.hold_minutes, settings.currency, settings.timezone) == (
+        15,
+        "INR",
+        "Asia/Kolkata",
+    )
+    assert len(settings.secret_key) > 40
+    assert Settings.from_env({"BUSBOOK_VAR_DIR": str(tmp_path)}).secret_key == settings.secret_key
+    custom = Settings.from_env(
+        {
+            "BUSBOOK_VAR_DIR": str(tmp_path),
+            "HOLD_MINUTES": "10",
+            "TIMEZONE": "Europe/Berlin",
+            "PUBLIC_BASE_URL": "https://busbook.example/",
+            "SECRET_KEY": "k" * 40,
+        }
+    )
+    assert custom.hold_minutes == 10 and custom.tz.key == "Europe/Berlin"
+    assert custom.secure_cookies and custom.public_base_url == "https://busbook.example"
+
+
+def test_bad_numbers_stop_start_up_with_a_message(tmp_path: Path):
+    with pytest.raises(SystemExit, match="HOLD_MINUTES must be a whole number"):
+        Settings.from_env({"BUSBOOK_VAR_DIR": str(tmp_path), "HOLD_MINUTES": "ten"})
+
+
+def test_database_urls_with_sockets_and_ports():
+    socket = database.tortoise_config("postgresql://postgres:@/busbook?host=/srv/pg")
+    creds = socket["connections"]["default"]["credentials"]
+    assert (creds["host"], creds["database"], creds["user"]) == ("/srv/pg", "busbook", "postgres")
+    tcp = database.tortoise_config("postgres://app:s%40cret@db.example:6543/prod?maxsize=30")
+    creds = tcp["connections"]["default"]["credentials"]
+    assert (creds["host"], creds["port"], creds["password"], creds["maxsize"]) == (
+        "db.example",
+        6543,
+        "s@cret",
+        30,
+    )
+    assert creds["server_settings"]["timezone"] == "UTC"
