@@ -91,11 +91,11 @@ async def register(
 ) -> User:
     data = _clean(data)
     errors = _validate_profile(data) | _password_errors(password)
+    taken = {"email": "An account with this email already exists. Log in instead?"}
+    if "email" not in errors and await User.filter(email=data.email).exists():
+        errors |= taken
     if errors:
         raise ValidationFailed(errors)
-    taken = {"email": "An account with this email already exists. Log in instead?"}
-    if await User.filter(email=data.email).exists():
-        raise ValidationFailed(taken)
     try:
         async with in_transaction() as conn:
             user = await User.create(

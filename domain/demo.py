@@ -15,12 +15,13 @@ from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from domain import accounts, audit
-from domain.enums import BusKind
+from domain.enums import BusKind, UserRole
 from domain.fleet import seater_layout, sleeper_layout
 from domain.models import Bus, City, Operator, Route, RouteStop, Schedule, Seat, StopPoint, User
 
 DEMO_ADMIN = ("admin@busbook.local", "admin-demo-2026")
 DEMO_CUSTOMER = ("priya@busbook.local", "priya-demo-2026")
+PRIYA = ("Priya", "Sharma", "+919876543210")
 DAYS_AHEAD = 14
 
 CITIES = {
@@ -301,14 +302,13 @@ async def seed_demo(now: datetime, tz: ZoneInfo) -> dict[str, int]:
     for (email, password), is_admin in ((DEMO_ADMIN, True), (DEMO_CUSTOMER, False)):
         if await User.filter(email=email).exists():
             continue
-        if is_admin:
-            await accounts.create_admin(email, password, now=now)
-        else:
-            await accounts.register(
-                accounts.ProfileInput(email, "Priya", "Sharma", "+919876543210"),
-                password,
-                now=now,
-            )
+        first, last, phone = ("Rahul", "Mehta", "+919820000000") if is_admin else PRIYA
+        await accounts.register(
+            accounts.ProfileInput(email, first, last, phone),
+            password,
+            now=now,
+            role=UserRole.ADMIN if is_admin else UserRole.CUSTOMER,
+        )
         users += 1
     await connections.get("default").execute_query("ANALYZE")
     return {"network": int(created_network), "schedules": schedules, "users": users}

@@ -58,6 +58,7 @@ def register_views(app: Quart) -> None:
         duration=web.format_duration,
         money=web.format_money,
         shortdate=web.format_short_date,
+        isodate=web.format_iso_date,
     )
     # Globals, not context: imported macros (partials/_macros.html) see globals only.
     app.jinja_env.globals.update(

@@ -169,6 +169,10 @@ def format_date(value: datetime) -> str:
     return local(value).strftime("%a %-d %b %Y")
 
 
+def format_iso_date(value: datetime) -> str:
+    return local(value).date().isoformat()
+
+
 def format_short_date(value: datetime) -> str:
     return local(value).strftime("%-d %b")
 
