@@ -55,3 +55,54 @@ class ScheduleNotFound(NotFound):
 
 class UserNotFound(NotFound):
     message = "We could not find that account."
+
+
+class ReservationNotFound(NotFound):
+    # Also for someone else's reservation: 404, not 403, so ids cannot be probed.
+    message = "We could not find that hold. It may have ended; your seats are on the trip page."
+
+
+class SeatsUnavailable(Conflict):
+    """Some requested seats were taken (or blocked) a moment before."""
+
+    def __init__(self, numbers: list[str], *, blocked: bool = False) -> None:
+        self.numbers = numbers
+        listed = _join(numbers)
+        noun = "Seat" if len(numbers) == 1 else "Seats"
+        verb = "is" if len(numbers) == 1 else "are"
+        if blocked:
+            text = f"{noun} {listed} {verb} not for sale on this trip. Please pick other seats."
+        else:
+            text = (
+                f"{noun} {listed} {verb} no longer free: someone took "
+                f"{'it' if len(numbers) == 1 else 'them'} a moment ago. Please pick other seats."
+            )
+        super().__init__(text)
+
+
+class Busy(Conflict):
+    def __init__(self, numbers: list[str]) -> None:
+        self.numbers = numbers
+        super().__init__(
+            f"Seat{'s' if len(numbers) != 1 else ''} {_join(numbers)} "
+            f"{'are' if len(numbers) != 1 else 'is'} being booked by someone else right now. "
+            "Please try again in a moment."
+        )
+
+
+class HoldLimitReached(Conflict):
+    pass
+
+
+class TripDeparted(Conflict):
+    message = "This bus has already left that stop. Please search for a later trip."
+
+
+class HoldExpired(Conflict):
+    message = "This hold has expired and its seats were released. Please pick your seats again."
+
+
+def _join(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]

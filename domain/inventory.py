@@ -67,6 +67,8 @@ class SeatMap:
     aisle_after: int
     columns: int
     counts: dict[SeatStatus, int] = field(default_factory=dict)
+    seats: dict[int, SeatView] = field(default_factory=dict)
+    states: dict[int, SeatState] = field(default_factory=dict)
 
     @property
     def available(self) -> int:
@@ -149,15 +151,98 @@ def parse_segment(trip: Trip, from_raw: str | None, to_raw: str | None) -> Segme
     return Segment(from_seq, to_seq)
 
 
+@dataclass(frozen=True)
+class Occupancy:
+    """One active allocation of a seat, as far as a seat map needs to know."""
+
+    from_seq: int
+    to_seq: int
+    kind: AllocationKind
+    user_id: int | None
+    expires_at: datetime | None  # holds only
+
+    def overlaps(self, segment: Segment) -> bool:
+        return self.from_seq < segment.to_seq and segment.from_seq < self.to_seq
+
+    def live(self, now: datetime) -> bool:
+        return self.kind is AllocationKind.BOOKING or (
+            self.expires_at is not None and self.expires_at > now
+        )
+
+
+@dataclass(frozen=True)
+class SeatState:
+    """Everything that decides a seat's status for any viewer, segment and moment."""
+
+    schedule_seat_id: int
+    is_blocked: bool
+    occupancies: tuple[Occupancy, ...]
+
+    def status_for(self, segment: Segment, viewer_id: int | None, now: datetime) -> SeatStatus:
+        """Blocked beats booked beats held; a hold whose `expires_at <= now` is free for
+        everyone, whether or not the sweeper has run (invariant 2)."""
+        if self.is_blocked:
+            return SeatStatus.BLOCKED
+        status = SeatStatus.AVAILABLE
+        for occupancy in self.occupancies:
+            if not occupancy.overlaps(segment) or not occupancy.live(now):
+                continue
+            if occupancy.kind is AllocationKind.BOOKING:
+                return SeatStatus.BOOKED
+            if occupancy.user_id is not None and occupancy.user_id == viewer_id:
+                status = SeatStatus.MINE if status is SeatStatus.AVAILABLE else status
+            else:
+                status = SeatStatus.HELD
+        return status
+
+    def next_expiry(self, now: datetime) -> datetime | None:
+        times = [o.expires_at for o in self.occupancies if o.expires_at and o.expires_at > now]
+        return min(times, default=None)
+
+
 SEAT_STATE_SQL = """
-    SELECT ss.id AS schedule_seat_id, ss.is_blocked, a.kind, r.user_id, r.expires_at
+    SELECT ss.id AS schedule_seat_id, ss.is_blocked, a.from_seq, a.to_seq, a.kind,
+           r.user_id, r.expires_at
     FROM schedule_seats ss
     LEFT JOIN seat_allocations a
       ON a.schedule_id = ss.schedule_id AND a.seat_id = ss.seat_id AND a.active
-     AND a.stops && int4range($2, $3)
     LEFT JOIN reservations r ON r.id = a.reservation_id
     WHERE ss.schedule_id = $1
 """
+
+
+async def seat_states(
+    schedule_id: int,
+    schedule_seat_ids: list[int] | None = None,
+    *,
+    using_db: BaseDBAsyncClient | None = None,
+) -> dict[int, SeatState]:
+    """The current state of a trip's seats (or of some of them), for every segment."""
+    sql = SEAT_STATE_SQL
+    params: list[object] = [schedule_id]
+    if schedule_seat_ids is not None:
+        sql += " AND ss.id = ANY($2::int[])"
+        params.append(schedule_seat_ids)
+    conn = using_db or connections.get("default")
+    blocked: dict[int, bool] = {}
+    occupancies: dict[int, list[Occupancy]] = defaultdict(list)
+    for row in await conn.execute_query_dict(sql, params):
+        seat_id = row["schedule_seat_id"]
+        blocked[seat_id] = row["is_blocked"]
+        if row["kind"] is not None:
+            occupancies[seat_id].append(
+                Occupancy(
+                    row["from_seq"],
+                    row["to_seq"],
+                    AllocationKind(row["kind"]),
+                    row["user_id"],
+                    row["expires_at"],
+                )
+            )
+    return {
+        seat_id: SeatState(seat_id, is_blocked, tuple(occupancies.get(seat_id, ())))
+        for seat_id, is_blocked in blocked.items()
+    }
 
 
 async def seat_statuses(
@@ -167,36 +252,9 @@ async def seat_statuses(
     viewer_id: int | None,
     now: datetime,
     schedule_seat_ids: list[int] | None = None,
-    using_db: BaseDBAsyncClient | None = None,
 ) -> dict[int, SeatStatus]:
-    """Each seat's status on `segment` for `viewer_id`: booked beats held beats free; a hold
-    whose `expires_at <= now` is free for everyone, whether or not the sweeper has run."""
-    sql = SEAT_STATE_SQL
-    params: list[object] = [schedule_id, segment.from_seq, segment.to_seq]
-    if schedule_seat_ids is not None:
-        sql += " AND ss.id = ANY($4::int[])"
-        params.append(schedule_seat_ids)
-    conn = using_db or connections.get("default")
-    rows = await conn.execute_query_dict(sql, params)
-    rank = {
-        SeatStatus.AVAILABLE: 0,
-        SeatStatus.MINE: 1,
-        SeatStatus.HELD: 2,
-        SeatStatus.BOOKED: 3,
-        SeatStatus.BLOCKED: 4,
-    }
-    statuses: dict[int, SeatStatus] = defaultdict(lambda: SeatStatus.AVAILABLE)
-    for row in rows:
-        status = SeatStatus.AVAILABLE
-        if row["is_blocked"]:
-            status = SeatStatus.BLOCKED
-        elif row["kind"] == AllocationKind.BOOKING.value:
-            status = SeatStatus.BOOKED
-        elif row["kind"] == AllocationKind.HOLD.value and row["expires_at"] > now:
-            status = SeatStatus.MINE if row["user_id"] == viewer_id else SeatStatus.HELD
-        current = statuses[row["schedule_seat_id"]]
-        statuses[row["schedule_seat_id"]] = max(current, status, key=rank.__getitem__)
-    return dict(statuses)
+    states = await seat_states(schedule_id, schedule_seat_ids)
+    return {seat_id: state.status_for(segment, viewer_id, now) for seat_id, state in states.items()}
 
 
 async def seat_map(
@@ -204,12 +262,14 @@ async def seat_map(
 ) -> SeatMap:
     bus = trip.schedule.bus
     inventory = await ScheduleSeat.filter(schedule_id=trip.schedule.id).prefetch_related("seat")
-    statuses = await seat_statuses(trip.schedule.id, segment, viewer_id=viewer_id, now=now)
+    states = await seat_states(trip.schedule.id)
     fare = trip.segment_fare(segment)
     grid: dict[Deck, list[list[SeatView | None]]] = {}
     counts: dict[SeatStatus, int] = defaultdict(int)
+    seats: dict[int, SeatView] = {}
     for item in inventory:
         seat = item.seat
+        state = states.get(item.id)
         view = SeatView(
             schedule_seat_id=item.id,
             number=seat.number,
@@ -219,8 +279,9 @@ async def seat_map(
             seat_type=seat.seat_type,
             position=seat.position,
             fare=seat_fare(fare, seat.price_factor),
-            status=statuses.get(item.id, SeatStatus.AVAILABLE),
+            status=state.status_for(segment, viewer_id, now) if state else SeatStatus.AVAILABLE,
         )
+        seats[item.id] = view
         counts[view.status] += 1
         rows = grid.setdefault(seat.deck, [[None] * bus.columns for _ in range(bus.rows)])
         if 1 <= seat.row <= bus.rows and 1 <= seat.column <= bus.columns:
@@ -233,6 +294,8 @@ async def seat_map(
         aisle_after=bus.aisle_after,
         columns=bus.columns,
         counts=dict(counts),
+        seats=seats,
+        states=states,
     )
 
 

@@ -244,6 +244,10 @@ class Reservation(Model):
     grace_applied = fields.BooleanField(default=False)
     created_at = fields.DatetimeField()
     ended_at = fields.DatetimeField(null=True)
+    user_id: int
+    schedule_id: int
+    boarding_point_id: int | None
+    dropping_point_id: int | None
 
     class Meta:
         table = "reservations"
@@ -327,6 +331,10 @@ class SeatAllocation(Model):
     active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField()
     released_at = fields.DatetimeField(null=True)
+    schedule_id: int
+    seat_id: int
+    reservation_id: int | None
+    booking_id: int | None
 
     class Meta:
         table = "seat_allocations"

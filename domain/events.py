@@ -1,0 +1,186 @@
+"""Seat events: announced with pg_notify inside the changing transaction (so only committed
+changes are ever seen, invariant 5) and fanned out to each process's live seat maps.
+
+Each process keeps one LISTEN connection (its own asyncpg connection: a pooled one would
+drop the listener when reset). Subscribers get bounded queues; a subscriber that falls behind
+is told to reload instead of slowing everyone else down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from domain.inventory import SeatState, seat_states
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "busbook_seats"
+
+
+async def announce(
+    conn: BaseDBAsyncClient, schedule_id: int, schedule_seat_ids: Iterable[int], reason: str
+) -> None:
+    """Queue a seat event; PostgreSQL delivers it only if the transaction commits."""
+    ids = sorted(set(schedule_seat_ids))
+    # Payloads must stay under 8000 bytes: send ids (never HTML), in chunks.
+    for start in range(0, len(ids), 500):
+        payload = json.dumps({"s": schedule_id, "ids": ids[start : start + 500], "r": reason})
+        await conn.execute_query("SELECT pg_notify($1, $2)", [CHANNEL, payload])
+
+
+@dataclass(frozen=True)
+class SeatChange:
+    schedule_id: int
+    states: dict[int, SeatState]
+    reasons: frozenset[str]
+
+
+RELOAD = SeatChange(0, {}, frozenset({"reload"}))
+RESYNC = SeatChange(0, {}, frozenset({"resync"}))
+
+
+@dataclass(eq=False)
+class Subscription:
+    schedule_id: int
+    queue: asyncio.Queue[SeatChange] = field(default_factory=lambda: asyncio.Queue(64))
+
+    def offer(self, change: SeatChange) -> None:
+        try:
+            self.queue.put_nowait(change)
+        except asyncio.QueueFull:
+            # Too slow to keep up: drop what is queued and tell it to reload the page.
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.queue.put_nowait(RELOAD)
+
+
+class SeatBroker:
+    """One LISTEN connection per process, fanning seat events out to subscribers."""
+
+    def __init__(self, dsn: str, *, reconnect_delay: float = 0.5) -> None:
+        self.dsn = dsn
+        self.reconnect_delay = reconnect_delay
+        self._subscribers: dict[int, set[Subscription]] = defaultdict(set)
+        self._pending: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._listening = asyncio.Event()
+        self._connection: asyncpg.Connection | None = None
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="seat-broker-listen"),
+            asyncio.create_task(self._dispatch(), name="seat-broker-dispatch"),
+        ]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._listening.wait(), 10)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._connection is not None and not self._connection.is_closed():
+            await self._connection.close()
+
+    @property
+    def listening(self) -> bool:
+        return self._listening.is_set()
+
+    def subscribe(self, schedule_id: int) -> Subscription:
+        subscription = Subscription(schedule_id)
+        self._subscribers[schedule_id].add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        subscribers = self._subscribers.get(subscription.schedule_id)
+        if subscribers is not None:
+            subscribers.discard(subscription)
+            if not subscribers:
+                del self._subscribers[subscription.schedule_id]
+
+    def subscriber_count(self, schedule_id: int | None = None) -> int:
+        if schedule_id is not None:
+            return len(self._subscribers.get(schedule_id, ()))
+        return sum(len(s) for s in self._subscribers.values())
+
+    async def _listen(self) -> None:
+        """Hold the LISTEN connection; reconnect whenever it drops."""
+        connected_before = False
+        while True:
+            lost = asyncio.Event()
+            connection: asyncpg.Connection | None = None
+            try:
+                connection = await asyncpg.connect(self.dsn)
+                connection.add_termination_listener(lambda _conn, lost=lost: lost.set())
+                await connection.add_listener(CHANNEL, self._on_notify)
+                self._connection = connection
+                if connected_before:
+                    # Events may have been missed while we were away: everyone resyncs.
+                    self._broadcast(RESYNC)
+                connected_before = True
+                self._listening.set()
+                while not lost.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), 5)
+                    if not lost.is_set():
+                        await connection.execute("SELECT 1")  # notice a silent drop
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("seat events: LISTEN connection lost (%s); reconnecting", exc)
+            self._listening.clear()
+            if connection is not None and not connection.is_closed():
+                connection.terminate()
+            await asyncio.sleep(self.reconnect_delay)
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        try:
+            event = json.loads(str(payload))
+        except ValueError:
+            log.warning("seat events: ignoring malformed payload %r", str(payload)[:200])
+            return
+        if event.get("s") in self._subscribers:
+            self._pending.put_nowait(event)
+
+    async def _dispatch(self) -> None:
+        """Load each changed seat's state once per process, then hand it to subscribers.
+
+        Events waiting together are coalesced per trip; one consumer keeps them in order,
+        so a subscriber never receives an older state after a newer one."""
+        while True:
+            batch = [await self._pending.get()]
+            while not self._pending.empty():
+                batch.append(self._pending.get_nowait())
+            by_schedule: dict[int, tuple[set[int], set[str]]] = defaultdict(lambda: (set(), set()))
+            for event in batch:
+                ids, reasons = by_schedule[int(event["s"])]
+                ids.update(int(i) for i in event.get("ids", ()))
+                reasons.add(str(event.get("r", "")))
+            for schedule_id, (ids, reasons) in by_schedule.items():
+                if schedule_id not in self._subscribers:
+                    continue
+                try:
+                    states = await seat_states(schedule_id, sorted(ids))
+                except Exception:
+                    log.exception("seat events: could not load seats of trip %s", schedule_id)
+                    states = {}
+                    reasons = {"resync"}
+                change = SeatChange(schedule_id, states, frozenset(reasons))
+                for subscription in list(self._subscribers.get(schedule_id, ())):
+                    subscription.offer(change)
+
+    def _broadcast(self, change: SeatChange) -> None:
+        for subscribers in list(self._subscribers.values()):
+            for subscription in list(subscribers):
+                subscription.offer(change)

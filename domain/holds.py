@@ -1,0 +1,411 @@
+"""Seat holds: take seats for one segment for a while, give them back, let them expire.
+
+A hold is row state written in one short transaction (never a lock kept for 15 minutes):
+lock the requested inventory rows in id order, release overlapping holds that have already
+expired, check, insert the allocations (the exclusion constraint is the last guard), write
+the audit row and `pg_notify`. Expiry needs no sweeper to take effect: every read treats
+`expires_at <= now` as free; `expire_holds` only tidies up and announces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import asyncpg
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError, OperationalError
+from tortoise.transactions import in_transaction
+
+from domain import audit, events
+from domain.enums import AllocationKind, ReservationStatus, ScheduleStatus
+from domain.errors import (
+    Busy,
+    HoldLimitReached,
+    ReservationNotFound,
+    SeatsUnavailable,
+    TripDeparted,
+    ValidationFailed,
+)
+from domain.inventory import Segment, load_trip, parse_segment
+from domain.models import Reservation, ScheduleSeat, SeatAllocation, User
+from domain.pricing import seat_fare
+
+
+@dataclass(frozen=True)
+class HoldPolicy:
+    hold_minutes: float = 15
+    max_seats: int = 6
+    max_holds_per_trip: int = 2
+    max_active_holds: int = 5
+    lock_timeout_ms: int = 2000
+
+    @property
+    def duration(self) -> timedelta:
+        return timedelta(minutes=self.hold_minutes)
+
+
+@dataclass(frozen=True)
+class HoldRequest:
+    schedule_id: int
+    from_seq: int
+    to_seq: int
+    schedule_seat_ids: tuple[int, ...]
+    boarding_point_id: int | None = None
+    dropping_point_id: int | None = None
+
+
+def _lock_error(exc: BaseException) -> bool:
+    """Tortoise passes lock and deadlock errors through raw, or wrapped: look at both."""
+    for error in (exc, exc.__cause__, exc.__context__):
+        if isinstance(
+            error,
+            asyncpg.exceptions.LockNotAvailableError | asyncpg.exceptions.DeadlockDetectedError,
+        ):
+            return True
+    return False
+
+
+def _exclusion_violation(exc: BaseException) -> bool:
+    return "seat_allocations_one_holder_per_segment" in str(exc) or any(
+        isinstance(e, asyncpg.exceptions.ExclusionViolationError)
+        for e in (exc, exc.__cause__, exc.__context__)
+    )
+
+
+async def _validate(request: HoldRequest, policy: HoldPolicy, now: datetime) -> Segment:
+    ids = request.schedule_seat_ids
+    if not ids:
+        raise ValidationFailed({"seat_ids": "Pick at least one seat to hold."})
+    if len(set(ids)) != len(ids):
+        raise ValidationFailed({"seat_ids": "Each seat can be picked only once."})
+    if len(ids) > policy.max_seats:
+        raise ValidationFailed(
+            {"seat_ids": f"You can hold at most {policy.max_seats} seats at a time."}
+        )
+    trip = await load_trip(request.schedule_id)
+    segment = parse_segment(trip, str(request.from_seq), str(request.to_seq))
+    if trip.schedule.status != ScheduleStatus.SCHEDULED:
+        raise TripDeparted("This trip was cancelled by the operator. Please pick another bus.")
+    if trip.stop(segment.from_seq).arrives_at <= now:
+        raise TripDeparted()
+    errors: dict[str, str] = {}
+    for field, point_id, seq, flag in (
+        ("boarding_point_id", request.boarding_point_id, segment.from_seq, "is_boarding"),
+        ("dropping_point_id", request.dropping_point_id, segment.to_seq, "is_dropping"),
+    ):
+        if point_id is None:
+            continue
+        stop = trip.stop(seq)
+        if not any(p.id == point_id and getattr(p, flag) for p in stop.points):
+            kind = "boarding" if flag == "is_boarding" else "dropping"
+            errors[field] = f"Pick a {kind} point in {stop.city}."
+    if errors:
+        raise ValidationFailed(errors)
+    return segment
+
+
+async def _end(
+    conn: BaseDBAsyncClient,
+    reservations: Sequence[Reservation],
+    status: ReservationStatus,
+    now: datetime,
+    *,
+    actor: User | None = None,
+    data: dict[str, object] | None = None,
+) -> None:
+    """End locked, active reservations: free their seats, audit, announce."""
+    for reservation in reservations:
+        reservation.status = status
+        reservation.ended_at = now
+        await reservation.save(update_fields=["status", "ended_at"], using_db=conn)
+        held = SeatAllocation.filter(reservation_id=reservation.id, active=True).using_db(conn)
+        seat_ids = [a.seat_id for a in await held]
+        await held.update(active=False, released_at=now)
+        inventory = ScheduleSeat.filter(
+            schedule_id=reservation.schedule_id, seat_id__in=seat_ids
+        ).using_db(conn)
+        inventory_ids = [s.id for s in await inventory]
+        await audit.record(
+            f"reservation.{status.value}",
+            now=now,
+            actor=actor,
+            subject=reservation,
+            data={"seat_ids": sorted(inventory_ids), **(data or {})},
+            using_db=conn,
+        )
+        await events.announce(
+            conn,
+            reservation.schedule_id,
+            inventory_ids,
+            status.value,
+        )
+
+
+async def hold_seats(
+    user: User,
+    request: HoldRequest,
+    *,
+    now: datetime,
+    policy: HoldPolicy = HoldPolicy(),
+    ip: str | None = None,
+) -> Reservation:
+    """Hold seats for `user` on one segment, or raise a DomainError saying why not."""
+    segment = await _validate(request, policy, now)
+    wanted = sorted(request.schedule_seat_ids)
+    try:
+        async with in_transaction() as conn:
+            await conn.execute_query(f"SET LOCAL lock_timeout = '{int(policy.lock_timeout_ms)}ms'")
+            # One customer's holds are taken one at a time, so the limits below hold even
+            # for a double-clicked form.
+            await User.filter(id=user.id).select_for_update().using_db(conn).first()
+            seats = (
+                await ScheduleSeat.filter(schedule_id=request.schedule_id, id__in=wanted)
+                .order_by("id")
+                .select_for_update()
+                .prefetch_related("seat")
+                .using_db(conn)
+            )
+            if len(seats) != len(wanted):
+                raise ValidationFailed(
+                    {"seat_ids": "Some of those seats are not on this bus. Please pick again."}
+                )
+            numbers = {s.id: s.seat.number for s in seats}
+            blocked = [numbers[s.id] for s in seats if s.is_blocked]
+            if blocked:
+                raise SeatsUnavailable(blocked, blocked=True)
+            seat_ids = [s.seat_id for s in seats]
+            overlapping = SeatAllocation.filter(
+                schedule_id=request.schedule_id,
+                seat_id__in=seat_ids,
+                active=True,
+                from_seq__lt=segment.to_seq,
+                to_seq__gt=segment.from_seq,
+            ).using_db(conn)
+            # Holds that expired but were not swept yet give their seats up right here.
+            stale = (
+                await Reservation.filter(
+                    id__in=[
+                        a.reservation_id for a in await overlapping.filter(kind=AllocationKind.HOLD)
+                    ],
+                    status=ReservationStatus.ACTIVE,
+                    expires_at__lte=now,
+                )
+                .order_by("id")
+                .select_for_update()
+                .using_db(conn)
+            )
+            await _end(conn, stale, ReservationStatus.EXPIRED, now)
+            taken = await overlapping.prefetch_related("reservation")
+            if taken:
+                existing = _same_hold(taken, user, segment, set(seat_ids))
+                if existing is not None:
+                    return existing  # the same form sent twice: one hold, not two
+                by_seat = {s.seat_id: numbers[s.id] for s in seats}
+                raise SeatsUnavailable(sorted({by_seat[a.seat_id] for a in taken}, key=_natural))
+            await _check_limits(conn, user, request.schedule_id, now, policy)
+            trip = await load_trip(request.schedule_id)
+            fare = trip.segment_fare(segment)
+            total = sum((seat_fare(fare, s.seat.price_factor) for s in seats), Decimal(0))
+            reservation = await Reservation.create(
+                user=user,
+                schedule_id=request.schedule_id,
+                from_seq=segment.from_seq,
+                to_seq=segment.to_seq,
+                boarding_point_id=request.boarding_point_id,
+                dropping_point_id=request.dropping_point_id,
+                status=ReservationStatus.ACTIVE,
+                total_amount=total,
+                currency=trip.schedule.currency,
+                expires_at=now + policy.duration,
+                created_at=now,
+                using_db=conn,
+            )
+            await SeatAllocation.bulk_create(
+                [
+                    SeatAllocation(
+                        schedule_id=request.schedule_id,
+                        seat_id=s.seat_id,
+                        from_seq=segment.from_seq,
+                        to_seq=segment.to_seq,
+                        kind=AllocationKind.HOLD,
+                        reservation=reservation,
+                        created_at=now,
+                    )
+                    for s in seats
+                ],
+                using_db=conn,
+            )
+            await audit.record(
+                "reservation.created",
+                now=now,
+                actor=user,
+                subject=reservation,
+                data={
+                    "schedule_id": request.schedule_id,
+                    "seat_ids": wanted,
+                    "seats": [numbers[i] for i in wanted],
+                    "from_seq": segment.from_seq,
+                    "to_seq": segment.to_seq,
+                    "total": str(total),
+                    "expires_at": reservation.expires_at.isoformat(),
+                },
+                ip=ip,
+                using_db=conn,
+            )
+            await events.announce(conn, request.schedule_id, wanted, "held")
+    except (IntegrityError, OperationalError, asyncpg.PostgresError) as exc:
+        names = await _numbers(wanted)
+        if _lock_error(exc):
+            raise Busy(names) from exc
+        if _exclusion_violation(exc):
+            raise SeatsUnavailable(names) from exc
+        raise
+    return reservation
+
+
+def _natural(number: str) -> tuple[str, int]:
+    prefix = number.rstrip("0123456789")
+    digits = number[len(prefix) :]
+    return prefix, int(digits) if digits else 0
+
+
+def _same_hold(
+    taken: Sequence[SeatAllocation], user: User, segment: Segment, seat_ids: set[int]
+) -> Reservation | None:
+    reservations = {a.reservation_id for a in taken}
+    if len(reservations) != 1 or None in reservations:
+        return None
+    reservation = taken[0].reservation
+    if (
+        reservation is not None
+        and reservation.user_id == user.id
+        and reservation.status == ReservationStatus.ACTIVE
+        and (reservation.from_seq, reservation.to_seq) == (segment.from_seq, segment.to_seq)
+        and {a.seat_id for a in taken} == seat_ids
+    ):
+        return reservation
+    return None
+
+
+async def _numbers(schedule_seat_ids: list[int]) -> list[str]:
+    seats = await ScheduleSeat.filter(id__in=schedule_seat_ids).prefetch_related("seat")
+    return sorted((s.seat.number for s in seats), key=_natural)
+
+
+async def _check_limits(
+    conn: BaseDBAsyncClient, user: User, schedule_id: int, now: datetime, policy: HoldPolicy
+) -> None:
+    active = Reservation.filter(
+        user_id=user.id, status=ReservationStatus.ACTIVE, expires_at__gt=now
+    ).using_db(conn)
+    if await active.filter(schedule_id=schedule_id).count() >= policy.max_holds_per_trip:
+        raise HoldLimitReached(
+            f"You already have {policy.max_holds_per_trip} holds on this trip. Finish or "
+            "cancel one of them (see “My holds”) before holding more seats."
+        )
+    if await active.count() >= policy.max_active_holds:
+        raise HoldLimitReached(
+            f"You already have {policy.max_active_holds} active holds. Finish or cancel one "
+            "(see “My holds”) before holding more seats."
+        )
+
+
+async def get_reservation(viewer: User, reservation_id: int) -> Reservation:
+    """The viewer's own reservation (admins see any). Someone else's is a 404, not a 403."""
+    reservation = await Reservation.get_or_none(id=reservation_id).prefetch_related(
+        "boarding_point", "dropping_point"
+    )
+    if reservation is None or (reservation.user_id != viewer.id and not viewer.is_admin):
+        raise ReservationNotFound()
+    return reservation
+
+
+async def reservation_seats(reservation: Reservation) -> list[ScheduleSeat]:
+    seat_ids = await SeatAllocation.filter(reservation_id=reservation.id).values_list(
+        "seat_id", flat=True
+    )
+    seats = await ScheduleSeat.filter(
+        schedule_id=reservation.schedule_id,
+        seat_id__in=list(seat_ids),
+    ).prefetch_related("seat")
+    return sorted(seats, key=lambda s: _natural(s.seat.number))
+
+
+async def active_holds(user: User, now: datetime) -> list[Reservation]:
+    return (
+        await Reservation.filter(
+            user_id=user.id, status=ReservationStatus.ACTIVE, expires_at__gt=now
+        )
+        .order_by("expires_at")
+        .prefetch_related("schedule", "schedule__route")
+    )
+
+
+async def cancel_hold(
+    user: User, reservation_id: int, *, now: datetime, ip: str | None = None
+) -> Reservation:
+    """The customer gives the seats back. Cancelling an ended hold changes nothing."""
+    await get_reservation(user, reservation_id)
+    async with in_transaction() as conn:
+        reservation = (
+            await Reservation.filter(id=reservation_id).select_for_update().using_db(conn).first()
+        )
+        if reservation is None:
+            raise ReservationNotFound()
+        if reservation.status != ReservationStatus.ACTIVE:
+            return reservation
+        status = (
+            ReservationStatus.EXPIRED
+            if reservation.expires_at <= now
+            else ReservationStatus.CANCELLED
+        )
+        await _end(conn, [reservation], status, now, actor=user, data={"ip": ip} if ip else None)
+    return reservation
+
+
+async def release_hold(
+    admin: User, reservation_id: int, reason: str, *, now: datetime
+) -> Reservation:
+    """An operator frees a stuck hold; the reason goes into the audit trail."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed({"reason": "Say why you release this hold."})
+    async with in_transaction() as conn:
+        reservation = (
+            await Reservation.filter(id=reservation_id).select_for_update().using_db(conn).first()
+        )
+        if reservation is None:
+            raise ReservationNotFound()
+        if reservation.status == ReservationStatus.ACTIVE:
+            await _end(
+                conn,
+                [reservation],
+                ReservationStatus.RELEASED,
+                now,
+                actor=admin,
+                data={"reason": reason},
+            )
+    return reservation
+
+
+async def expire_holds(now: datetime, *, batch: int = 200) -> int:
+    """Mark holds whose time is up as expired and announce their seats. Safe to run twice
+    and in many processes at once: rows are taken with FOR UPDATE SKIP LOCKED and re-checked
+    under the lock."""
+    total = 0
+    while True:
+        async with in_transaction() as conn:
+            due = (
+                await Reservation.filter(status=ReservationStatus.ACTIVE, expires_at__lte=now)
+                .order_by("expires_at", "id")
+                .limit(batch)
+                .select_for_update(skip_locked=True)
+                .using_db(conn)
+            )
+            await _end(conn, due, ReservationStatus.EXPIRED, now)
+        total += len(due)
+        if len(due) < batch:
+            return total
