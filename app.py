@@ -7,6 +7,7 @@ the CLI starts the server (Granian), runs migrations, seeds demo data and makes 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -15,17 +16,22 @@ from pathlib import Path
 import click
 from quart import Quart
 
-from domain import clock, database
+from domain import clock, database, holds
+from domain.events import SeatBroker
 from domain.settings import Settings
 from views import register_views
+from views.live import BROKER_KEY
 
 log = logging.getLogger("busbook")
 ROOT = Path(__file__).resolve().parent
 
 
-def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Quart:
+def create_app(
+    settings: Settings | None = None, *, manage_database: bool = True, sweeper: bool = True
+) -> Quart:
     """The Quart app. `manage_database=False` leaves Tortoise to the caller (the test
-    session initialises it once for many apps)."""
+    session initialises it once for many apps); `sweeper=False` leaves expired holds to
+    other processes or to `busbook sweep`."""
     settings = settings or Settings.from_env()
     if not settings.database_url:
         raise RuntimeError(
@@ -68,8 +74,45 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         async def stop_database() -> None:
             await database.close()
 
+    @app.before_serving
+    async def start_live_updates() -> None:
+        assert settings.database_url
+        broker = SeatBroker(database.asyncpg_dsn(settings.database_url))
+        await broker.start()
+        app.extensions[BROKER_KEY] = broker
+        if sweeper:
+            app.extensions["busbook.sweeper"] = asyncio.create_task(
+                _sweep_forever(settings.sweep_seconds), name="hold-sweeper"
+            )
+
+    @app.after_serving
+    async def stop_live_updates() -> None:
+        task = app.extensions.pop("busbook.sweeper", None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        broker = app.extensions.pop(BROKER_KEY, None)
+        if broker is not None:
+            await broker.stop()
+
     register_views(app)
     return app
+
+
+async def _sweep_forever(interval: float) -> None:
+    """Tidy up expired holds and announce their seats. Every process runs one; SKIP LOCKED
+    keeps them from doing the same work twice."""
+    while True:
+        try:
+            expired = await holds.expire_holds(clock.now())
+            if expired:
+                log.info("sweeper: %d holds expired", expired)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("sweeper: run failed; trying again in %s s", interval)
+        await asyncio.sleep(interval)
 
 
 # --------------------------------------------------------------------------- command line
@@ -164,6 +207,22 @@ def seed_demo_command() -> None:
     url, _ = _database_url(settings)
     seeded = asyncio.run(_prepare(url, settings, demo=True))
     click.echo(f"Demo data ready: {seeded}")
+
+
+@main.command()
+def sweep() -> None:
+    """Expire holds whose time is up (for cron; the server also does this by itself)."""
+    settings = Settings.from_env()
+    url, _ = _database_url(settings)
+
+    async def run() -> int:
+        await database.init(url, pool_size=2)
+        try:
+            return await holds.expire_holds(clock.now())
+        finally:
+            await database.close()
+
+    click.echo(f"{asyncio.run(run())} holds expired.")
 
 
 @main.command("create-admin")

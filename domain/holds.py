@@ -323,15 +323,28 @@ async def get_reservation(viewer: User, reservation_id: int) -> Reservation:
     return reservation
 
 
-async def reservation_seats(reservation: Reservation) -> list[ScheduleSeat]:
+@dataclass(frozen=True)
+class HeldSeat:
+    schedule_seat: ScheduleSeat
+    fare: Decimal
+
+    @property
+    def number(self) -> str:
+        return self.schedule_seat.seat.number
+
+
+async def reservation_seats(reservation: Reservation) -> list[HeldSeat]:
+    """The seats of a hold with each seat's fare on the hold's segment."""
     seat_ids = await SeatAllocation.filter(reservation_id=reservation.id).values_list(
         "seat_id", flat=True
     )
     seats = await ScheduleSeat.filter(
-        schedule_id=reservation.schedule_id,
-        seat_id__in=list(seat_ids),
+        schedule_id=reservation.schedule_id, seat_id__in=list(seat_ids)
     ).prefetch_related("seat")
-    return sorted(seats, key=lambda s: _natural(s.seat.number))
+    trip = await load_trip(reservation.schedule_id)
+    fare = trip.segment_fare(Segment(reservation.from_seq, reservation.to_seq))
+    held = [HeldSeat(s, seat_fare(fare, s.seat.price_factor)) for s in seats]
+    return sorted(held, key=lambda h: _natural(h.number))
 
 
 async def active_holds(user: User, now: datetime) -> list[Reservation]:

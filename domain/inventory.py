@@ -319,3 +319,21 @@ async def generate_schedule_seats(
     if missing:
         await ScheduleSeat.bulk_create(missing, using_db=using_db)
     return len(missing)
+
+
+async def changed_since(schedule_id: int, since: datetime, now: datetime) -> bool:
+    """Did any seat of the trip change between `since` and `now` (a page's render time and
+    its live stream's start)? Holds that expired in between count as changes."""
+    rows = await connections.get("default").execute_query_dict(
+        """
+        SELECT EXISTS (
+            SELECT 1 FROM seat_allocations a
+            LEFT JOIN reservations r ON r.id = a.reservation_id
+            WHERE a.schedule_id = $1
+              AND (a.created_at > $2 OR a.released_at > $2
+                   OR (a.active AND r.expires_at > $2 AND r.expires_at <= $3))
+        ) AS changed
+        """,
+        [schedule_id, since, now],
+    )
+    return bool(rows[0]["changed"])

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from domain.holds import HoldPolicy
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -21,14 +23,29 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def _number(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
+    if value <= 0:
+        raise SystemExit(f"{name} must be more than 0, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path = PROJECT_ROOT / "var"
     database_url: str | None = None
     secret_key: str = ""
-    hold_minutes: int = 15
-    sweep_seconds: int = 15
+    hold_minutes: float = 15
+    sweep_seconds: float = 15
     max_seats_per_hold: int = 6
+    max_holds_per_trip: int = 2
+    max_active_holds: int = 5
     smtp_url: str | None = None
     mail_from: str = "Busbook <tickets@busbook.local>"
     public_base_url: str = "http://localhost:8000"
@@ -39,6 +56,15 @@ class Settings:
     login_window_minutes: int = 15
     db_pool_size: int = 10
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def hold_policy(self) -> HoldPolicy:
+        return HoldPolicy(
+            hold_minutes=self.hold_minutes,
+            max_seats=self.max_seats_per_hold,
+            max_holds_per_trip=self.max_holds_per_trip,
+            max_active_holds=self.max_active_holds,
+        )
 
     @property
     def tz(self) -> ZoneInfo:
@@ -56,9 +82,11 @@ class Settings:
             "var_dir": var_dir,
             "database_url": env.get("DATABASE_URL") or None,
             "secret_key": env.get("SECRET_KEY") or "",
-            "hold_minutes": _int(env, "HOLD_MINUTES", 15),
-            "sweep_seconds": _int(env, "SWEEP_SECONDS", 15),
+            "hold_minutes": _number(env, "HOLD_MINUTES", 15),
+            "sweep_seconds": _number(env, "SWEEP_SECONDS", 15),
             "max_seats_per_hold": _int(env, "MAX_SEATS_PER_HOLD", 6),
+            "max_holds_per_trip": _int(env, "MAX_HOLDS_PER_TRIP", 2),
+            "max_active_holds": _int(env, "MAX_ACTIVE_HOLDS", 5),
             "smtp_url": env.get("SMTP_URL") or None,
             "mail_from": env.get("MAIL_FROM") or "Busbook <tickets@busbook.local>",
             "public_base_url": (env.get("PUBLIC_BASE_URL") or "http://localhost:8000").rstrip("/"),

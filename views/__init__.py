@@ -45,7 +45,7 @@ async def error_page(status: int, message: str) -> ResponseReturnValue:
 
 
 def register_views(app: Quart) -> None:
-    from views import accounts, pages, trips
+    from views import accounts, holds, live, pages, trips
 
     web.auth.init_app(app)
     app.before_request(web.load_user)
@@ -59,6 +59,7 @@ def register_views(app: Quart) -> None:
         money=web.format_money,
         shortdate=web.format_short_date,
         isodate=web.format_iso_date,
+        minutes=web.format_minutes,
     )
     # Globals, not context: imported macros (partials/_macros.html) see globals only.
     app.jinja_env.globals.update(
@@ -70,6 +71,8 @@ def register_views(app: Quart) -> None:
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(accounts.blueprint)
     app.register_blueprint(trips.blueprint)
+    app.register_blueprint(holds.blueprint)
+    app.register_blueprint(live.blueprint)
 
     @app.errorhandler(DomainError)
     async def domain_error(error: DomainError) -> ResponseReturnValue:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from quart import Blueprint, request
@@ -86,11 +87,41 @@ async def search_schedules() -> ResponseReturnValue:
     )
 
 
-@blueprint.get("/schedules/<int:schedule_id>")
-async def show_schedule(schedule_id: int) -> ResponseReturnValue:
+@dataclass(frozen=True)
+class Selection:
+    """What the passenger picked on the trip page, kept across errors and the login detour."""
+
+    seat_ids: frozenset[int] = frozenset()
+    boarding_point_id: int | None = None
+    dropping_point_id: int | None = None
+
+    @classmethod
+    def parse(cls, values: MultiDict[str, str]) -> Selection:
+        return cls(
+            seat_ids=frozenset(_ints(values.getlist("seat_ids"))),
+            boarding_point_id=next(iter(_ints([values.get("boarding_point_id", "")])), None),
+            dropping_point_id=next(iter(_ints([values.get("dropping_point_id", "")])), None),
+        )
+
+
+def _ints(raw: list[str]) -> list[int]:
+    return [int(v) for v in raw if v.strip().isdigit() and len(v.strip()) < 10]
+
+
+async def render_trip(
+    schedule_id: int,
+    from_raw: str | None,
+    to_raw: str | None,
+    *,
+    selection: Selection = Selection(),
+    error: str = "",
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    """The trip page, optionally with the passenger's selection and a message."""
     trip = await inventory.load_trip(schedule_id)
     try:
-        segment = inventory.parse_segment(trip, request.args.get("from"), request.args.get("to"))
+        segment = inventory.parse_segment(trip, from_raw, to_raw)
     except ValidationFailed as exc:
         return await web.render(
             "pages/schedules/detail.html",
@@ -99,18 +130,33 @@ async def show_schedule(schedule_id: int) -> ResponseReturnValue:
             segment=None,
             seat_map=None,
             errors=exc.errors,
+            selection=selection,
         )
     user = web.viewer()
-    seat_map = await inventory.seat_map(
-        trip, segment, viewer_id=user.id if user else None, now=web.now()
-    )
+    now = web.now()
+    seat_map = await inventory.seat_map(trip, segment, viewer_id=user.id if user else None, now=now)
     return await web.render(
         "pages/schedules/detail.html",
+        status=status,
         trip=trip,
         segment=segment,
         seat_map=seat_map,
-        errors={},
-        departed=trip.stop(segment.from_seq).arrives_at <= web.now(),
+        errors=errors or {},
+        error=error,
+        selection=selection,
+        rendered_at=int(now.timestamp() * 1000),
+        departed=trip.stop(segment.from_seq).arrives_at <= now,
+        max_seats=web.settings().max_seats_per_hold,
+    )
+
+
+@blueprint.get("/schedules/<int:schedule_id>")
+async def show_schedule(schedule_id: int) -> ResponseReturnValue:
+    return await render_trip(
+        schedule_id,
+        request.args.get("from"),
+        request.args.get("to"),
+        selection=Selection.parse(request.args),
     )
 
 

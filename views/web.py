@@ -187,6 +187,12 @@ def format_duration(value: timedelta) -> str:
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"
 
 
+def format_minutes(value: float) -> str:
+    if value >= 1 and float(value).is_integer():
+        return f"{int(value)} minute{'s' if value != 1 else ''}"
+    return f"{round(value * 60)} seconds"
+
+
 def format_money(value: Decimal | int, currency: str | None = None) -> str:
     code = currency or settings().currency
     symbol = CURRENCY_SYMBOLS.get(code, code + " ")

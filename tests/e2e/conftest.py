@@ -17,6 +17,7 @@ from domain import database
 from domain.settings import PROJECT_ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+E2E_HOLD_SECONDS = 8
 
 
 def free_port() -> int:
@@ -30,7 +31,15 @@ async def live_server(server_url: str, artifacts) -> AsyncIterator[str]:
     url = database.fresh_database_url(server_url, prefix="busbook_e2e")
     await database.create_database(url, if_missing=False)
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "e2e-secret-" + "y" * 32}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SECRET_KEY": "e2e-secret-" + "y" * 32,
+        # Short holds so the browser test can watch one expire; two workers so the two
+        # browsers may be served by different processes.
+        "HOLD_MINUTES": str(E2E_HOLD_SECONDS / 60),
+        "SWEEP_SECONDS": "1",
+    }
     log = (artifacts / "e2e-server.log").open("wb")
     process = await asyncio.create_subprocess_exec(
         sys.executable,

@@ -31,8 +31,12 @@ def test_defaults_and_overrides(tmp_path: Path):
 
 
 def test_bad_numbers_stop_start_up_with_a_message(tmp_path: Path):
-    with pytest.raises(SystemExit, match="HOLD_MINUTES must be a whole number"):
+    with pytest.raises(SystemExit, match="HOLD_MINUTES must be a number, got 'ten'"):
         Settings.from_env({"BUSBOOK_VAR_DIR": str(tmp_path), "HOLD_MINUTES": "ten"})
+    with pytest.raises(SystemExit, match="SWEEP_SECONDS must be more than 0"):
+        Settings.from_env({"BUSBOOK_VAR_DIR": str(tmp_path), "SWEEP_SECONDS": "0"})
+    with pytest.raises(SystemExit, match="MAX_SEATS_PER_HOLD must be a whole number"):
+        Settings.from_env({"BUSBOOK_VAR_DIR": str(tmp_path), "MAX_SEATS_PER_HOLD": "6.5"})
 
 
 def test_database_urls_with_sockets_and_ports():

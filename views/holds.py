@@ -1,0 +1,150 @@
+"""Seat holds: hold the picked seats, see the countdown, list and cancel holds."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from quart import Blueprint, redirect, request, url_for
+from quart.typing import ResponseReturnValue
+
+from domain import holds, inventory
+from domain.errors import Conflict, ValidationFailed
+from domain.holds import HoldRequest
+from views import web
+from views.trips import Selection, render_trip
+
+blueprint = Blueprint("holds", __name__)
+
+
+def _int(raw: str | None) -> int | None:
+    raw = (raw or "").strip()
+    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+
+
+@blueprint.post("/reservations")
+async def create_hold() -> ResponseReturnValue:
+    form = await request.form
+    schedule_id = _int(form.get("schedule_id"))
+    from_seq, to_seq = _int(form.get("from_stop")), _int(form.get("to_stop"))
+    if schedule_id is None:
+        raise ValidationFailed({"schedule_id": "Choose a trip first."})
+    selection = Selection.parse(form)
+    from_raw, to_raw = form.get("from_stop"), form.get("to_stop")
+    user = web.viewer()
+    if user is None:
+        # Send the guest to log in, then back to this trip with the same seats picked.
+        query = {"from": from_raw or "", "to": to_raw or ""}
+        back = f"/schedules/{schedule_id}?{urlencode(query)}&" + urlencode(
+            [("seat_ids", i) for i in sorted(selection.seat_ids)]
+            + [
+                (name, value)
+                for name, value in (
+                    ("boarding_point_id", selection.boarding_point_id),
+                    ("dropping_point_id", selection.dropping_point_id),
+                )
+                if value is not None
+            ]
+        )
+        return redirect(url_for("accounts.login", next=back), 303)
+    if from_seq is None or to_seq is None:
+        return await render_trip(
+            schedule_id,
+            from_raw,
+            to_raw,
+            selection=selection,
+            status=422,
+            error="Choose where you get on and off.",
+        )
+    try:
+        reservation = await holds.hold_seats(
+            user,
+            HoldRequest(
+                schedule_id=schedule_id,
+                from_seq=from_seq,
+                to_seq=to_seq,
+                schedule_seat_ids=tuple(_ints_in_order(form.getlist("seat_ids"))),
+                boarding_point_id=selection.boarding_point_id,
+                dropping_point_id=selection.dropping_point_id,
+            ),
+            now=web.now(),
+            policy=web.settings().hold_policy,
+            ip=web.client_ip(),
+        )
+    except ValidationFailed as exc:
+        return await render_trip(
+            schedule_id,
+            from_raw,
+            to_raw,
+            selection=selection,
+            status=exc.status,
+            errors=exc.errors,
+            error=exc.message,
+        )
+    except Conflict as exc:
+        taken = set(getattr(exc, "numbers", []))
+        return await render_trip(
+            schedule_id,
+            from_raw,
+            to_raw,
+            status=exc.status,
+            error=exc.message,
+            selection=Selection(
+                # keep what is still worth keeping: the seats that were not the problem
+                seat_ids=selection.seat_ids if not taken else frozenset(),
+                boarding_point_id=selection.boarding_point_id,
+                dropping_point_id=selection.dropping_point_id,
+            ),
+        )
+    return redirect(url_for("holds.show_hold", reservation_id=reservation.id), 303)
+
+
+def _ints_in_order(raw: list[str]) -> list[int]:
+    values = []
+    for value in raw:
+        number = _int(value)
+        if number is None:
+            raise ValidationFailed({"seat_ids": "Pick seats from the seat map."})
+        values.append(number)
+    return values
+
+
+@blueprint.get("/reservations")
+@web.login_required
+async def list_holds() -> ResponseReturnValue:
+    user = web.viewer()
+    assert user is not None
+    reservations = await holds.active_holds(user, web.now())
+    return await web.render(
+        "pages/reservations/index.html", reservations=reservations, server_now=web.now()
+    )
+
+
+@blueprint.get("/reservations/<int:reservation_id>")
+@web.login_required
+async def show_hold(reservation_id: int) -> ResponseReturnValue:
+    user = web.viewer()
+    assert user is not None
+    reservation = await holds.get_reservation(user, reservation_id)
+    trip = await inventory.load_trip(reservation.schedule_id)
+    seats = await holds.reservation_seats(reservation)
+    segment = inventory.Segment(reservation.from_seq, reservation.to_seq)
+    now = web.now()
+    return await web.render(
+        "pages/reservations/detail.html",
+        reservation=reservation,
+        trip=trip,
+        segment=segment,
+        seats=seats,
+        server_now=now,
+        live=reservation.status == "active" and reservation.expires_at > now,
+        cancelled=request.args.get("cancelled") == "1",
+    )
+
+
+@blueprint.post("/reservations/<int:reservation_id>/cancel")
+@web.login_required
+async def cancel_hold(reservation_id: int) -> ResponseReturnValue:
+    user = web.viewer()
+    assert user is not None
+    reservation = await holds.cancel_hold(user, reservation_id, now=web.now(), ip=web.client_ip())
+    return redirect(url_for("holds.show_hold", reservation_id=reservation.id, cancelled=1), 303)
