@@ -172,3 +172,20 @@ async def book(
         booking=booking,
         created_at=now,
     )
+
+
+async def make_users(count: int) -> list[User]:
+    """Many customers at once, for load and contention tests (no password hashing)."""
+    start = next(_sequence)
+    users = [
+        User(
+            email=f"load{start}-{i}@example.com",
+            password_hash="!unusable",
+            first_name="Load",
+            last_name=str(i),
+            phone_number="+919800000000",
+        )
+        for i in range(count)
+    ]
+    await User.bulk_create(users)
+    return await User.filter(email__startswith=f"load{start}-").order_by("id")
