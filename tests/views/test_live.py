@@ -186,3 +186,25 @@ async def test_a_second_app_on_the_same_database_receives_the_event(settings, au
 async def test_unknown_trip_or_bad_segment_is_refused_before_streaming(client, trip):
     assert (await client.get("/schedules/999999/stream?from=0&to=1")).status_code == 404
     assert (await client.get(f"/schedules/{trip.id}/stream?from=2&to=0")).status_code == 422
+
+
+async def test_the_broker_reconnects_after_its_database_connection_drops(app, client, trip):
+    from tortoise import connections
+
+    from views.live import BROKER_KEY
+
+    seats = await factories.schedule_seats(trip)
+    user = await factories.make_user()
+    broker = app.app.extensions[BROKER_KEY]
+    broker.reconnect_delay = 0.1
+    stream = await open_stream(client, trip)
+    pid = broker._connection.get_server_pid()
+    await connections.get("default").execute_query("SELECT pg_terminate_backend($1)", [pid])
+    for _ in range(100):  # wait until it listens on a new connection
+        await asyncio.sleep(0.05)
+        if broker.listening and broker._connection.get_server_pid() != pid:
+            break
+    assert broker._connection.get_server_pid() != pid
+    await holds.hold_seats(user, hold_request(trip, seats[:1]), now=datetime.now().astimezone())
+    assert 'data-status="held"' in await stream.events_until(f"seat-{seats[0].id}", within=3)
+    await close(stream)
