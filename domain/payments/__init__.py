@@ -1,0 +1,1 @@
+"""Payments: one interface over several gateways (simulator, Stripe, Razorpay)."""

@@ -1,0 +1,85 @@
+"""The contract every payment gateway adapter fulfils.
+
+Adapters talk to the gateway and verify what it sends back; they never touch the database.
+`domain.bookings` decides what a verified event means for payments, holds and bookings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from domain.enums import PaymentMethod
+from domain.errors import DomainError
+
+
+class InvalidSignature(DomainError):
+    """A webhook whose signature does not verify: answered 400, logged, nothing changed."""
+
+    status = 400
+    message = "The payment notification could not be verified."
+
+
+class GatewayError(DomainError):
+    """The gateway refused or could not be reached (for a refund: retried later)."""
+
+    status = 502
+    message = "The payment provider did not answer. Nothing was charged; please try again."
+
+
+@dataclass(frozen=True)
+class PaymentInfo:
+    """What an adapter needs to know about one of our payments."""
+
+    payment_id: int
+    amount: Decimal
+    currency: str
+    method: PaymentMethod
+    description: str
+    customer_email: str
+    idempotency_key: str
+    gateway_reference: str | None = None  # the gateway's id (session, order, payment)
+
+
+@dataclass(frozen=True)
+class CheckoutStart:
+    redirect_url: str  # where the payer's browser goes next
+    gateway_reference: str  # the gateway's id for this checkout (session id, order id)
+
+
+@dataclass(frozen=True)
+class GatewayEvent:
+    """A verified notification from a gateway."""
+
+    event_id: str  # unique per gateway: the webhook inbox key
+    event_type: str  # the gateway's own name for it, for the record
+    gateway_reference: str  # matches Payment.gateway_reference
+    succeeded: bool  # money was captured
+    amount: Decimal
+    currency: str
+    payment_id: int | None = None  # our Payment id, when the gateway echoes it back
+    failure_reason: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+class Gateway(Protocol):
+    name: str
+    methods: frozenset[PaymentMethod]
+
+    async def start_checkout(
+        self, payment: PaymentInfo, *, return_url: str, cancel_url: str
+    ) -> CheckoutStart:
+        """Create the checkout at the gateway; return where to send the payer."""
+        ...
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> GatewayEvent | None:
+        """Verify and parse a webhook. Raise InvalidSignature when it does not verify;
+        return None for event types that do not concern a payment's outcome."""
+        ...
+
+    async def refund(self, payment: PaymentInfo, amount: Decimal, *, reason: str) -> str:
+        """Refund `amount` of a captured payment; return the gateway's refund id.
+        Raise GatewayError when the gateway refuses or cannot be reached."""
+        ...
