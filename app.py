@@ -16,22 +16,29 @@ from pathlib import Path
 import click
 from quart import Quart
 
-from domain import clock, database, holds
+from domain import bookings, clock, database, holds, mail
 from domain.events import SeatBroker
+from domain.payments.registry import Gateways
 from domain.settings import Settings
 from views import register_views
+from views.checkout import GATEWAYS_KEY
 from views.live import BROKER_KEY
 
 log = logging.getLogger("busbook")
 ROOT = Path(__file__).resolve().parent
+TASKS_KEY = "busbook.background_tasks"
+MAIL_STOP_KEY = "busbook.mail_stop"
 
 
 def create_app(
-    settings: Settings | None = None, *, manage_database: bool = True, sweeper: bool = True
+    settings: Settings | None = None,
+    *,
+    manage_database: bool = True,
+    background_tasks: bool = True,
 ) -> Quart:
     """The Quart app. `manage_database=False` leaves Tortoise to the caller (the test
-    session initialises it once for many apps); `sweeper=False` leaves expired holds to
-    other processes or to `busbook sweep`."""
+    session initialises it once for many apps); `background_tasks=False` leaves the hold
+    sweeper, the mail outbox and refund retries to other processes (or `busbook sweep`)."""
     settings = settings or Settings.from_env()
     if not settings.database_url:
         raise RuntimeError(
@@ -80,15 +87,36 @@ def create_app(
         broker = SeatBroker(database.asyncpg_dsn(settings.database_url))
         await broker.start()
         app.extensions[BROKER_KEY] = broker
-        if sweeper:
-            app.extensions["busbook.sweeper"] = asyncio.create_task(
-                _sweep_forever(settings.sweep_seconds), name="hold-sweeper"
-            )
+        if background_tasks:
+            mail_stop = asyncio.Event()
+            app.extensions[MAIL_STOP_KEY] = mail_stop
+            app.extensions[TASKS_KEY] = [
+                asyncio.create_task(_sweep_forever(settings.sweep_seconds), name="hold-sweeper"),
+                asyncio.create_task(
+                    mail.run_outbox_worker(
+                        mail.sender_for(settings.smtp_url, settings.var_dir),
+                        mail_from=settings.mail_from,
+                        clock=clock.now,
+                        stop=mail_stop,
+                        max_attempts=10,  # about five hours of retries before giving up
+                    ),
+                    name="mail-outbox",
+                ),
+                asyncio.create_task(
+                    _retry_refunds_forever(settings, app.extensions[GATEWAYS_KEY]),
+                    name="refund-retries",
+                ),
+            ]
 
     @app.after_serving
     async def stop_live_updates() -> None:
-        task = app.extensions.pop("busbook.sweeper", None)
-        if task is not None:
+        stop = app.extensions.pop(MAIL_STOP_KEY, None)
+        if stop is not None:
+            stop.set()  # let a mail run in progress settle its rows instead of cancelling it
+        for task in app.extensions.pop(TASKS_KEY, []):
+            if task.get_name() == "mail-outbox":
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(asyncio.shield(task), 15)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -96,8 +124,24 @@ def create_app(
         if broker is not None:
             await broker.stop()
 
+    app.extensions[GATEWAYS_KEY] = settings.gateways()
     register_views(app)
     return app
+
+
+async def _retry_refunds_forever(settings: Settings, gateways: Gateways) -> None:
+    """Refunds the gateway could not take yet are tried again every minute (invariant 4:
+    money that cannot buy a ticket goes back)."""
+    while True:
+        try:
+            await bookings.retry_refunds(
+                gateways=gateways, config=settings.checkout, now=clock.now()
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("refunds: retry run failed")
+        await asyncio.sleep(60)
 
 
 async def _sweep_forever(interval: float) -> None:

@@ -77,7 +77,8 @@ class PaymentStatus(StrEnum):
     PENDING = "pending"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
-    FLAGGED = "flagged"
+    FLAGGED = "flagged"  # amount or currency did not match: no booking, needs a person
+    REFUND_PENDING = "refund_pending"  # money came for seats we could not keep
     REFUNDED = "refunded"
 
 

@@ -106,3 +106,35 @@ def _join(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+class PriceChanged(Conflict):
+    pass
+
+
+class PaymentNotFound(NotFound):
+    message = "We could not find that payment."
+
+
+class BookingNotFound(NotFound):
+    message = "We could not find that booking. Check the reference in your email."
+
+
+class TicketNotFound(NotFound):
+    message = "We could not find that ticket."
+
+
+class TicketLinkInvalid(DomainError):
+    status = 403
+    message = (
+        "This ticket link is not valid: it may have been changed or cut short. Open the link "
+        "from your confirmation email again, or log in and download the ticket from your booking."
+    )
+
+
+class TicketLinkExpired(DomainError):
+    status = 410
+    message = (
+        "This ticket link has expired. Log in to Busbook and download the ticket from your "
+        "booking page, where a fresh link is always available."
+    )

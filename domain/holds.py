@@ -107,7 +107,7 @@ async def _validate(request: HoldRequest, policy: HoldPolicy, now: datetime) -> 
     return segment
 
 
-async def _end(
+async def end_reservations(
     conn: BaseDBAsyncClient,
     reservations: Sequence[Reservation],
     status: ReservationStatus,
@@ -194,13 +194,15 @@ async def hold_seats(
                     expires_at__lte=now,
                 )
                 .order_by("id")
-                .select_for_update()
+                # SKIP LOCKED: a stale hold locked elsewhere is being swept or paid for
+                # right now; its seats count as taken until that finishes.
+                .select_for_update(skip_locked=True)
                 .using_db(conn)
             )
-            await _end(conn, stale, ReservationStatus.EXPIRED, now)
+            await end_reservations(conn, stale, ReservationStatus.EXPIRED, now)
             taken = await overlapping.prefetch_related("reservation")
             if taken:
-                existing = _same_hold(taken, user, segment, set(seat_ids))
+                existing = await _same_hold(conn, taken, user, request, segment, set(seat_ids))
                 if existing is not None:
                     return existing  # the same form sent twice: one hold, not two
                 by_seat = {s.seat_id: numbers[s.id] for s in seats}
@@ -272,22 +274,31 @@ def _natural(number: str) -> tuple[str, int]:
     return prefix, int(digits) if digits else 0
 
 
-def _same_hold(
-    taken: Sequence[SeatAllocation], user: User, segment: Segment, seat_ids: set[int]
+async def _same_hold(
+    conn: BaseDBAsyncClient,
+    taken: Sequence[SeatAllocation],
+    user: User,
+    request: HoldRequest,
+    segment: Segment,
+    seat_ids: set[int],
 ) -> Reservation | None:
+    """The customer's own live hold of exactly these seats, segment and points: the same
+    form sent twice. Anything less exact is a conflict like any other."""
     reservations = {a.reservation_id for a in taken}
     if len(reservations) != 1 or None in reservations:
         return None
     reservation = taken[0].reservation
     if (
-        reservation is not None
-        and reservation.user_id == user.id
-        and reservation.status == ReservationStatus.ACTIVE
-        and (reservation.from_seq, reservation.to_seq) == (segment.from_seq, segment.to_seq)
-        and {a.seat_id for a in taken} == seat_ids
+        reservation is None
+        or reservation.user_id != user.id
+        or reservation.status != ReservationStatus.ACTIVE
+        or (reservation.from_seq, reservation.to_seq) != (segment.from_seq, segment.to_seq)
+        or reservation.boarding_point_id != request.boarding_point_id
+        or reservation.dropping_point_id != request.dropping_point_id
     ):
-        return reservation
-    return None
+        return None
+    held = await SeatAllocation.filter(reservation_id=reservation.id, active=True).using_db(conn)
+    return reservation if {a.seat_id for a in held} == seat_ids else None
 
 
 async def _numbers(schedule_seat_ids: list[int]) -> list[str]:
@@ -375,7 +386,9 @@ async def cancel_hold(
             if reservation.expires_at <= now
             else ReservationStatus.CANCELLED
         )
-        await _end(conn, [reservation], status, now, actor=user, data={"ip": ip} if ip else None)
+        await end_reservations(
+            conn, [reservation], status, now, actor=user, data={"ip": ip} if ip else None
+        )
     return reservation
 
 
@@ -393,7 +406,7 @@ async def release_hold(
         if reservation is None:
             raise ReservationNotFound()
         if reservation.status == ReservationStatus.ACTIVE:
-            await _end(
+            await end_reservations(
                 conn,
                 [reservation],
                 ReservationStatus.RELEASED,
@@ -418,7 +431,7 @@ async def expire_holds(now: datetime, *, batch: int = 200) -> int:
                 .select_for_update(skip_locked=True)
                 .using_db(conn)
             )
-            await _end(conn, due, ReservationStatus.EXPIRED, now)
+            await end_reservations(conn, due, ReservationStatus.EXPIRED, now)
         total += len(due)
         if len(due) < batch:
             return total

@@ -280,6 +280,16 @@ class Booking(Model):
     contact_email = fields.CharField(max_length=254)
     contact_phone = fields.CharField(max_length=20)
     created_at = fields.DatetimeField()
+    user_id: int
+    schedule_id: int
+    reservation_id: int | None
+    boarding_point_id: int | None
+    dropping_point_id: int | None
+
+    passengers: fields.ReverseRelation[Passenger]
+    tickets: fields.ReverseRelation[Ticket]
+    payments: fields.ReverseRelation[Payment]
+    cancellations: fields.ReverseRelation[Cancellation]
 
     class Meta:
         table = "bookings"
@@ -298,6 +308,8 @@ class Passenger(Model):
     gender = fields.CharEnumField(Gender, max_length=8)
     fare = fields.DecimalField(max_digits=12, decimal_places=2)
     status = fields.CharEnumField(PassengerStatus, max_length=16, default=PassengerStatus.ACTIVE)
+    booking_id: int
+    seat_id: int
 
     class Meta:
         table = "passengers"
@@ -360,11 +372,19 @@ class Payment(Model):
     gateway_reference = fields.CharField(max_length=128, null=True)
     refunded_amount = fields.DecimalField(max_digits=12, decimal_places=2, default=0)
     failure_reason = fields.CharField(max_length=255, default="")
+    # Where the payer continues (the gateway's hosted page), and what they typed at
+    # checkout (passengers, contact), applied when the payment succeeds.
+    checkout_url = fields.CharField(max_length=1000, null=True)
+    checkout_data: fields.JSONField[Any] = fields.JSONField(default=dict)
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
+    user_id: int
+    reservation_id: int | None
+    booking_id: int | None
 
     class Meta:
         table = "payments"
+        indexes = (Index(fields=("gateway", "gateway_reference")), Index(fields=("status",)))
 
 
 class PaymentEvent(Model):
@@ -396,6 +416,7 @@ class Ticket(Model):
     status = fields.CharEnumField(TicketStatus, max_length=16, default=TicketStatus.VALID)
     issued_at = fields.DatetimeField()
     boarded_at = fields.DatetimeField(null=True)
+    booking_id: int
 
     class Meta:
         table = "tickets"

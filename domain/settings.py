@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from domain.bookings import CheckoutConfig
 from domain.holds import HoldPolicy
+from domain.payments.registry import Gateways, build_gateways
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,6 +55,14 @@ class Settings:
     currency: str = "INR"
     timezone: str = "Asia/Kolkata"
     payment_gateways: tuple[str, ...] = ("simulator",)
+    payment_grace_minutes: float = 10
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str | None = None
+    razorpay_key_id: str | None = None
+    razorpay_key_secret: str | None = None
+    razorpay_webhook_secret: str | None = None
+    razorpay_base_url: str | None = None
     login_max_failures: int = 5
     login_window_minutes: int = 15
     db_pool_size: int = 10
@@ -64,6 +75,27 @@ class Settings:
             max_seats=self.max_seats_per_hold,
             max_holds_per_trip=self.max_holds_per_trip,
             max_active_holds=self.max_active_holds,
+        )
+
+    @property
+    def checkout(self) -> CheckoutConfig:
+        return CheckoutConfig(
+            secret=self.secret_key,
+            public_base_url=self.public_base_url,
+            grace=timedelta(minutes=self.payment_grace_minutes),
+        )
+
+    def gateways(self) -> Gateways:
+        return build_gateways(
+            self.payment_gateways,
+            secret=self.secret_key,
+            stripe_secret_key=self.stripe_secret_key,
+            stripe_webhook_secret=self.stripe_webhook_secret,
+            stripe_api_base=self.stripe_api_base,
+            razorpay_key_id=self.razorpay_key_id,
+            razorpay_key_secret=self.razorpay_key_secret,
+            razorpay_webhook_secret=self.razorpay_webhook_secret,
+            razorpay_base_url=self.razorpay_base_url,
         )
 
     @property
@@ -96,6 +128,14 @@ class Settings:
                 g.strip() for g in (env.get("PAYMENT_GATEWAYS") or "simulator").split(",") if g
             ),
             "db_pool_size": _int(env, "DB_POOL_SIZE", 10),
+            "payment_grace_minutes": _number(env, "PAYMENT_GRACE_MINUTES", 10),
+            "stripe_secret_key": env.get("STRIPE_SECRET_KEY") or None,
+            "stripe_webhook_secret": env.get("STRIPE_WEBHOOK_SECRET") or None,
+            "stripe_api_base": env.get("STRIPE_API_BASE") or None,
+            "razorpay_key_id": env.get("RAZORPAY_KEY_ID") or None,
+            "razorpay_key_secret": env.get("RAZORPAY_KEY_SECRET") or None,
+            "razorpay_webhook_secret": env.get("RAZORPAY_WEBHOOK_SECRET") or None,
+            "razorpay_base_url": env.get("RAZORPAY_BASE_URL") or None,
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]

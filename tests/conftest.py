@@ -79,7 +79,7 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Quart]:
-    application = create_app(settings, manage_database=False, sweeper=False)
+    application = create_app(settings, manage_database=False, background_tasks=False)
     async with application.test_app() as test_app:
         yield test_app  # type: ignore[misc]
 

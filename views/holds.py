@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from quart import Blueprint, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
-from domain import holds, inventory
+from domain import holds
 from domain.errors import Conflict, ValidationFailed
 from domain.holds import HoldRequest
 from views import web
@@ -122,23 +122,9 @@ async def list_holds() -> ResponseReturnValue:
 @blueprint.get("/reservations/<int:reservation_id>")
 @web.login_required
 async def show_hold(reservation_id: int) -> ResponseReturnValue:
-    user = web.viewer()
-    assert user is not None
-    reservation = await holds.get_reservation(user, reservation_id)
-    trip = await inventory.load_trip(reservation.schedule_id)
-    seats = await holds.reservation_seats(reservation)
-    segment = inventory.Segment(reservation.from_seq, reservation.to_seq)
-    now = web.now()
-    return await web.render(
-        "pages/reservations/detail.html",
-        reservation=reservation,
-        trip=trip,
-        segment=segment,
-        seats=seats,
-        server_now=now,
-        live=reservation.status == "active" and reservation.expires_at > now,
-        cancelled=request.args.get("cancelled") == "1",
-    )
+    from views.checkout import render_hold
+
+    return await render_hold(reservation_id, cancelled=request.args.get("cancelled") == "1")
 
 
 @blueprint.post("/reservations/<int:reservation_id>/cancel")

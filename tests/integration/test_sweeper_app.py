@@ -29,7 +29,7 @@ async def make_expired_hold(minutes_ago: float = 1) -> Reservation:
 async def test_the_app_sweeps_expired_holds_in_the_background(database_url):
     reservation = await make_expired_hold()
     app = create_app(
-        make_settings(database_url, sweep_seconds=0.2), manage_database=False, sweeper=True
+        make_settings(database_url, sweep_seconds=0.2), manage_database=False, background_tasks=True
     )
     async with app.test_app():
         for _ in range(50):

@@ -162,7 +162,7 @@ async def test_a_second_app_on_the_same_database_receives_the_event(settings, au
     interface reaches a watcher of the second."""
     seats = await factories.schedule_seats(trip)
     other_app = create_app(
-        make_settings(settings.database_url), manage_database=False, sweeper=False
+        make_settings(settings.database_url), manage_database=False, background_tasks=False
     )
     async with other_app.test_app() as second:
         watcher = await open_stream(second.test_client(), trip)

@@ -1,0 +1,305 @@
+"""Checkout through the simulator gateway, at the domain level: money and seats rules."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from domain import bookings, holds
+from domain.bookings import CheckoutConfig, CheckoutInput, PassengerInput
+from domain.enums import AllocationKind, PaymentStatus, ReservationStatus
+from domain.errors import HoldExpired, PriceChanged, ValidationFailed
+from domain.holds import HoldPolicy, HoldRequest
+from domain.models import (
+    ActivityLog,
+    Booking,
+    EmailOutbox,
+    Payment,
+    PaymentEvent,
+    Schedule,
+    SeatAllocation,
+    Ticket,
+)
+from domain.payments.base import InvalidSignature
+from domain.payments.registry import Gateways
+from domain.payments.simulator import SimulatorGateway
+from tests import factories
+
+pytestmark = pytest.mark.usefixtures("db")
+NOW = datetime.now(UTC).replace(microsecond=0)
+CONFIG = CheckoutConfig(
+    secret="s" * 40, public_base_url="http://testserver", grace=timedelta(minutes=10)
+)
+
+
+@pytest.fixture
+def simulator():
+    return SimulatorGateway(CONFIG.secret)
+
+
+@pytest.fixture
+def gateways(simulator):
+    return Gateways([simulator])
+
+
+@pytest.fixture
+async def held():
+    trip = await factories.make_trip(NOW + timedelta(days=1), rows=2)
+    seats = await factories.schedule_seats(trip)
+    user = await factories.make_user()
+    reservation = await holds.hold_seats(
+        user,
+        HoldRequest(trip.id, 0, 2, (seats[0].id, seats[1].id)),
+        now=NOW,
+        policy=HoldPolicy(hold_minutes=15),
+    )
+    return user, reservation, seats
+
+
+def checkout_input(seats, total, key=None, **overrides):
+    data = {
+        "passengers": [
+            PassengerInput(s.id, f"Passenger {i}", str(30 + i), "female")
+            for i, s in enumerate(seats)
+        ],
+        "contact_email": "priya@example.com",
+        "contact_phone": "+919876543210",
+        "method": "upi",
+        "quoted_total": str(total),
+        "idempotency_key": key or secrets.token_urlsafe(24),
+    }
+    return CheckoutInput(**(data | overrides))
+
+
+async def start(held, gateways, now=NOW, **overrides):
+    user, reservation, seats = held
+    quote = await bookings.quote(reservation)
+    return await bookings.start_checkout(
+        user,
+        reservation.id,
+        checkout_input(seats[:2], quote.total, **overrides),
+        gateways=gateways,
+        config=CONFIG,
+        now=now,
+    )
+
+
+async def deliver(simulator, gateways, payment, *, succeeded=True, now=NOW, **kwargs):
+    headers, body = simulator.webhook(bookings.payment_info(payment), succeeded=succeeded, **kwargs)
+    return await bookings.receive_webhook(
+        "simulator", headers, body, gateways=gateways, config=CONFIG, now=now
+    )
+
+
+async def test_paid_hold_becomes_a_booking_with_a_ticket_and_an_email(held, gateways, simulator):
+    _user, reservation, _seats = held
+    payment = await start(held, gateways)
+    assert payment.status == PaymentStatus.PENDING
+    assert payment.amount == Decimal(683 + 650)
+    assert payment.checkout_url == f"/payments/simulator/{payment.id}"
+    await reservation.refresh_from_db()
+    assert reservation.expires_at == NOW + timedelta(minutes=25)  # extended once by grace
+
+    paid = await deliver(simulator, gateways, payment)
+    assert paid.status == PaymentStatus.SUCCEEDED
+    booking = await Booking.get(id=paid.booking_id)
+    assert booking.reference.startswith("BK") and len(booking.reference) == 8
+    assert booking.total_amount == payment.amount
+    assert [p.name for p in await booking.passengers.all().order_by("id")] == [
+        "Passenger 0",
+        "Passenger 1",
+    ]
+    allocations = await SeatAllocation.filter(active=True)
+    assert {a.kind for a in allocations} == {AllocationKind.BOOKING}
+    assert {a.booking_id for a in allocations} == {booking.id}
+    await reservation.refresh_from_db()
+    assert reservation.status == ReservationStatus.CONVERTED
+    ticket = await Ticket.get(booking=booking)
+    assert ticket.number.startswith("TK-")
+    mail = await EmailOutbox.get()
+    assert mail.to_address == "priya@example.com"
+    assert booking.reference in mail.subject
+    assert f"/tickets/{ticket.number}/download?token=" in mail.body_text
+    actions = set(await ActivityLog.all().values_list("action", flat=True))
+    assert {
+        "payment.started",
+        "reservation.extended",
+        "payment.succeeded",
+        "booking.confirmed",
+        "reservation.converted",
+        "ticket.issued",
+    } <= actions
+
+
+async def test_double_click_starts_one_payment(held, gateways):
+    key = secrets.token_urlsafe(24)
+    first, second = await asyncio.gather(
+        start(held, gateways, key=key), start(held, gateways, key=key)
+    )
+    assert first.id == second.id
+    assert await Payment.all().count() == 1
+
+
+async def test_duplicate_and_replayed_webhooks_change_nothing(held, gateways, simulator):
+    payment = await start(held, gateways)
+    headers, body = simulator.webhook(
+        bookings.payment_info(payment), succeeded=True, event_id="evt_once"
+    )
+    for _ in range(3):
+        await bookings.receive_webhook(
+            "simulator", headers, body, gateways=gateways, config=CONFIG, now=NOW
+        )
+    # A second, different event for the same payment is applied at most once too.
+    await deliver(simulator, gateways, payment)
+    assert await Booking.all().count() == 1
+    assert await Ticket.all().count() == 1
+    assert await EmailOutbox.all().count() == 1
+    assert await PaymentEvent.all().count() == 2
+    assert await ActivityLog.filter(action="payment.succeeded").count() == 1
+
+
+async def test_forged_signature_is_refused_and_changes_nothing(held, gateways, simulator):
+    payment = await start(held, gateways)
+    headers, body = simulator.webhook(bookings.payment_info(payment), succeeded=True)
+    forged = SimulatorGateway("another-secret" * 3).webhook(
+        bookings.payment_info(payment), succeeded=True
+    )
+    for bad_headers, bad_body in (
+        (headers, body.replace(b'"amount":"1333', b'"amount":"1')),
+        (forged[0], forged[1]),
+        ({}, body),
+    ):
+        with pytest.raises(InvalidSignature):
+            await bookings.receive_webhook(
+                "simulator", bad_headers, bad_body, gateways=gateways, config=CONFIG, now=NOW
+            )
+    assert await PaymentEvent.all().count() == 0
+    assert (await Payment.get(id=payment.id)).status == PaymentStatus.PENDING
+
+
+async def test_amount_mismatch_flags_the_payment_without_a_booking(held, gateways, simulator):
+    payment = await start(held, gateways)
+    flagged = await deliver(simulator, gateways, payment, amount=Decimal("1.00"))
+    assert flagged.status == PaymentStatus.FLAGGED
+    assert await Booking.all().count() == 0
+    log = await ActivityLog.get(action="payment.flagged")
+    assert log.data["reported_amount"] == "1.00"
+    other = await deliver(simulator, gateways, payment, currency="USD")
+    assert other.status == PaymentStatus.FLAGGED
+
+
+async def test_declined_payment_keeps_the_hold_for_another_try(held, gateways, simulator):
+    _, reservation, _ = held
+    payment = await start(held, gateways)
+    failed = await deliver(simulator, gateways, payment, succeeded=False)
+    assert failed.status == PaymentStatus.FAILED
+    await reservation.refresh_from_db()
+    assert reservation.status == ReservationStatus.ACTIVE
+    retry = await start(held, gateways)
+    assert (await deliver(simulator, gateways, retry)).status == PaymentStatus.SUCCEEDED
+
+
+async def test_browser_return_racing_the_webhook_makes_one_booking(held, gateways, simulator):
+    payment = await start(held, gateways)
+    results = await asyncio.gather(
+        deliver(simulator, gateways, payment),
+        bookings.apply_return(
+            payment.id, succeeded=True, gateways=gateways, config=CONFIG, now=NOW
+        ),
+        deliver(simulator, gateways, payment),
+    )
+    assert {r.status for r in results if r is not None} == {PaymentStatus.SUCCEEDED}
+    assert await Booking.all().count() == 1
+    assert await Ticket.all().count() == 1
+    assert await SeatAllocation.filter(active=True, kind=AllocationKind.BOOKING).count() == 2
+
+
+async def test_late_payment_resecures_the_same_seats_when_still_free(held, gateways, simulator):
+    _, _reservation, _ = held
+    payment = await start(held, gateways)
+    late = NOW + timedelta(minutes=40)  # the hold (with grace) ended at +25 minutes
+    await holds.expire_holds(late)
+    paid = await deliver(simulator, gateways, payment, now=late)
+    assert paid.status == PaymentStatus.SUCCEEDED
+    booking = await Booking.get(id=paid.booking_id)
+    allocations = await SeatAllocation.filter(active=True)
+    assert len(allocations) == 2 and {a.booking_id for a in allocations} == {booking.id}
+    assert await ActivityLog.filter(action="booking.seats_resecured").count() == 1
+
+
+async def test_late_payment_for_taken_seats_is_refunded(held, gateways, simulator):
+    _, reservation, seats = held
+    payment = await start(held, gateways)
+    late = NOW + timedelta(minutes=40)
+    rival = await factories.make_user()
+    await holds.hold_seats(
+        rival, HoldRequest(reservation.schedule_id, 1, 2, (seats[1].id,)), now=late
+    )
+    paid = await deliver(simulator, gateways, payment, now=late)
+    assert paid.status == PaymentStatus.REFUNDED
+    assert paid.refunded_amount == payment.amount
+    assert simulator.refunds == [(simulator.refunds[0][0], payment.amount)]
+    assert await Booking.all().count() == 0
+    mail = await EmailOutbox.get()
+    assert "refunded" in mail.subject
+    assert await ActivityLog.filter(action="payment.refunded").count() == 1
+
+
+async def test_refund_failures_are_retried_until_done(held, gateways, simulator):
+    _, reservation, seats = held
+    payment = await start(held, gateways)
+    late = NOW + timedelta(minutes=40)
+    rival = await factories.make_user()
+    await holds.hold_seats(
+        rival, HoldRequest(reservation.schedule_id, 0, 2, (seats[0].id,)), now=late
+    )
+    simulator.fail_refunds = True
+    pending = await deliver(simulator, gateways, payment, now=late)
+    assert pending.status == PaymentStatus.REFUND_PENDING
+    assert await bookings.retry_refunds(gateways=gateways, config=CONFIG, now=late) == 0
+    simulator.fail_refunds = False
+    assert await bookings.retry_refunds(gateways=gateways, config=CONFIG, now=late) == 1
+    assert (await Payment.get(id=payment.id)).status == PaymentStatus.REFUNDED
+    assert await ActivityLog.filter(action="payment.refund_failed").count() == 2
+
+
+async def test_changed_price_and_expired_hold_are_refused(held, gateways):
+    user, reservation, seats = held
+    shown = (await bookings.quote(reservation)).total  # what the page showed
+    await Schedule.filter(id=reservation.schedule_id).update(base_fare=Decimal("700"))
+    with pytest.raises(PriceChanged, match="changed from 1333 to 1435"):
+        await bookings.start_checkout(
+            user,
+            reservation.id,
+            checkout_input(seats[:2], shown),
+            gateways=gateways,
+            config=CONFIG,
+            now=NOW,
+        )
+    assert await Payment.all().count() == 0
+    with pytest.raises(HoldExpired):
+        await start(held, gateways, now=NOW + timedelta(minutes=15))
+
+
+async def test_bad_passenger_details_name_the_field(held, gateways):
+    user, reservation, seats = held
+    quote = await bookings.quote(reservation)
+    data = checkout_input(seats[:2], quote.total, contact_email="nope", method="cash")
+    data.passengers[0] = PassengerInput(seats[0].id, "", "200", "robot")
+    with pytest.raises(ValidationFailed) as caught:
+        await bookings.start_checkout(
+            user, reservation.id, data, gateways=gateways, config=CONFIG, now=NOW
+        )
+    fields = set(caught.value.errors)
+    assert {
+        f"passenger-{seats[0].id}-name",
+        f"passenger-{seats[0].id}-age",
+        f"passenger-{seats[0].id}-gender",
+        "contact_email",
+        "method",
+    } <= fields
+    assert await Payment.all().count() == 0

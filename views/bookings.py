@@ -1,0 +1,120 @@
+"""Bookings and tickets: the customer's list, one booking, the ticket page and its PDF."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, Response, current_app, request
+from quart.typing import ResponseReturnValue
+
+from domain import bookings, inventory, tickets
+from domain.errors import TicketLinkExpired, TicketLinkInvalid
+from views import web
+
+blueprint = Blueprint("bookings", __name__)
+
+
+@blueprint.get("/bookings")
+@web.login_required
+async def list_bookings() -> ResponseReturnValue:
+    user = web.viewer()
+    assert user is not None
+    upcoming, past = await bookings.list_bookings(user, web.now())
+    return await web.render("pages/bookings/index.html", upcoming=upcoming, past=past)
+
+
+async def _booking_context(view: bookings.TicketView | None, booking_ref: str) -> dict[str, Any]:
+    user = web.viewer()
+    booking = view.booking if view else await bookings.get_booking(user, booking_ref)
+    trip = await inventory.load_trip(booking.schedule_id)
+    ticket_list = list(booking.tickets) if view is None else [view.ticket]
+    ticket = ticket_list[-1] if ticket_list else None
+    link = (
+        await bookings.ticket_link(ticket, booking, config=web.settings().checkout)
+        if ticket
+        else None
+    )
+    return {
+        "booking": booking,
+        "trip": trip,
+        "origin": trip.stop(booking.from_seq),
+        "destination": trip.stop(booking.to_seq),
+        "ticket": ticket,
+        "qr": tickets.qr_svg(ticket.qr_token) if ticket else "",
+        "download_link": link,
+        "payments": list(getattr(booking, "payments", [])),
+    }
+
+
+@blueprint.get("/bookings/<reference>")
+@web.login_required
+async def show_booking(reference: str) -> ResponseReturnValue:
+    context = await _booking_context(None, reference)
+    return await web.render("pages/bookings/detail.html", **context)
+
+
+@blueprint.get("/tickets/<number>")
+@web.login_required
+async def show_ticket(number: str) -> ResponseReturnValue:
+    view = await bookings.get_ticket(web.viewer(), number)
+    context = await _booking_context(view, view.booking.reference)
+    return await web.render("pages/bookings/detail.html", **context)
+
+
+@blueprint.get("/tickets/<number>/download")
+async def download_ticket(number: str) -> ResponseReturnValue:
+    """The PDF: for its owner when logged in, or for anyone with the signed email link."""
+    token = request.args.get("token")
+    settings = web.settings()
+    if token:
+        check = tickets.read_download_token(settings.secret_key, token, now=web.now())
+        if check.status == "expired" and check.ticket_number == number.upper():
+            raise TicketLinkExpired()
+        if check.status != "valid" or check.ticket_number != number.upper():
+            raise TicketLinkInvalid()
+        view = await bookings.ticket_by_number(number)
+    else:
+        if web.viewer() is None:
+            raise TicketLinkInvalid()
+        view = await bookings.get_ticket(web.viewer(), number)
+    booking = view.booking
+    trip = await inventory.load_trip(booking.schedule_id)
+    origin, destination = trip.stop(booking.from_seq), trip.stop(booking.to_seq)
+    html = await current_app.jinja_env.get_template("tickets/ticket_pdf.html").render_async(
+        ticket_number=view.ticket.number,
+        booking_reference=booking.reference,
+        status=view.ticket.status.value,
+        route_name=trip.schedule.route.name,
+        operator=trip.schedule.bus.operator.name,
+        bus_type=trip.schedule.bus.type_label,
+        origin_city=origin.city,
+        boarding_point=booking.boarding_point.name if booking.boarding_point else origin.city,
+        departs_at_text=web.format_datetime(origin.arrives_at),
+        destination_city=destination.city,
+        dropping_point=booking.dropping_point.name if booking.dropping_point else destination.city,
+        arrives_at_text=web.format_datetime(destination.arrives_at),
+        passengers=[
+            {
+                "name": p.name,
+                "age": p.age,
+                "gender": p.gender.value.title(),
+                "seat": p.seat.number,
+                "fare_text": web.format_money(p.fare, booking.currency),
+            }
+            for p in booking.passengers
+            if p.status == "active"
+        ],
+        total_text=web.format_money(booking.total_amount, booking.currency),
+        qr_svg=tickets.qr_svg(view.ticket.qr_token),
+        issued_at_text=web.format_datetime(view.ticket.issued_at),
+        support_phone=trip.schedule.bus.operator.support_phone,
+    )
+    pdf = await tickets.render_pdf_async(html)
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="busbook-{view.ticket.number}.pdf"',
+            "Cache-Control": "private, no-store",
+        },
+    )

@@ -1,0 +1,229 @@
+"""Checkout: passengers and payment for a hold, the gateways' pages, returns and webhooks."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from quart import Blueprint, current_app, redirect, request, url_for
+from quart.typing import ResponseReturnValue
+
+from domain import bookings, holds, inventory
+from domain.enums import PaymentMethod, PaymentStatus
+from domain.errors import Conflict, PaymentNotFound, ValidationFailed
+from domain.payments.base import GatewayError, InvalidSignature
+from domain.payments.registry import Gateways
+from domain.payments.simulator import SimulatorGateway
+from views import web
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("checkout", __name__)
+GATEWAYS_KEY = "busbook.gateways"
+
+METHOD_LABELS = {
+    PaymentMethod.UPI: "UPI",
+    PaymentMethod.CARD: "Credit or debit card",
+    PaymentMethod.NET_BANKING: "Net banking",
+    PaymentMethod.WALLET: "Wallet",
+}
+
+
+def gateways() -> Gateways:
+    value: Gateways = current_app.extensions[GATEWAYS_KEY]
+    return value
+
+
+async def render_hold(
+    reservation_id: int,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    error: str = "",
+    status: int = 200,
+    cancelled: bool = False,
+) -> ResponseReturnValue:
+    """The hold page: countdown, seats, and the checkout form (kept as typed on errors)."""
+    user = web.viewer()
+    assert user is not None
+    reservation = await holds.get_reservation(user, reservation_id)
+    trip = await inventory.load_trip(reservation.schedule_id)
+    current = await bookings.quote(reservation)
+    now = web.now()
+    form = form or {
+        "contact_email": user.email,
+        "contact_phone": user.phone_number,
+        "method": PaymentMethod.UPI.value,
+    }
+    if not form.get("idempotency_key"):
+        form["idempotency_key"] = secrets.token_urlsafe(24)
+    return await web.render(
+        "pages/reservations/detail.html",
+        status=status,
+        reservation=reservation,
+        trip=trip,
+        segment=inventory.Segment(reservation.from_seq, reservation.to_seq),
+        seats=current.seats,
+        total=current.total,
+        server_now=now,
+        live=reservation.status == "active" and reservation.expires_at > now,
+        cancelled=cancelled,
+        form=form,
+        errors=errors or {},
+        error=error,
+        methods=[(m, METHOD_LABELS[m]) for m in gateways().methods],
+        owner=reservation.user_id == user.id,
+    )
+
+
+@blueprint.post("/reservations/<int:reservation_id>/checkout")
+@web.login_required
+async def start_checkout(reservation_id: int) -> ResponseReturnValue:
+    user = web.viewer()
+    assert user is not None
+    posted = await request.form
+    current = await holds.get_reservation(user, reservation_id)
+    seat_ids = [h.schedule_seat.id for h in await holds.reservation_seats(current)]
+    data = bookings.CheckoutInput(
+        passengers=[
+            bookings.PassengerInput(
+                schedule_seat_id=seat_id,
+                name=posted.get(f"passenger-{seat_id}-name", ""),
+                age=posted.get(f"passenger-{seat_id}-age", ""),
+                gender=posted.get(f"passenger-{seat_id}-gender", ""),
+            )
+            for seat_id in seat_ids
+        ],
+        contact_email=posted.get("contact_email", ""),
+        contact_phone=posted.get("contact_phone", ""),
+        method=posted.get("method", ""),
+        quoted_total=posted.get("quoted_total", ""),
+        idempotency_key=posted.get("idempotency_key", ""),
+    )
+    form = {key: value for key, value in posted.items() if key != web.CSRF_FIELD}
+    try:
+        payment = await bookings.start_checkout(
+            user,
+            reservation_id,
+            data,
+            gateways=gateways(),
+            config=web.settings().checkout,
+            now=web.now(),
+            ip=web.client_ip(),
+        )
+    except ValidationFailed as exc:
+        return await render_hold(
+            reservation_id,
+            form=form,
+            errors=exc.errors,
+            error=exc.errors.get("", ""),
+            status=exc.status,
+        )
+    except (Conflict, GatewayError) as exc:
+        form.pop("idempotency_key", None)  # a fresh attempt gets a fresh key
+        return await render_hold(reservation_id, form=form, error=exc.message, status=exc.status)
+    if payment.status in {PaymentStatus.PENDING, PaymentStatus.CREATED} and payment.checkout_url:
+        return redirect(payment.checkout_url, 303)
+    return redirect(url_for("checkout.show_payment", payment_id=payment.id), 303)
+
+
+# ------------------------------------------------------------------------- the simulator
+
+
+def simulator() -> SimulatorGateway:
+    gateway = gateways().get("simulator")
+    assert isinstance(gateway, SimulatorGateway)
+    return gateway
+
+
+@blueprint.route("/payments/simulator/<int:payment_id>", methods=["GET", "POST"])
+@web.login_required
+async def simulator_checkout(payment_id: int) -> ResponseReturnValue:
+    """The simulator's hosted checkout page, where the payer approves or declines."""
+    user = web.viewer()
+    assert user is not None
+    payment = await bookings.get_payment(user, payment_id)
+    if payment.gateway != "simulator":
+        raise PaymentNotFound()
+    if request.method == "GET" or payment.status != PaymentStatus.PENDING:
+        return await web.render(
+            "pages/payments/simulator.html",
+            payment=payment,
+            method=METHOD_LABELS[PaymentMethod(payment.method)],
+        )
+    posted = await request.form
+    succeeded = posted.get("outcome") == "approve"
+    gateway = simulator()
+    headers, body = gateway.webhook(bookings.payment_info(payment), succeeded=succeeded)
+    # Like a real gateway: the signed notification goes to the webhook endpoint, and the
+    # browser is sent back with its own signed return. Whichever lands first applies it.
+    try:
+        await bookings.receive_webhook(
+            "simulator",
+            headers,
+            body,
+            gateways=gateways(),
+            config=web.settings().checkout,
+            now=web.now(),
+        )
+    except Exception:
+        log.exception("simulator: webhook delivery failed for payment %s", payment_id)
+    token = gateway.return_token(payment_id, succeeded=succeeded)
+    return redirect(url_for("checkout.payment_return", payment_id=payment_id, sig=token), 303)
+
+
+@blueprint.get("/payments/<int:payment_id>/return")
+@web.login_required
+async def payment_return(payment_id: int) -> ResponseReturnValue:
+    user = web.viewer()
+    assert user is not None
+    payment = await bookings.get_payment(user, payment_id)
+    token = request.args.get("sig", "")
+    if payment.gateway == "simulator" and token:
+        outcome = simulator().read_return(payment_id, token)
+        if outcome is not None:
+            payment = await bookings.apply_return(
+                payment_id,
+                succeeded=outcome,
+                gateways=gateways(),
+                config=web.settings().checkout,
+                now=web.now(),
+            )
+    booking = await bookings.booking_of(payment)
+    if payment.status == PaymentStatus.SUCCEEDED and booking is not None:
+        return redirect(url_for("bookings.show_booking", reference=booking.reference), 303)
+    return redirect(url_for("checkout.show_payment", payment_id=payment_id), 303)
+
+
+@blueprint.get("/payments/<int:payment_id>")
+@web.login_required
+async def show_payment(payment_id: int) -> ResponseReturnValue:
+    user = web.viewer()
+    assert user is not None
+    payment = await bookings.get_payment(user, payment_id)
+    booking = await bookings.booking_of(payment)
+    return await web.render(
+        "pages/payments/status.html",
+        "partials/_payment_status.html",
+        payment=payment,
+        booking=booking,
+    )
+
+
+@blueprint.post("/payments/webhook/<gateway>")
+@web.csrf_exempt
+async def receive_webhook(gateway: str) -> ResponseReturnValue:
+    body = await request.get_data(as_text=False)
+    assert isinstance(body, bytes)
+    try:
+        await bookings.receive_webhook(
+            gateway,
+            dict(request.headers),
+            body,
+            gateways=gateways(),
+            config=web.settings().checkout,
+            now=web.now(),
+        )
+    except InvalidSignature as exc:
+        log.warning("webhook %s: rejected (%s) from %s", gateway, exc.message, web.client_ip())
+        return {"error": exc.message}, 400
+    return {"received": True}, 200
