@@ -764,6 +764,13 @@ async def get_payment(viewer: User, payment_id: int) -> Payment:
     return payment
 
 
+async def payment_by_id(payment_id: int) -> Payment:
+    payment = await Payment.get_or_none(id=payment_id)
+    if payment is None:
+        raise PaymentNotFound()
+    return payment
+
+
 async def booking_of(payment: Payment) -> Booking | None:
     return await Booking.get_or_none(id=payment.booking_id) if payment.booking_id else None
 

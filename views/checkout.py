@@ -178,6 +178,22 @@ async def payment_return(payment_id: int) -> ResponseReturnValue:
     assert user is not None
     payment = await bookings.get_payment(user, payment_id)
     token = request.args.get("sig", "")
+    order_id = request.args.get("order_id", "")
+    if payment.gateway == "razorpay" and order_id and payment.status == PaymentStatus.PENDING:
+        if order_id != payment.gateway_reference:
+            raise PaymentNotFound()
+        gateway = gateways().get("razorpay")
+        options = gateway.checkout_options(  # type: ignore[attr-defined]
+            bookings.payment_info(payment),
+            order_id,
+            callback_url=url_for(
+                "checkout.razorpay_callback", payment_id=payment_id, _external=True
+            ),
+            cancel_url=url_for(
+                "holds.show_hold", reservation_id=payment.reservation_id, _external=True
+            ),
+        )
+        return await web.render("pages/payments/razorpay.html", payment=payment, options=options)
     if payment.gateway == "simulator" and token:
         outcome = simulator().read_return(payment_id, token)
         if outcome is not None:
@@ -191,6 +207,28 @@ async def payment_return(payment_id: int) -> ResponseReturnValue:
     booking = await bookings.booking_of(payment)
     if payment.status == PaymentStatus.SUCCEEDED and booking is not None:
         return redirect(url_for("bookings.show_booking", reference=booking.reference), 303)
+    return redirect(url_for("checkout.show_payment", payment_id=payment_id), 303)
+
+
+@blueprint.post("/payments/<int:payment_id>/razorpay")
+@web.csrf_exempt  # posted by Razorpay's checkout page; the payment signature is the proof
+async def razorpay_callback(payment_id: int) -> ResponseReturnValue:
+    posted = await request.form
+    payment = await bookings.payment_by_id(payment_id)
+    gateway = gateways().get("razorpay")
+    signature_ok = payment.gateway == "razorpay" and gateway.verify_payment_signature(  # type: ignore[attr-defined]
+        payment.gateway_reference or "",
+        posted.get("razorpay_payment_id", ""),
+        posted.get("razorpay_signature", ""),
+    )
+    if signature_ok:
+        await bookings.apply_return(
+            payment_id,
+            succeeded=True,
+            gateways=gateways(),
+            config=web.settings().checkout,
+            now=web.now(),
+        )
     return redirect(url_for("checkout.show_payment", payment_id=payment_id), 303)
 
 

@@ -303,3 +303,29 @@ async def test_bad_passenger_details_name_the_field(held, gateways):
         "method",
     } <= fields
     assert await Payment.all().count() == 0
+
+
+async def test_the_confirmation_reaches_a_real_smtp_server_with_the_ticket_link(
+    held, gateways, simulator
+):
+    from domain import mail
+    from tests.integration.test_mail import Sink, free_port
+
+    sink = Sink(free_port())
+    sink.start()
+    try:
+        payment = await start(held, gateways)
+        paid = await deliver(simulator, gateways, payment)
+        report = await mail.deliver_due(
+            mail.SmtpSender(sink.url), now=NOW, mail_from="Busbook <tickets@busbook.test>"
+        )
+        assert report.sent == 1
+        (message,) = sink.messages
+        booking = await Booking.get(id=paid.booking_id)
+        ticket = await Ticket.get(booking=booking)
+        assert message["To"] == "priya@example.com"
+        assert booking.reference in message["Subject"]
+        body = message.get_body(("plain",)).get_content()
+        assert f"http://testserver/tickets/{ticket.number}/download?token=" in body
+    finally:
+        sink.stop()
