@@ -43,7 +43,7 @@ from domain.errors import (
     TicketNotFound,
     ValidationFailed,
 )
-from domain.inventory import load_trip
+from domain.inventory import Trip, load_trip
 from domain.models import (
     Booking,
     Passenger,
@@ -668,9 +668,11 @@ async def _issue_ticket(
     return ticket
 
 
-async def ticket_link(ticket: Ticket, booking: Booking, *, config: CheckoutConfig) -> str:
+async def ticket_link(
+    ticket: Ticket, booking: Booking, *, config: CheckoutConfig, trip: Trip | None = None
+) -> str:
     """The signed, expiring download link that goes into emails (no login needed)."""
-    trip = await load_trip(booking.schedule_id)
+    trip = trip or await load_trip(booking.schedule_id)
     expires = trip.stop(booking.to_seq).arrives_at + config.link_valid_after_arrival
     token = tickets.download_token(config.secret, ticket.number, expires_at=expires)
     return f"{config.public_base_url}/tickets/{ticket.number}/download?token={token}"
@@ -686,7 +688,7 @@ async def _queue_confirmation(
 ) -> None:
     trip = await load_trip(booking.schedule_id)
     origin, destination = trip.stop(booking.from_seq), trip.stop(booking.to_seq)
-    link = await ticket_link(ticket, booking, config=config)
+    link = await ticket_link(ticket, booking, config=config, trip=trip)
     await mail.queue_email(
         to=booking.contact_email,
         subject=f"Your Busbook ticket {booking.reference}: {origin.city} to {destination.city}",

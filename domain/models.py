@@ -430,6 +430,9 @@ class Cancellation(Model):
     actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "busbook.User", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    payment: fields.ForeignKeyNullableRelation[Payment] = fields.ForeignKeyField(
+        "busbook.Payment", related_name="cancellations", null=True, on_delete=fields.RESTRICT
+    )
     passenger_ids: fields.JSONField[Any] = fields.JSONField()
     policy_tier = fields.CharField(max_length=64)
     fee = fields.DecimalField(max_digits=12, decimal_places=2)
@@ -438,8 +441,11 @@ class Cancellation(Model):
     refund_reference = fields.CharField(max_length=128, null=True)
     refund_attempts = fields.IntField(default=0)
     reason = fields.CharField(max_length=255, default="")
+    last_error = fields.CharField(max_length=255, default="")
     created_at = fields.DatetimeField()
     processed_at = fields.DatetimeField(null=True)
+    booking_id: int
+    payment_id: int | None
 
     class Meta:
         table = "cancellations"

@@ -1,0 +1,336 @@
+"""Cancelling bookings for a refund computed from a policy.
+
+The quote a passenger sees and the figure that is refunded come from the same function of
+(booking, seats, now). Seats are released at once (live on every seat map), the ticket is
+re-issued for the remaining passengers or cancelled, and the refund goes back through the
+original gateway: pending -> processed, or failed and retried until the gateway agrees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from tortoise.transactions import in_transaction
+
+from domain import audit, events, mail, tickets
+from domain.bookings import CheckoutConfig, payment_info
+from domain.enums import (
+    BookingStatus,
+    PassengerStatus,
+    PaymentStatus,
+    RefundStatus,
+    TicketStatus,
+)
+from domain.errors import Conflict, NotFound, ValidationFailed
+from domain.inventory import load_trip
+from domain.models import (
+    Booking,
+    Cancellation,
+    Passenger,
+    Payment,
+    ScheduleSeat,
+    SeatAllocation,
+    Ticket,
+    User,
+)
+from domain.payments.base import GatewayError
+from domain.payments.registry import Gateways
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Tier:
+    min_hours: float  # applies when at least this many hours remain before departure
+    refund_percent: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.refund_percent}% refund ({self.min_hours:g} h or more before departure)"
+
+
+DEFAULT_TIERS = (Tier(48, 90), Tier(24, 75), Tier(12, 50), Tier(4, 25), Tier(0, 0))
+
+
+def parse_tiers(raw: str) -> tuple[Tier, ...]:
+    """ "48:90,24:75,12:50,4:25,0:0" -> tiers, highest first (CANCELLATION_TIERS)."""
+    tiers = []
+    for part in raw.split(","):
+        hours, _, percent = part.strip().partition(":")
+        tier = Tier(float(hours), int(percent))
+        if not 0 <= tier.refund_percent <= 100 or tier.min_hours < 0:
+            raise ValueError(f"bad cancellation tier {part!r}")
+        tiers.append(tier)
+    ordered = tuple(sorted(tiers, key=lambda t: -t.min_hours))
+    if not ordered or ordered[-1].min_hours != 0:
+        raise ValueError("cancellation tiers must include one starting at 0 hours")
+    return ordered
+
+
+@dataclass(frozen=True)
+class QuoteLine:
+    passenger: Passenger
+    fare: Decimal
+    fee: Decimal
+    refund: Decimal
+
+
+@dataclass(frozen=True)
+class RefundQuote:
+    tier: Tier
+    hours_before: float
+    lines: list[QuoteLine]
+
+    @property
+    def fee(self) -> Decimal:
+        return sum((line.fee for line in self.lines), Decimal(0))
+
+    @property
+    def refund(self) -> Decimal:
+        return sum((line.refund for line in self.lines), Decimal(0))
+
+
+def tier_for(hours_before: float, tiers: Sequence[Tier]) -> Tier:
+    for tier in tiers:
+        if hours_before >= tier.min_hours:
+            return tier
+    return tiers[-1]
+
+
+async def quote_refund(
+    booking: Booking,
+    passenger_ids: Sequence[int],
+    *,
+    now: datetime,
+    tiers: Sequence[Tier] = DEFAULT_TIERS,
+) -> RefundQuote:
+    """What cancelling these passengers' seats now gives back. The confirmed cancellation
+    uses exactly this function, so the quote is the figure."""
+    if not passenger_ids:
+        raise ValidationFailed({"passenger_ids": "Choose at least one passenger to cancel."})
+    passengers = {p.id: p for p in await Passenger.filter(booking_id=booking.id)}
+    chosen = []
+    for pid in passenger_ids:
+        passenger = passengers.get(pid)
+        if passenger is None:
+            raise ValidationFailed({"passenger_ids": "Those passengers are not on this booking."})
+        if passenger.status != PassengerStatus.ACTIVE:
+            raise Conflict(f"{passenger.name}'s seat is already cancelled.")
+        chosen.append(passenger)
+    trip = await load_trip(booking.schedule_id)
+    departs = trip.stop(booking.from_seq).arrives_at
+    if departs <= now:
+        raise Conflict("This bus has already left, so the booking can no longer be cancelled.")
+    hours = (departs - now).total_seconds() / 3600
+    tier = tier_for(hours, tiers)
+    lines = []
+    for passenger in sorted(chosen, key=lambda p: p.id):
+        refund = (passenger.fare * tier.refund_percent / 100).quantize(CENT, ROUND_HALF_UP)
+        lines.append(QuoteLine(passenger, passenger.fare, passenger.fare - refund, refund))
+    return RefundQuote(tier, hours, lines)
+
+
+async def cancel_booking(
+    actor: User,
+    booking: Booking,
+    passenger_ids: Sequence[int],
+    *,
+    now: datetime,
+    gateways: Gateways,
+    config: CheckoutConfig,
+    tiers: Sequence[Tier] = DEFAULT_TIERS,
+    reason: str = "",
+    full_refund: bool = False,
+) -> Cancellation:
+    """Cancel some or all passengers of a booking and refund per policy (in full when the
+    operator cancels the trip: `full_refund`)."""
+    async with in_transaction() as conn:
+        locked = await Booking.filter(id=booking.id).select_for_update().using_db(conn).first()
+        if locked is None:
+            raise NotFound("We could not find that booking.")
+        quote = await quote_refund(locked, passenger_ids, now=now, tiers=tiers)
+        tier = Tier(0, 100) if full_refund else quote.tier
+        lines = (
+            [QuoteLine(line.passenger, line.fare, Decimal(0), line.fare) for line in quote.lines]
+            if full_refund
+            else quote.lines
+        )
+        refund = sum((line.refund for line in lines), Decimal(0))
+        fee = sum((line.fee for line in lines), Decimal(0))
+        payment = (
+            await Payment.filter(booking_id=locked.id, status=PaymentStatus.SUCCEEDED)
+            .using_db(conn)
+            .first()
+        )
+        cancelled_ids = [line.passenger.id for line in lines]
+        seat_ids = [line.passenger.seat_id for line in lines]
+        await (
+            Passenger.filter(id__in=cancelled_ids)
+            .using_db(conn)
+            .update(status=PassengerStatus.CANCELLED)
+        )
+        await (
+            SeatAllocation.filter(booking_id=locked.id, seat_id__in=seat_ids, active=True)
+            .using_db(conn)
+            .update(active=False, released_at=now)
+        )
+        remaining = (
+            await Passenger.filter(booking_id=locked.id, status=PassengerStatus.ACTIVE)
+            .using_db(conn)
+            .count()
+        )
+        locked.status = BookingStatus.PARTIALLY_CANCELLED if remaining else BookingStatus.CANCELLED
+        await locked.save(update_fields=["status"], using_db=conn)
+        cancellation = await Cancellation.create(
+            booking=locked,
+            actor=actor,
+            payment=payment,
+            passenger_ids=cancelled_ids,
+            policy_tier="Cancelled by the operator: full refund" if full_refund else tier.label,
+            fee=fee,
+            refund_amount=refund,
+            refund_status=RefundStatus.PENDING if refund > 0 and payment else RefundStatus.NONE,
+            reason=reason[:255],
+            created_at=now,
+            using_db=conn,
+        )
+        # The old ticket stops being valid; remaining passengers get a fresh one.
+        old = await Ticket.filter(booking_id=locked.id, status=TicketStatus.VALID).using_db(conn)
+        await (
+            Ticket.filter(id__in=[t.id for t in old])
+            .using_db(conn)
+            .update(status=TicketStatus.CANCELLED)
+        )
+        new_ticket = None
+        if remaining:
+            number = tickets.ticket_number()
+            new_ticket = await Ticket.create(
+                number=number,
+                booking=locked,
+                issued_at=now,
+                using_db=conn,
+                qr_token=tickets.qr_token(
+                    config.secret,
+                    ticket_number=number,
+                    booking_reference=locked.reference,
+                    schedule_id=locked.schedule_id,
+                ),
+            )
+        await audit.record(
+            "booking.cancelled" if not remaining else "booking.partially_cancelled",
+            now=now,
+            actor=actor,
+            subject=locked,
+            using_db=conn,
+            data={
+                "cancellation_id": cancellation.id,
+                "passengers": cancelled_ids,
+                "tier": cancellation.policy_tier,
+                "fee": str(fee),
+                "refund": str(refund),
+                "reason": reason,
+                "new_ticket": new_ticket.number if new_ticket else None,
+            },
+        )
+        inventory = await ScheduleSeat.filter(
+            schedule_id=locked.schedule_id, seat_id__in=seat_ids
+        ).using_db(conn)
+        await events.announce(conn, locked.schedule_id, [s.id for s in inventory], "cancelled")
+        await mail.queue_email(
+            to=locked.contact_email,
+            subject=f"Busbook booking {locked.reference}: cancellation confirmed",
+            text=(
+                f"We cancelled {len(cancelled_ids)} seat(s) of booking {locked.reference}.\n"
+                f"Policy: {cancellation.policy_tier}\nFee: {fee} {locked.currency}\n"
+                f"Refund: {refund} {locked.currency} to your original payment method.\n"
+                + (
+                    f"Your new ticket for the remaining passengers: {new_ticket.number}\n"
+                    if new_ticket
+                    else ""
+                )
+                + f"\nDetails: {config.public_base_url}/cancellations/{cancellation.id}\n"
+            ),
+            now=now,
+            using_db=conn,
+        )
+    if cancellation.refund_status == RefundStatus.PENDING:
+        await process_refund(cancellation.id, gateways=gateways, now=now)
+        await cancellation.refresh_from_db()
+    return cancellation
+
+
+async def process_refund(cancellation_id: int, *, gateways: Gateways, now: datetime) -> None:
+    """Send a pending (or failed) refund through the payment's gateway, once."""
+    cancellation = await Cancellation.get(id=cancellation_id)
+    if cancellation.refund_status not in {RefundStatus.PENDING, RefundStatus.FAILED}:
+        return
+    payment = await Payment.get(id=cancellation.payment_id)
+    try:
+        reference = await gateways.get(payment.gateway).refund(
+            payment_info(payment),
+            cancellation.refund_amount,
+            reason=f"cancellation-{cancellation.id}",
+        )
+    except GatewayError as exc:
+        async with in_transaction() as conn:
+            await (
+                Cancellation.filter(id=cancellation.id)
+                .using_db(conn)
+                .update(
+                    refund_status=RefundStatus.FAILED,
+                    refund_attempts=cancellation.refund_attempts + 1,
+                    last_error=exc.message[:255],
+                )
+            )
+            await audit.record(
+                "refund.failed",
+                now=now,
+                subject=cancellation,
+                using_db=conn,
+                data={"error": exc.message},
+            )
+        return
+    async with in_transaction() as conn:
+        locked = (
+            await Cancellation.filter(id=cancellation.id).select_for_update().using_db(conn).first()
+        )
+        assert locked is not None
+        if locked.refund_status == RefundStatus.PROCESSED:
+            return
+        locked.refund_status = RefundStatus.PROCESSED
+        locked.refund_reference = reference
+        locked.refund_attempts += 1
+        locked.processed_at = now
+        await locked.save(using_db=conn)
+        paid = await Payment.filter(id=payment.id).select_for_update().using_db(conn).first()
+        assert paid is not None
+        paid.refunded_amount = paid.refunded_amount + locked.refund_amount
+        await paid.save(update_fields=["refunded_amount"], using_db=conn)
+        await audit.record(
+            "refund.processed",
+            now=now,
+            subject=locked,
+            using_db=conn,
+            data={"reference": reference, "amount": str(locked.refund_amount)},
+        )
+
+
+async def retry_failed_refunds(*, gateways: Gateways, now: datetime) -> int:
+    due = await Cancellation.filter(
+        refund_status__in=[RefundStatus.PENDING, RefundStatus.FAILED]
+    ).order_by("id")
+    for cancellation in due:
+        await process_refund(cancellation.id, gateways=gateways, now=now)
+    return await Cancellation.filter(
+        id__in=[c.id for c in due], refund_status=RefundStatus.PROCESSED
+    ).count()
+
+
+async def get_cancellation(viewer: User, cancellation_id: int) -> Cancellation:
+    cancellation = await Cancellation.get_or_none(id=cancellation_id).prefetch_related("booking")
+    if cancellation is None or (cancellation.booking.user_id != viewer.id and not viewer.is_admin):
+        raise NotFound("We could not find that cancellation.")
+    return cancellation
