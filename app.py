@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 from quart import Quart
 
-from domain import bookings, clock, database, holds, mail
+from domain import bookings, cancellations, clock, database, holds, mail
 from domain.events import SeatBroker
 from domain.payments.registry import Gateways
 from domain.settings import Settings
@@ -137,6 +137,7 @@ async def _retry_refunds_forever(settings: Settings, gateways: Gateways) -> None
             await bookings.retry_refunds(
                 gateways=gateways, config=settings.checkout, now=clock.now()
             )
+            await cancellations.retry_failed_refunds(gateways=gateways, now=clock.now())
         except asyncio.CancelledError:
             raise
         except Exception:

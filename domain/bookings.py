@@ -785,6 +785,7 @@ async def get_booking(viewer: User | None, reference: str) -> Booking:
         "boarding_point",
         "dropping_point",
         "payments",
+        "cancellations",
     )
     if booking is None or viewer is None or (booking.user_id != viewer.id and not viewer.is_admin):
         raise BookingNotFound()

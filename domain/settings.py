@@ -10,6 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from domain.bookings import CheckoutConfig
+from domain.cancellations import Tier, parse_tiers
 from domain.holds import HoldPolicy
 from domain.payments.registry import Gateways, build_gateways
 
@@ -63,6 +64,7 @@ class Settings:
     razorpay_key_secret: str | None = None
     razorpay_webhook_secret: str | None = None
     razorpay_base_url: str | None = None
+    cancellation_tiers: str = "48:90,24:75,12:50,4:25,0:0"
     login_max_failures: int = 5
     login_window_minutes: int = 15
     db_pool_size: int = 10
@@ -99,6 +101,10 @@ class Settings:
         )
 
     @property
+    def tiers(self) -> tuple[Tier, ...]:
+        return parse_tiers(self.cancellation_tiers)
+
+    @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
@@ -129,6 +135,7 @@ class Settings:
             ),
             "db_pool_size": _int(env, "DB_POOL_SIZE", 10),
             "payment_grace_minutes": _number(env, "PAYMENT_GRACE_MINUTES", 10),
+            "cancellation_tiers": env.get("CANCELLATION_TIERS") or "48:90,24:75,12:50,4:25,0:0",
             "stripe_secret_key": env.get("STRIPE_SECRET_KEY") or None,
             "stripe_webhook_secret": env.get("STRIPE_WEBHOOK_SECRET") or None,
             "stripe_api_base": env.get("STRIPE_API_BASE") or None,
@@ -140,6 +147,12 @@ class Settings:
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
         ZoneInfo(settings.timezone)  # fail at start-up, not on the first page
+        try:
+            settings.tiers  # noqa: B018 - validate now
+        except ValueError as exc:
+            raise SystemExit(
+                f"CANCELLATION_TIERS must look like 48:90,24:75,12:50,4:25,0:0 ({exc})"
+            ) from exc
         if not settings.secret_key:
             settings = cls(**{**values, "secret_key": load_or_create_secret(settings.var_dir)})  # type: ignore[arg-type]
         return settings

@@ -43,6 +43,7 @@ async def _booking_context(view: bookings.TicketView | None, booking_ref: str) -
         "qr": tickets.qr_svg(ticket.qr_token) if ticket else "",
         "download_link": link,
         "payments": list(getattr(booking, "payments", [])),
+        "now_utc": web.now(),
     }
 
 
