@@ -45,7 +45,17 @@ async def error_page(status: int, message: str) -> ResponseReturnValue:
 
 
 def register_views(app: Quart) -> None:
-    from views import accounts, bookings, cancellations, checkout, holds, live, pages, trips
+    from views import (
+        accounts,
+        admin,
+        bookings,
+        cancellations,
+        checkout,
+        holds,
+        live,
+        pages,
+        trips,
+    )
 
     web.auth.init_app(app)
     app.before_request(web.load_user)
@@ -76,6 +86,7 @@ def register_views(app: Quart) -> None:
     app.register_blueprint(checkout.blueprint)
     app.register_blueprint(bookings.blueprint)
     app.register_blueprint(cancellations.blueprint)
+    app.register_blueprint(admin.blueprint)
 
     @app.errorhandler(DomainError)
     async def domain_error(error: DomainError) -> ResponseReturnValue:

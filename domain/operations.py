@@ -1,0 +1,290 @@
+"""What operators see and do: dashboard figures, holds, bookings, the audit trail, boarding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tortoise import connections
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from domain import audit, mail, tickets
+from domain.enums import PaymentStatus, RefundStatus, ReservationStatus, TicketStatus
+from domain.errors import ValidationFailed
+from domain.models import (
+    ActivityLog,
+    Booking,
+    Cancellation,
+    Payment,
+    Reservation,
+    Schedule,
+    Ticket,
+    User,
+)
+
+
+@dataclass(frozen=True)
+class DayFigure:
+    day: date
+    bookings: int
+    revenue: Decimal
+
+
+@dataclass(frozen=True)
+class TripOccupancy:
+    schedule_id: int
+    route: str
+    departure_at: datetime
+    booked: int
+    held: int
+    seats: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.booked / self.seats) if self.seats else 0
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    bookings_today: int
+    revenue_today: Decimal
+    active_holds: int
+    expiring_soon: list[Reservation]
+    upcoming: list[TripOccupancy]
+    stuck_payments: list[Payment]
+    refunds_pending: int
+    failed_refunds: list[Cancellation]
+    mail_counts: dict[str, int]
+    failed_mail: list[Any]
+    days: list[DayFigure]
+    routes: list[tuple[str, int]]  # route name, occupancy % of the next 7 days
+
+
+async def dashboard(now: datetime, tz: ZoneInfo) -> Dashboard:
+    db = connections.get("default")
+    today = now.astimezone(tz).date()
+    start = datetime.combine(today - timedelta(days=29), time(0), tz)
+    rows = await db.execute_query_dict(
+        """
+        SELECT (p.updated_at AT TIME ZONE $2)::date AS day, count(*) AS n,
+               coalesce(sum(p.amount - p.refunded_amount), 0) AS revenue
+        FROM payments p
+        WHERE p.status = 'succeeded' AND p.updated_at >= $1
+        GROUP BY 1
+        """,
+        [start, tz.key],
+    )
+    by_day = {r["day"]: r for r in rows}
+    days = [
+        DayFigure(
+            d,
+            int(by_day[d]["n"]) if d in by_day else 0,
+            Decimal(by_day[d]["revenue"]) if d in by_day else Decimal(0),
+        )
+        for d in (today - timedelta(days=29 - i) for i in range(30))
+    ]
+    occupancy = await db.execute_query_dict(
+        """
+        SELECT s.id, r.name AS route, s.departure_at,
+               (SELECT count(*) FROM schedule_seats ss WHERE ss.schedule_id = s.id) AS seats,
+               (SELECT count(DISTINCT a.seat_id) FROM seat_allocations a
+                 WHERE a.schedule_id = s.id AND a.active AND a.kind = 'booking') AS booked,
+               (SELECT count(DISTINCT a.seat_id) FROM seat_allocations a
+                  JOIN reservations res ON res.id = a.reservation_id
+                 WHERE a.schedule_id = s.id AND a.active AND a.kind = 'hold'
+                   AND res.expires_at > $1) AS held
+        FROM schedules s JOIN routes r ON r.id = s.route_id
+        WHERE s.status = 'scheduled' AND s.departure_at > $1 AND s.departure_at < $2
+        ORDER BY s.departure_at
+        """,
+        [now, now + timedelta(days=7)],
+    )
+    trips = [
+        TripOccupancy(r["id"], r["route"], r["departure_at"], r["booked"], r["held"], r["seats"])
+        for r in occupancy
+    ]
+    per_route: dict[str, list[int]] = {}
+    for trip in trips:
+        totals = per_route.setdefault(trip.route, [0, 0])
+        totals[0] += trip.booked
+        totals[1] += trip.seats
+    active = Reservation.filter(status=ReservationStatus.ACTIVE, expires_at__gt=now)
+    return Dashboard(
+        bookings_today=days[-1].bookings,
+        revenue_today=days[-1].revenue,
+        active_holds=await active.count(),
+        expiring_soon=await active.filter(expires_at__lte=now + timedelta(minutes=5))
+        .order_by("expires_at")
+        .prefetch_related("user", "schedule", "schedule__route"),
+        upcoming=[t for t in trips if t.departure_at < now + timedelta(hours=24)][:12],
+        stuck_payments=await Payment.filter(
+            Q(status__in=[PaymentStatus.FLAGGED, PaymentStatus.REFUND_PENDING])
+            | Q(status=PaymentStatus.PENDING, updated_at__lt=now - timedelta(minutes=30))
+        )
+        .order_by("-updated_at")
+        .limit(20),
+        refunds_pending=await Cancellation.filter(
+            refund_status__in=[RefundStatus.PENDING, RefundStatus.FAILED]
+        ).count(),
+        failed_refunds=await Cancellation.filter(refund_status=RefundStatus.FAILED)
+        .order_by("-created_at")
+        .limit(10),
+        mail_counts=await mail.outbox_counts(),
+        failed_mail=await mail.failed_emails(10),
+        days=days,
+        routes=[
+            (name, round(100 * booked / seats) if seats else 0)
+            for name, (booked, seats) in sorted(per_route.items())
+        ],
+    )
+
+
+async def active_holds(now: datetime, search: str = "") -> list[Reservation]:
+    query = Reservation.filter(status=ReservationStatus.ACTIVE, expires_at__gt=now)
+    search = search.strip()
+    if search:
+        query = query.filter(
+            Q(user__email__icontains=search)
+            | Q(user__phone_number__contains=search.replace(" ", ""))
+            | Q(user__last_name__icontains=search)
+        )
+    return (
+        await query.order_by("expires_at")
+        .prefetch_related("user", "schedule", "schedule__route", "allocations")
+        .limit(200)
+    )
+
+
+async def find_bookings(search: str) -> list[Booking]:
+    search = search.strip()
+    query = Booking.all()
+    if search:
+        condition = (
+            Q(reference__iexact=search)
+            | Q(contact_email__icontains=search)
+            | Q(contact_phone__contains=search.replace(" ", ""))
+            | Q(user__email__icontains=search)
+        )
+        if search.isdigit():
+            condition |= Q(schedule_id=int(search))
+        query = query.filter(condition)
+    return (
+        await query.order_by("-created_at")
+        .prefetch_related("schedule", "schedule__route")
+        .limit(100)
+    )
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    actor: str = ""
+    action: str = ""
+    subject_type: str = ""
+    subject_id: str = ""
+    since: date | None = None
+    until: date | None = None
+
+
+PAGE_SIZE = 50
+
+
+async def activity(filters: LogFilter, page: int, tz: ZoneInfo) -> tuple[list[ActivityLog], bool]:
+    """One page (newest first) of the audit trail, and whether there is a next page."""
+    query = ActivityLog.all()
+    if filters.actor:
+        query = query.filter(actor__email__icontains=filters.actor.strip())
+    if filters.action:
+        query = query.filter(action__startswith=filters.action.strip())
+    if filters.subject_type:
+        query = query.filter(subject_type__iexact=filters.subject_type.strip())
+    if filters.subject_id:
+        query = query.filter(subject_id=filters.subject_id.strip())
+    if filters.since:
+        query = query.filter(created_at__gte=datetime.combine(filters.since, time(0), tz))
+    if filters.until:
+        end = datetime.combine(filters.until + timedelta(days=1), time(0), tz)
+        query = query.filter(created_at__lt=end)
+    rows = (
+        await query.order_by("-created_at", "-id")
+        .offset(max(page - 1, 0) * PAGE_SIZE)
+        .limit(PAGE_SIZE + 1)
+        .prefetch_related("actor")
+    )
+    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+# -------------------------------------------------------------------------------- boarding
+
+
+async def boarding_trips(now: datetime) -> list[Schedule]:
+    """Trips a conductor may be boarding now: left up to 12 hours ago or leaving within 24."""
+    return (
+        await Schedule.filter(
+            departure_at__gte=now - timedelta(hours=12),
+            departure_at__lte=now + timedelta(hours=24),
+        )
+        .order_by("departure_at")
+        .prefetch_related("route", "bus")
+    )
+
+
+@dataclass(frozen=True)
+class BoardingResult:
+    ok: bool
+    headline: str
+    detail: str = ""
+    ticket: Ticket | None = None
+
+
+async def board(
+    admin: User, code: str, schedule_id: int, *, secret: str, now: datetime, tz: ZoneInfo
+) -> BoardingResult:
+    """Check a ticket at the door: a signed QR token (or a ticket number), for this trip,
+    boarded once. A second scan says when it was already boarded."""
+    code = code.strip()
+    if not code:
+        raise ValidationFailed({"code": "Scan or type the ticket's code."})
+    payload = tickets.read_qr_token(secret, code)
+    number = payload.ticket_number if payload else code.upper()
+    if payload is None and not number.startswith("TK-"):
+        return BoardingResult(False, "Not a valid ticket", "The code's signature does not match.")
+    async with in_transaction() as conn:
+        ticket = await Ticket.filter(number=number).select_for_update().using_db(conn).first()
+        if ticket is None:
+            return BoardingResult(False, "Unknown ticket", f"No ticket {number}.")
+        booking = await Booking.get(id=ticket.booking_id, using_db=conn).prefetch_related(
+            "passengers", "passengers__seat", "boarding_point"
+        )
+        seats = ", ".join(p.seat.number for p in booking.passengers if p.status == "active")
+        if booking.schedule_id != schedule_id or (
+            payload is not None and payload.schedule_id != schedule_id
+        ):
+            return BoardingResult(
+                False, "Not for this trip", f"Ticket {number} is for another bus.", ticket
+            )
+        if ticket.status == TicketStatus.CANCELLED:
+            return BoardingResult(
+                False, "Cancelled ticket", f"Ticket {number} was cancelled.", ticket
+            )
+        if ticket.status == TicketStatus.BOARDED and ticket.boarded_at:
+            at = ticket.boarded_at.astimezone(tz).strftime("%H:%M")
+            return BoardingResult(False, f"Already boarded at {at}", f"Seats {seats}.", ticket)
+        ticket.status = TicketStatus.BOARDED
+        ticket.boarded_at = now
+        await ticket.save(update_fields=["status", "boarded_at"], using_db=conn)
+        await audit.record(
+            "ticket.boarded",
+            now=now,
+            actor=admin,
+            subject=ticket,
+            using_db=conn,
+            data={"schedule_id": schedule_id},
+        )
+    point = booking.boarding_point.name if booking.boarding_point else ""
+    return BoardingResult(
+        True, "Valid", f"Seat {seats}" + (f", boarding at {point}" if point else ""), ticket
+    )

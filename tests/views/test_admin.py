@@ -1,0 +1,124 @@
+"""The operators' console over HTTP."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+import pytest
+
+from domain.models import ActivityLog, Booking, Reservation, Ticket
+from tests import factories
+from tests.views.test_checkout import FORM, buy, hold
+
+
+@pytest.fixture
+async def trip(settings):
+    departure = datetime.now(settings.tz) + timedelta(hours=6)
+    return await factories.make_trip(departure, rows=2)
+
+
+@pytest.fixture
+async def admin(app, auth):
+    await factories.make_user("ops@example.com", "ops-password-1", admin=True)
+    actions = type(auth)(app.test_client())
+    await actions.login("ops@example.com", "ops-password-1")
+    return actions
+
+
+async def test_dashboard_shows_the_day_and_refreshes_as_a_fragment(admin, auth, trip):
+    seats = (await factories.schedule_seats(trip))[:2]
+    await auth.register()
+    await buy(auth, trip, seats)
+    page = await admin.client.get("/admin")
+    html = await page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "bookings today" in html and "₹1,333" in html and "<svg" in html
+    fragment = await admin.client.get("/admin", headers={"HX-Request": "true"})
+    part = await fragment.get_data(as_text=True)
+    assert part.lstrip().startswith('<div id="dashboard"') and "<html" not in part
+
+
+async def test_customers_and_guests_cannot_reach_the_console(app, auth):
+    await auth.register()
+    response = await auth.client.get("/admin")
+    assert response.status_code == 403
+    assert "operators only" in await response.get_data(as_text=True)
+    assert (await app.test_client().get("/admin/reservations")).status_code == 302
+
+
+async def test_release_a_stuck_hold_with_a_reason(admin, auth, trip):
+    seats = (await factories.schedule_seats(trip))[:1]
+    await auth.register()
+    reservation = await hold(auth, trip, seats)
+    listing = await (await admin.client.get("/admin/reservations?q=priya")).get_data(as_text=True)
+    assert f"Hold #{reservation.id}" in listing
+    token = re.search(r'name="csrf_token" value="([^"]+)"', listing).group(1)
+    path = f"/admin/reservations/{reservation.id}/release"
+    refused = await admin.client.post(
+        path, data=urlencode({"csrf_token": token, "reason": " "}), headers=FORM
+    )
+    assert refused.status_code == 422
+    assert "Say why" in await refused.get_data(as_text=True)
+    assert (await Reservation.get(id=reservation.id)).status == "active"
+    done = await admin.client.post(
+        path,
+        data=urlencode({"csrf_token": token, "reason": "payment failed, customer called"}),
+        headers=FORM,
+    )
+    assert done.status_code == 303
+    assert (await Reservation.get(id=reservation.id)).status == "released"
+    log = await ActivityLog.get(action="reservation.released")
+    assert log.data["reason"] == "payment failed, customer called"
+    trail = await admin.client.get("/admin/activity-logs?action=reservation.released")
+    assert "payment failed, customer called" in await trail.get_data(as_text=True)
+
+
+async def test_activity_log_filters_and_pages(admin, auth):
+    await auth.register()
+    for _ in range(60):
+        await factories.make_user()
+    first = await (await admin.client.get("/admin/activity-logs?action=user.registered")).get_data(
+        as_text=True
+    )
+    assert first.count("<code>user.registered</code>") == 50 and "Older →" in first
+    second = await (
+        await admin.client.get("/admin/activity-logs?action=user.registered&page=2")
+    ).get_data(as_text=True)
+    assert second.count("<code>user.registered</code>") == 12 and "← Newer" in second
+    by_actor = await (
+        await admin.client.get("/admin/activity-logs?actor=priya@example.com")
+    ).get_data(as_text=True)
+    assert "priya@example.com" in by_actor and "ops@example.com" not in by_actor.split("<table")[1]
+
+
+async def test_find_bookings_and_board_passengers(admin, auth, trip, settings):
+    seats = (await factories.schedule_seats(trip))[:2]
+    await auth.register()
+    await buy(auth, trip, seats)
+    booking, ticket = await Booking.get(), await Ticket.get()
+    for query in (booking.reference, "priya@example", "98765"):
+        found = await admin.client.get(f"/admin/bookings?q={query}")
+        assert booking.reference in await found.get_data(as_text=True), query
+    page = await (await admin.client.get("/admin/boarding")).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+    async def scan(code, schedule_id=trip.id):
+        response = await admin.client.post(
+            "/admin/boarding",
+            data=urlencode({"csrf_token": token, "schedule_id": schedule_id, "code": code}),
+            headers={**FORM, "HX-Request": "true"},
+        )
+        return await response.get_data(as_text=True)
+
+    first = await scan(ticket.qr_token)
+    assert 'data-ok="true"' in first and "Valid" in first and "Seat 1, 2" in first
+    ticket = await Ticket.get()
+    assert ticket.status == "boarded"
+    again = await scan(ticket.qr_token)
+    assert "Already boarded at" in again
+    other = await factories.make_trip(trip.departure_at + timedelta(hours=1), rows=1)
+    assert "Not for this trip" in await scan(ticket.qr_token, other.id)
+    assert "Not a valid ticket" in await scan(ticket.qr_token[:-2] + "xx")
+    assert await ActivityLog.filter(action="ticket.boarded").count() == 1
