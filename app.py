@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 from quart import Quart
 
-from domain import bookings, cancellations, clock, database, holds, mail
+from domain import bookings, cancellations, clock, database, holds, mail, tickets
 from domain.events import SeatBroker
 from domain.payments.registry import Gateways
 from domain.settings import Settings
@@ -28,6 +28,7 @@ log = logging.getLogger("busbook")
 ROOT = Path(__file__).resolve().parent
 TASKS_KEY = "busbook.background_tasks"
 MAIL_STOP_KEY = "busbook.mail_stop"
+WARM_KEY = "busbook.pdf_warm_up"
 
 
 def create_app(
@@ -88,6 +89,8 @@ def create_app(
         await broker.start()
         app.extensions[BROKER_KEY] = broker
         if background_tasks:
+            # WeasyPrint's first render costs seconds (imports, fonts): pay it at start-up.
+            app.extensions[WARM_KEY] = asyncio.create_task(asyncio.to_thread(tickets.warm_up))
             mail_stop = asyncio.Event()
             app.extensions[MAIL_STOP_KEY] = mail_stop
             app.extensions[TASKS_KEY] = [
@@ -110,6 +113,10 @@ def create_app(
 
     @app.after_serving
     async def stop_live_updates() -> None:
+        warm = app.extensions.pop(WARM_KEY, None)
+        if warm is not None:
+            with contextlib.suppress(Exception):
+                await warm
         stop = app.extensions.pop(MAIL_STOP_KEY, None)
         if stop is not None:
             stop.set()  # let a mail run in progress settle its rows instead of cancelling it

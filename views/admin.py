@@ -10,8 +10,8 @@ from typing import Any, ParamSpec, TypeVar
 from quart import Blueprint, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
-from domain import holds, operations
-from domain.errors import Forbidden, ValidationFailed
+from domain import holds, inventory, network, operations
+from domain.errors import Conflict, Forbidden, ValidationFailed
 from views import web
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
@@ -161,3 +161,196 @@ async def boarding() -> ResponseReturnValue:
         errors=errors,
         schedule_id=schedule_id,
     )
+
+
+# ------------------------------------------------------------------------------ network
+
+
+def _layout_input(form: Any) -> network.LayoutInput:
+    return network.LayoutInput(
+        name=form.get("name", ""),
+        registration=form.get("registration", ""),
+        kind=form.get("kind", "seater"),
+        is_ac=form.get("is_ac") == "on",
+        rows=form.get("rows", "10"),
+        columns=form.get("columns", "4"),
+        aisle_after=form.get("aisle_after", "2"),
+    )
+
+
+async def _buses_page(
+    form: Any, errors: dict[str, str], status: int = 200, created: str = ""
+) -> ResponseReturnValue:
+    preview = None
+    if not errors:
+        try:
+            preview = network.plan_layout(_layout_input(form))
+        except ValidationFailed as exc:
+            errors = exc.errors
+    return await web.render(
+        "pages/admin/buses.html",
+        "partials/_layout_preview.html",
+        status=status,
+        buses=await network.list_buses(),
+        form=form,
+        errors=errors,
+        preview=preview,
+        created=created,
+    )
+
+
+@blueprint.get("/buses")
+@admin_required
+async def list_buses() -> ResponseReturnValue:
+    form = (
+        request.args
+        if request.args
+        else {"rows": "10", "columns": "4", "aisle_after": "2", "kind": "seater", "is_ac": "on"}
+    )
+    return await _buses_page(form, {}, created=request.args.get("created", ""))
+
+
+@blueprint.post("/buses")
+@admin_required
+async def create_bus() -> ResponseReturnValue:
+    admin = web.viewer()
+    assert admin is not None
+    form = await request.form
+    try:
+        bus = await network.create_bus(admin, _layout_input(form), now=web.now())
+    except ValidationFailed as exc:
+        return await _buses_page(form, exc.errors, status=exc.status)
+    return redirect(url_for("admin.list_buses", created=bus.registration), 303)
+
+
+@blueprint.get("/routes")
+@admin_required
+async def list_routes() -> ResponseReturnValue:
+    return await web.render("pages/admin/routes.html", routes=await network.list_routes())
+
+
+async def _schedules_page(
+    form: Any, errors: dict[str, str], *, status: int = 200, message: str = "", error: str = ""
+) -> ResponseReturnValue:
+    return await web.render(
+        "pages/admin/schedules.html",
+        status=status,
+        schedules=await network.upcoming_schedules(web.now()),
+        routes=await network.list_routes(),
+        buses=await network.list_buses(),
+        form=form,
+        errors=errors,
+        message=message,
+        error=error,
+    )
+
+
+@blueprint.get("/schedules")
+@admin_required
+async def list_schedules() -> ResponseReturnValue:
+    return await _schedules_page(
+        {"weekdays": [str(i) for i in range(7)]}, {}, message=request.args.get("message", "")
+    )
+
+
+@blueprint.post("/schedules")
+@admin_required
+async def create_schedules() -> ResponseReturnValue:
+    admin = web.viewer()
+    assert admin is not None
+    form = await request.form
+    data = network.TimetableInput(
+        route_id=form.get("route_id", ""),
+        bus_id=form.get("bus_id", ""),
+        departure_time=form.get("departure_time", ""),
+        first_day=form.get("first_day", ""),
+        last_day=form.get("last_day", ""),
+        weekdays=form.getlist("weekdays"),
+        base_fare=form.get("base_fare", ""),
+    )
+    values = {**form.to_dict(), "weekdays": form.getlist("weekdays")}
+    try:
+        created = await network.create_timetable(admin, data, now=web.now(), tz=web.settings().tz)
+    except ValidationFailed as exc:
+        return await _schedules_page(values, exc.errors, status=exc.status)
+    except Conflict as exc:
+        return await _schedules_page(values, {}, status=exc.status, error=exc.message)
+    return redirect(
+        url_for("admin.list_schedules", message=f"{len(created)} trip(s) created."), 303
+    )
+
+
+@blueprint.post("/schedules/<int:schedule_id>/generate-seats")
+@admin_required
+async def generate_seats(schedule_id: int) -> ResponseReturnValue:
+    admin = web.viewer()
+    assert admin is not None
+    count = await network.generate_seats(admin, schedule_id, now=web.now())
+    return redirect(
+        url_for("admin.list_schedules", message=f"Trip #{schedule_id}: {count} seat(s) added."), 303
+    )
+
+
+@blueprint.post("/schedules/<int:schedule_id>/cancel")
+@admin_required
+async def cancel_trip(schedule_id: int) -> ResponseReturnValue:
+    from views.checkout import gateways
+
+    admin = web.viewer()
+    assert admin is not None
+    form = await request.form
+    try:
+        refunded = await network.cancel_trip(
+            admin,
+            schedule_id,
+            form.get("reason", ""),
+            now=web.now(),
+            gateways=gateways(),
+            config=web.settings().checkout,
+        )
+    except (ValidationFailed, Conflict) as exc:
+        return await _schedules_page({"weekdays": []}, {}, status=exc.status, error=exc.message)
+    return redirect(
+        url_for(
+            "admin.list_schedules",
+            message=f"Trip #{schedule_id} cancelled; {refunded} booking(s) refunded in full.",
+        ),
+        303,
+    )
+
+
+@blueprint.get("/schedules/<int:schedule_id>")
+@admin_required
+async def show_schedule(schedule_id: int) -> ResponseReturnValue:
+    trip = await inventory.load_trip(schedule_id)
+    segment = inventory.Segment(0, trip.last_seq)
+    seat_map = await inventory.seat_map(trip, segment, viewer_id=None, now=web.now())
+    return await web.render(
+        "pages/admin/schedule.html",
+        trip=trip,
+        seat_map=seat_map,
+        error=request.args.get("error", ""),
+    )
+
+
+@blueprint.post("/schedule-seats/<int:schedule_seat_id>/block")
+@admin_required
+async def block_seat(schedule_seat_id: int) -> ResponseReturnValue:
+    admin = web.viewer()
+    assert admin is not None
+    form = await request.form
+    blocked = form.get("blocked") == "1"
+    try:
+        seat = await network.set_seat_blocked(
+            admin, schedule_seat_id, blocked, form.get("reason", ""), now=web.now()
+        )
+    except Conflict as exc:
+        return redirect(
+            url_for(
+                "admin.show_schedule",
+                schedule_id=int(form.get("schedule_id", "0") or 0),
+                error=exc.message,
+            ),
+            303,
+        )
+    return redirect(url_for("admin.show_schedule", schedule_id=seat.schedule_id), 303)

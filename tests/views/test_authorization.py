@@ -42,6 +42,10 @@ GET_MATRIX = {
     "/admin/bookings": (L, F, F, 200),
     "/admin/activity-logs": (L, F, F, 200),
     "/admin/boarding": (L, F, F, 200),
+    "/admin/buses": (L, F, F, 200),
+    "/admin/routes": (L, F, F, 200),
+    "/admin/schedules": (L, F, F, 200),
+    "/admin/schedules/{trip}": (L, F, F, 200),
 }
 POST_MATRIX = {
     "/users/{owner_id}/profile": (L, 422, F, 422),
@@ -51,6 +55,11 @@ POST_MATRIX = {
     "/bookings/{ref}/cancel": (L, 422, NF, 422),
     "/admin/reservations/{hold}/release": (L, F, F, 422),
     "/admin/boarding": (L, F, F, 422),
+    "/admin/buses": (L, F, F, 422),
+    "/admin/schedules": (L, F, F, 422),
+    "/admin/schedules/{trip}/generate-seats": (L, F, F, 303),
+    "/admin/schedules/{trip}/cancel": (L, F, F, 422),
+    "/admin/schedule-seats/{seat}/block": (L, F, F, 303),
 }
 # Routes outside the matrix, and why.
 EXEMPT = {
@@ -105,6 +114,7 @@ async def world(app, auth, settings):
         "cancellation": (await Cancellation.get()).id,
         "ticket": (await Ticket.filter(booking=booking, status="valid").first()).number,
         "payment": (await Payment.get()).id,
+        "seat": seats[-1].id,
     }
     clients = {
         "guest": app.test_client(),

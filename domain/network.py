@@ -1,0 +1,363 @@
+"""The operator's network: buses and their layouts, routes, timetables, trip inventory, and
+cancelling a whole trip."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from tortoise.transactions import in_transaction
+
+from domain import audit, cancellations, events, holds, inventory
+from domain.bookings import CheckoutConfig
+from domain.enums import (
+    BookingStatus,
+    BusKind,
+    PassengerStatus,
+    ReservationStatus,
+    ScheduleStatus,
+)
+from domain.errors import Conflict, NotFound, ValidationFailed
+from domain.fleet import SeatSpec, seater_layout, sleeper_layout
+from domain.models import (
+    Booking,
+    Bus,
+    Operator,
+    Passenger,
+    Reservation,
+    Route,
+    RouteStop,
+    Schedule,
+    ScheduleSeat,
+    Seat,
+    User,
+)
+from domain.payments.registry import Gateways
+
+
+@dataclass(frozen=True)
+class LayoutInput:
+    name: str
+    registration: str
+    kind: str
+    is_ac: bool
+    rows: str
+    columns: str
+    aisle_after: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    kind: BusKind
+    rows: int
+    columns: int
+    aisle_after: int
+    seats: list[SeatSpec]
+
+
+def plan_layout(data: LayoutInput) -> Layout:
+    """Validate a layout and lay its seats out (the editor's preview and the saved bus)."""
+    errors: dict[str, str] = {}
+    if data.kind not in {k.value for k in BusKind}:
+        errors["kind"] = "Choose seater or sleeper."
+    numbers = {}
+    for field, raw, low, high in (
+        ("rows", data.rows, 1, 20),
+        ("columns", data.columns, 1, 6),
+        ("aisle_after", data.aisle_after, 0, 6),
+    ):
+        value = int(raw) if raw.strip().isdigit() else -1
+        if not low <= value <= high:
+            errors[field] = f"Enter a whole number from {low} to {high}."
+        numbers[field] = value
+    if not errors and numbers["aisle_after"] >= numbers["columns"]:
+        errors["aisle_after"] = "The aisle must run between two columns of seats."
+    if not errors and numbers["rows"] * numbers["columns"] == 0:
+        errors["rows"] = "A bus needs at least one seat."
+    if errors:
+        raise ValidationFailed(errors)
+    kind = BusKind(data.kind)
+    build = sleeper_layout if kind is BusKind.SLEEPER else seater_layout
+    seats = build(numbers["rows"], numbers["columns"])
+    if len({(s.deck, s.number) for s in seats}) != len(seats):
+        raise ValidationFailed({"rows": "Seat numbers would repeat; change the layout."})
+    return Layout(kind, numbers["rows"], numbers["columns"], numbers["aisle_after"], seats)
+
+
+async def create_bus(admin: User, data: LayoutInput, *, now: datetime) -> Bus:
+    layout = plan_layout(data)
+    errors = {}
+    registration = data.registration.strip().upper()
+    if not registration:
+        errors["registration"] = "Enter the registration number."
+    elif await Bus.filter(registration=registration).exists():
+        errors["registration"] = "A bus with this registration already exists."
+    if not data.name.strip():
+        errors["name"] = "Give the bus a name passengers will recognise."
+    if errors:
+        raise ValidationFailed(errors)
+    operator = await Operator.first()
+    if operator is None:
+        operator = await Operator.create(name="Busbook Operator")
+    async with in_transaction() as conn:
+        bus = await Bus.create(
+            registration=registration,
+            name=data.name.strip()[:120],
+            operator=operator,
+            kind=layout.kind,
+            is_ac=data.is_ac,
+            decks=2 if layout.kind is BusKind.SLEEPER else 1,
+            rows=layout.rows,
+            columns=layout.columns,
+            aisle_after=layout.aisle_after,
+            using_db=conn,
+        )
+        await Seat.bulk_create([Seat(bus=bus, **vars(s)) for s in layout.seats], using_db=conn)
+        await audit.record(
+            "bus.created",
+            now=now,
+            actor=admin,
+            subject=bus,
+            using_db=conn,
+            data={"registration": registration, "seats": len(layout.seats)},
+        )
+    return bus
+
+
+@dataclass(frozen=True)
+class TimetableInput:
+    route_id: str
+    bus_id: str
+    departure_time: str  # HH:MM, local
+    first_day: str
+    last_day: str
+    weekdays: list[str]  # "0".."6", Monday = 0
+    base_fare: str
+
+
+async def create_timetable(
+    admin: User, data: TimetableInput, *, now: datetime, tz: ZoneInfo
+) -> list[Schedule]:
+    """One trip or a recurring timetable (days of the week within a date range) in one go,
+    each with its seat inventory. A bus already on the road at that time is refused."""
+    errors: dict[str, str] = {}
+    route = await Route.get_or_none(id=int(data.route_id)) if data.route_id.isdigit() else None
+    bus = await Bus.get_or_none(id=int(data.bus_id)) if data.bus_id.isdigit() else None
+    if route is None:
+        errors["route_id"] = "Choose a route."
+    if bus is None:
+        errors["bus_id"] = "Choose a bus."
+    try:
+        departs = time.fromisoformat(data.departure_time)
+    except ValueError:
+        errors["departure_time"] = "Enter the departure time as HH:MM."
+    try:
+        first, last = (
+            date.fromisoformat(data.first_day),
+            date.fromisoformat(data.last_day or data.first_day),
+        )
+    except ValueError:
+        errors["first_day"] = "Enter the dates as YYYY-MM-DD."
+    else:
+        if last < first:
+            errors["last_day"] = "The last day must not be before the first day."
+        elif (last - first).days > 366:
+            errors["last_day"] = "A timetable can cover at most a year."
+    try:
+        fare = Decimal(data.base_fare)
+        if fare <= 0:
+            raise InvalidOperation
+    except InvalidOperation:
+        errors["base_fare"] = "Enter the fare for the whole route, e.g. 650."
+    weekdays = {int(d) for d in data.weekdays if d in {"0", "1", "2", "3", "4", "5", "6"}}
+    if not weekdays:
+        errors["weekdays"] = "Choose at least one day of the week."
+    if errors:
+        raise ValidationFailed(errors)
+    assert route is not None and bus is not None
+    last_stop = await RouteStop.filter(route=route).order_by("-seq").first()
+    if last_stop is None or last_stop.seq == 0:
+        raise ValidationFailed({"route_id": "That route has no stops yet."})
+    duration = timedelta(minutes=last_stop.minutes_from_origin)
+    starts = [
+        datetime.combine(first + timedelta(days=i), departs, tz)
+        for i in range((last - first).days + 1)
+        if (first + timedelta(days=i)).weekday() in weekdays
+    ]
+    starts = [s for s in starts if s > now]
+    if not starts:
+        raise ValidationFailed({"first_day": "Those days are all in the past."})
+    async with in_transaction() as conn:
+        # Lock the bus so two timetables cannot put it on two roads at once.
+        await Bus.filter(id=bus.id).select_for_update().using_db(conn).first()
+        for start in starts:
+            clash = (
+                await Schedule.filter(
+                    bus=bus,
+                    status=ScheduleStatus.SCHEDULED,
+                    departure_at__lt=start + duration,
+                    arrival_at__gt=start,
+                )
+                .using_db(conn)
+                .first()
+            )
+            if clash is not None:
+                raise Conflict(
+                    f"Bus {bus.registration} is already on another trip then "
+                    f"(trip #{clash.id}, leaving {clash.departure_at.astimezone(tz):%d %b %H:%M})."
+                    " Nothing was created."
+                )
+        created = []
+        for start in starts:
+            schedule = await Schedule.create(
+                route=route,
+                bus=bus,
+                departure_at=start,
+                arrival_at=start + duration,
+                base_fare=fare,
+                using_db=conn,
+            )
+            await inventory.generate_schedule_seats(schedule, using_db=conn)
+            created.append(schedule)
+        await audit.record(
+            "schedule.created",
+            now=now,
+            actor=admin,
+            using_db=conn,
+            data={"route_id": route.id, "bus_id": bus.id, "trips": [s.id for s in created]},
+        )
+    return created
+
+
+async def generate_seats(admin: User, schedule_id: int, *, now: datetime) -> int:
+    schedule = await Schedule.get_or_none(id=schedule_id)
+    if schedule is None:
+        raise NotFound("We could not find that trip.")
+    async with in_transaction() as conn:
+        count = await inventory.generate_schedule_seats(schedule, using_db=conn)
+        await audit.record(
+            "schedule.seats_generated",
+            now=now,
+            actor=admin,
+            subject=schedule,
+            data={"created": count},
+            using_db=conn,
+        )
+    return count
+
+
+async def set_seat_blocked(
+    admin: User, schedule_seat_id: int, blocked: bool, reason: str, *, now: datetime
+) -> ScheduleSeat:
+    """Block a seat on one trip (not for sale) or unblock it; a sold or held seat cannot be
+    blocked until it is free."""
+    async with in_transaction() as conn:
+        seat = (
+            await ScheduleSeat.filter(id=schedule_seat_id)
+            .select_for_update()
+            .using_db(conn)
+            .prefetch_related("seat")
+            .first()
+        )
+        if seat is None:
+            raise NotFound("We could not find that seat.")
+        if blocked:
+            states = await inventory.seat_states(seat.schedule_id, [seat.id], using_db=conn)
+            state = states.get(seat.id)
+            if state and any(o.live(now) for o in state.occupancies):
+                raise Conflict(f"Seat {seat.seat.number} is held or booked; free it first.")
+        seat.is_blocked = blocked
+        seat.blocked_reason = reason.strip()[:200] if blocked else ""
+        await seat.save(update_fields=["is_blocked", "blocked_reason"], using_db=conn)
+        await audit.record(
+            "seat.blocked" if blocked else "seat.unblocked",
+            now=now,
+            actor=admin,
+            subject=seat,
+            using_db=conn,
+            data={
+                "schedule_id": seat.schedule_id,
+                "seat": seat.seat.number,
+                "reason": seat.blocked_reason,
+            },
+        )
+        await events.announce(conn, seat.schedule_id, [seat.id], "blocked")
+    return seat
+
+
+async def cancel_trip(
+    admin: User,
+    schedule_id: int,
+    reason: str,
+    *,
+    now: datetime,
+    gateways: Gateways,
+    config: CheckoutConfig,
+) -> int:
+    """The operator cancels a trip: seats closed, holds released, every booking refunded in
+    full and its passengers emailed. Returns the number of bookings refunded."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed({"reason": "Say why the trip is cancelled; passengers are told."})
+    async with in_transaction() as conn:
+        schedule = await Schedule.filter(id=schedule_id).select_for_update().using_db(conn).first()
+        if schedule is None:
+            raise NotFound("We could not find that trip.")
+        if schedule.departure_at <= now:
+            raise Conflict("This trip has already left and cannot be cancelled.")
+        if schedule.status == ScheduleStatus.CANCELLED:
+            raise Conflict("This trip is already cancelled.")
+        schedule.status = ScheduleStatus.CANCELLED
+        await schedule.save(update_fields=["status"], using_db=conn)
+        await audit.record(
+            "schedule.cancelled",
+            now=now,
+            actor=admin,
+            subject=schedule,
+            data={"reason": reason},
+            using_db=conn,
+        )
+    for reservation in await Reservation.filter(
+        schedule_id=schedule_id, status=ReservationStatus.ACTIVE
+    ):
+        await holds.release_hold(admin, reservation.id, f"Trip cancelled: {reason}", now=now)
+    refunded = 0
+    for booking in await Booking.filter(
+        schedule_id=schedule_id,
+        status__in=[BookingStatus.CONFIRMED, BookingStatus.PARTIALLY_CANCELLED],
+    ):
+        active = await Passenger.filter(booking=booking, status=PassengerStatus.ACTIVE)
+        if active:
+            await cancellations.cancel_booking(
+                admin,
+                booking,
+                [p.id for p in active],
+                now=now,
+                gateways=gateways,
+                config=config,
+                reason=f"Trip cancelled by the operator: {reason}",
+                full_refund=True,
+            )
+            refunded += 1
+    return refunded
+
+
+async def list_routes() -> list[Route]:
+    return (
+        await Route.all().order_by("code").prefetch_related("stops", "stops__city", "stops__points")
+    )
+
+
+async def list_buses() -> list[Bus]:
+    return await Bus.all().order_by("registration").prefetch_related("operator")
+
+
+async def upcoming_schedules(now: datetime, limit: int = 200) -> list[Schedule]:
+    return (
+        await Schedule.filter(departure_at__gt=now - timedelta(hours=12))
+        .order_by("departure_at")
+        .limit(limit)
+        .prefetch_related("route", "bus")
+    )

@@ -1,0 +1,186 @@
+"""The operator's network: bus layouts, timetables, seat blocks and cancelling a trip."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from domain import holds, network
+from domain.enums import BookingStatus, RefundStatus, ScheduleStatus
+from domain.errors import Conflict, ValidationFailed
+from domain.holds import HoldRequest
+from domain.models import (
+    ActivityLog,
+    Booking,
+    Cancellation,
+    EmailOutbox,
+    Reservation,
+    Schedule,
+    ScheduleSeat,
+    Seat,
+)
+from tests import factories
+from tests.integration.test_cancellations import CONFIG, buy
+
+pytestmark = pytest.mark.usefixtures("db")
+IST = ZoneInfo("Asia/Kolkata")
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def layout(**overrides):
+    data = {
+        "name": "Volvo 9600",
+        "registration": "mh-14-xy-1",
+        "kind": "sleeper",
+        "is_ac": True,
+        "rows": "6",
+        "columns": "3",
+        "aisle_after": "1",
+    }
+    return network.LayoutInput(**(data | overrides))
+
+
+async def test_layout_editor_makes_a_two_deck_sleeper():
+    admin = await factories.make_user(admin=True)
+    bus = await network.create_bus(admin, layout(), now=NOW)
+    numbers = await Seat.filter(bus=bus).values_list("number", flat=True)
+    assert len(numbers) == 36 and {"L1", "U18"} <= set(numbers)
+    assert bus.registration == "MH-14-XY-1"
+    with pytest.raises(ValidationFailed, match="already exists"):
+        await network.create_bus(admin, layout(), now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"rows": "0"}, "rows"),
+        ({"columns": "9"}, "columns"),
+        ({"aisle_after": "3"}, "aisle_after"),
+        ({"kind": "boat"}, "kind"),
+        ({"registration": " "}, "registration"),
+    ],
+)
+async def test_bad_layouts_are_refused(overrides, field):
+    admin = await factories.make_user(admin=True)
+    with pytest.raises(ValidationFailed) as caught:
+        await network.create_bus(admin, layout(**overrides), now=NOW)
+    assert field in caught.value.errors
+
+
+async def timetable(admin, route, bus, **overrides):
+    first = (NOW + timedelta(days=2)).astimezone(IST).date()
+    data = {
+        "route_id": str(route.id),
+        "bus_id": str(bus.id),
+        "departure_time": "06:00",
+        "first_day": first.isoformat(),
+        "last_day": (first + timedelta(days=13)).isoformat(),
+        "weekdays": ["0", "2", "4"],
+        "base_fare": "650",
+    }
+    return await network.create_timetable(
+        admin, network.TimetableInput(**(data | overrides)), now=NOW, tz=IST
+    )
+
+
+async def test_recurring_timetable_in_one_go_with_seats():
+    admin = await factories.make_user(admin=True)
+    route, bus = await factories.make_route(), await factories.make_bus(rows=2)
+    created = await timetable(admin, route, bus)
+    assert len(created) == 6  # Mon, Wed, Fri over two weeks
+    assert {s.departure_at.astimezone(IST).weekday() for s in created} == {0, 2, 4}
+    assert all(s.arrival_at - s.departure_at == timedelta(minutes=210) for s in created)
+    assert await ScheduleSeat.filter(schedule_id=created[0].id).count() == 8
+    assert await ActivityLog.filter(action="schedule.created").count() == 1
+
+
+async def test_a_bus_cannot_be_on_two_trips_at_once():
+    admin = await factories.make_user(admin=True)
+    route, bus = await factories.make_route(), await factories.make_bus(rows=1)
+    await timetable(admin, route, bus, weekdays=["0"])
+    before = await Schedule.all().count()
+    with pytest.raises(Conflict, match="already on another trip"):
+        await timetable(
+            admin, route, bus, departure_time="07:30", weekdays=[str(i) for i in range(7)]
+        )
+    assert await Schedule.all().count() == before  # nothing half-created
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"route_id": "x"}, "route_id"),
+        ({"departure_time": "25:00"}, "departure_time"),
+        ({"weekdays": []}, "weekdays"),
+        ({"base_fare": "-5"}, "base_fare"),
+        ({"last_day": "2020-01-01"}, "last_day"),
+    ],
+)
+async def test_bad_timetables_are_refused(overrides, field):
+    admin = await factories.make_user(admin=True)
+    route, bus = await factories.make_route(), await factories.make_bus(rows=1)
+    with pytest.raises(ValidationFailed) as caught:
+        await timetable(admin, route, bus, **overrides)
+    assert field in caught.value.errors
+    assert await Schedule.all().count() == 0
+
+
+async def test_block_and_unblock_a_seat_but_not_a_held_one():
+    admin = await factories.make_user(admin=True)
+    trip = await factories.make_trip(NOW + timedelta(days=1), rows=1)
+    seats = await factories.schedule_seats(trip)
+    user = await factories.make_user()
+    await holds.hold_seats(user, HoldRequest(trip.id, 0, 2, (seats[0].id,)), now=NOW)
+    with pytest.raises(Conflict, match="held or booked"):
+        await network.set_seat_blocked(admin, seats[0].id, True, "broken", now=NOW)
+    blocked = await network.set_seat_blocked(admin, seats[1].id, True, "broken recliner", now=NOW)
+    assert blocked.is_blocked and blocked.blocked_reason == "broken recliner"
+    await network.set_seat_blocked(admin, seats[1].id, False, "", now=NOW)
+    assert not (await ScheduleSeat.get(id=seats[1].id)).is_blocked
+    assert await ActivityLog.filter(action__in=["seat.blocked", "seat.unblocked"]).count() == 2
+
+
+async def test_cancelling_a_trip_refunds_everyone_in_full(gateways, simulator):
+    admin = await factories.make_user(admin=True)
+    _, booking, _ = await buy(gateways, simulator)
+    other = await factories.make_user()
+    seats = await factories.schedule_seats(await Schedule.get(id=booking.schedule_id))
+    await holds.hold_seats(other, HoldRequest(booking.schedule_id, 0, 2, (seats[5].id,)), now=NOW)
+    with pytest.raises(ValidationFailed):
+        await network.cancel_trip(
+            admin, booking.schedule_id, " ", now=NOW, gateways=gateways, config=CONFIG
+        )
+    refunded = await network.cancel_trip(
+        admin, booking.schedule_id, "engine failure", now=NOW, gateways=gateways, config=CONFIG
+    )
+    assert refunded == 1
+    await booking.refresh_from_db()
+    assert booking.status == BookingStatus.CANCELLED
+    cancellation = await Cancellation.get()
+    assert cancellation.refund_amount == booking.total_amount and cancellation.fee == Decimal(0)
+    assert cancellation.refund_status == RefundStatus.PROCESSED
+    assert (await Schedule.get(id=booking.schedule_id)).status == ScheduleStatus.CANCELLED
+    assert await Reservation.filter(status="released").count() == 1
+    assert await EmailOutbox.filter(subject__contains="cancellation").count() == 1
+    with pytest.raises(Conflict, match="already cancelled"):
+        await network.cancel_trip(
+            admin, booking.schedule_id, "again", now=NOW, gateways=gateways, config=CONFIG
+        )
+    assert await Booking.all().count() == 1
+
+
+@pytest.fixture
+def simulator():
+    from domain.payments.simulator import SimulatorGateway
+
+    return SimulatorGateway(CONFIG.secret)
+
+
+@pytest.fixture
+def gateways(simulator):
+    from domain.payments.registry import Gateways
+
+    return Gateways([simulator])
