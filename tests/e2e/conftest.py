@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -26,8 +27,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-async def live_server(server_url: str, artifacts) -> AsyncIterator[str]:
+@contextlib.asynccontextmanager
+async def busbook_server(
+    server_url: str, artifacts, name: str, extra_env: dict[str, str]
+) -> AsyncIterator[str]:
+    """`busbook serve --workers 2 --demo` on a database of its own, as a user starts it."""
     url = database.fresh_database_url(server_url, prefix="busbook_e2e")
     await database.create_database(url, if_missing=False)
     port = free_port()
@@ -35,12 +39,11 @@ async def live_server(server_url: str, artifacts) -> AsyncIterator[str]:
         **os.environ,
         "DATABASE_URL": url,
         "SECRET_KEY": "e2e-secret-" + "y" * 32,
-        # Short holds so the browser test can watch one expire; two workers so the two
-        # browsers may be served by different processes.
-        "HOLD_MINUTES": str(E2E_HOLD_SECONDS / 60),
-        "SWEEP_SECONDS": "1",
+        "BUSBOOK_VAR_DIR": str(artifacts / name),
+        **extra_env,
     }
-    log = (artifacts / "e2e-server.log").open("wb")
+    log = (artifacts / f"e2e-{name}.log").open("wb")
+    # Two workers, so two browsers may be served by different processes.
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "app.py",
@@ -48,6 +51,8 @@ async def live_server(server_url: str, artifacts) -> AsyncIterator[str]:
         "--port",
         str(port),
         "--demo",
+        "--workers",
+        "2",
         cwd=PROJECT_ROOT,
         env=env,
         stdout=log,
@@ -58,7 +63,7 @@ async def live_server(server_url: str, artifacts) -> AsyncIterator[str]:
         async with httpx.AsyncClient() as http:
             for _ in range(300):
                 if process.returncode is not None:
-                    raise RuntimeError(f"server exited; see {artifacts / 'e2e-server.log'}")
+                    raise RuntimeError(f"server exited; see {artifacts}/e2e-{name}.log")
                 try:
                     if (await http.get(base + "/healthz")).status_code == 200:
                         break
@@ -73,6 +78,20 @@ async def live_server(server_url: str, artifacts) -> AsyncIterator[str]:
         await process.wait()
         log.close()
         await database.drop_database(url)
+
+
+@pytest.fixture(scope="session")
+async def live_server(server_url: str, artifacts) -> AsyncIterator[str]:
+    async with busbook_server(server_url, artifacts, "main", {}) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+async def short_hold_server(server_url: str, artifacts) -> AsyncIterator[str]:
+    """Holds of a few seconds, so a browser test can watch one expire."""
+    env = {"HOLD_MINUTES": str(E2E_HOLD_SECONDS / 60), "SWEEP_SECONDS": "1"}
+    async with busbook_server(server_url, artifacts, "short-holds", env) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

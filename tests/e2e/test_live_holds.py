@@ -33,7 +33,10 @@ async def first_trip_path(page: Page, base: str) -> str:
     return href
 
 
-async def test_hold_appears_live_and_expiry_frees_it_everywhere(live_server, browser, artifacts):
+async def test_hold_appears_live_and_expiry_frees_it_everywhere(
+    short_hold_server, browser, artifacts
+):
+    live_server = short_hold_server
     priya_ctx = await browser.new_context(viewport={"width": 390, "height": 844})
     guest_ctx = await browser.new_context(viewport={"width": 1024, "height": 900})
     priya, guest = await priya_ctx.new_page(), await guest_ctx.new_page()
