@@ -240,6 +240,10 @@ def serve(host: str, port: int, workers: int, demo: bool | None) -> None:
         interface=Interfaces.ASGI,
         working_dir=ROOT,
         log_access=False,
+        # Live seat maps keep a connection open per watcher: let each worker serve many
+        # more concurrent requests than Granian's default (backlog / workers = 512).
+        backlog=16384,
+        backpressure=8192,
     ).serve()
 
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
+from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.models import Model
 
-from domain.models import ActivityLog, User
+from domain.models import User
+
+INSERT = """
+    INSERT INTO activity_logs (actor_id, action, subject_type, subject_id, data, ip, created_at)
+    VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)
+    RETURNING id
+"""
 
 
 async def record(
@@ -20,14 +28,21 @@ async def record(
     data: dict[str, Any] | None = None,
     ip: str | None = None,
     using_db: BaseDBAsyncClient | None = None,
-) -> ActivityLog:
-    return await ActivityLog.create(
-        action=action,
-        actor=actor,
-        subject_type=type(subject).__name__ if subject is not None else "",
-        subject_id=str(subject.pk) if subject is not None else "",
-        data=data or {},
-        ip=ip,
-        created_at=now,
-        using_db=using_db,
+    actor_id: int | None = None,
+    subject_ref: tuple[str, object] | None = None,
+) -> int:
+    """Write one audit row (plain SQL: it sits on the hot path of every change)."""
+    conn = using_db or connections.get("default")
+    rows = await conn.execute_query_dict(
+        INSERT,
+        [
+            actor.id if actor is not None else actor_id,
+            action,
+            subject_ref[0] if subject_ref else type(subject).__name__ if subject else "",
+            str(subject_ref[1]) if subject_ref else str(subject.pk) if subject else "",
+            json.dumps(data or {}, default=str),
+            ip,
+            now,
+        ],
     )
+    return int(rows[0]["id"])

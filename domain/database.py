@@ -30,6 +30,16 @@ SERVER_SETTINGS = {
 }
 
 
+class PooledConnection(asyncpg.Connection):
+    """asyncpg sends `RESET ALL; UNLISTEN *; CLOSE ALL; pg_advisory_unlock_all()` every time a
+    pooled connection is released: one more round trip per ORM query. Busbook keeps no
+    session state on pooled connections (settings are SET LOCAL, LISTEN has its own
+    connection), so the reset is skipped; asyncpg still rolls back any open transaction."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 def start_embedded(var_dir: Path, *, name: str = "postgres", stop_at_exit: bool = True) -> str:
     """Start (or reuse) the embedded PostgreSQL under var/ and return its server URL."""
     import warnings
@@ -98,6 +108,7 @@ def tortoise_config(url: str, *, pool_size: int = 10) -> dict[str, Any]:
         "minsize": int(query.pop("minsize", "1")),
         "maxsize": int(query.pop("maxsize", str(pool_size))),
         "server_settings": dict(SERVER_SETTINGS),
+        "connection_class": PooledConnection,
     }
     return {
         "connections": {

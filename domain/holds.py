@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -29,7 +30,7 @@ from domain.errors import (
     TripDeparted,
     ValidationFailed,
 )
-from domain.inventory import Segment, load_trip, parse_segment
+from domain.inventory import Segment, Trip, load_trip, parse_segment
 from domain.models import Reservation, ScheduleSeat, SeatAllocation, User
 from domain.pricing import seat_fare
 
@@ -75,7 +76,12 @@ def _exclusion_violation(exc: BaseException) -> bool:
     )
 
 
-async def _validate(request: HoldRequest, policy: HoldPolicy, now: datetime) -> Segment:
+async def _validate(
+    request: HoldRequest,
+    policy: HoldPolicy,
+    now: datetime,
+    conn: BaseDBAsyncClient | None = None,
+) -> tuple[Trip, Segment]:
     ids = request.schedule_seat_ids
     if not ids:
         raise ValidationFailed({"seat_ids": "Pick at least one seat to hold."})
@@ -85,7 +91,7 @@ async def _validate(request: HoldRequest, policy: HoldPolicy, now: datetime) -> 
         raise ValidationFailed(
             {"seat_ids": f"You can hold at most {policy.max_seats} seats at a time."}
         )
-    trip = await load_trip(request.schedule_id)
+    trip = await load_trip(request.schedule_id, using_db=conn)
     segment = parse_segment(trip, str(request.from_seq), str(request.to_seq))
     if trip.schedule.status != ScheduleStatus.SCHEDULED:
         raise TripDeparted("This trip was cancelled by the operator. Please pick another bus.")
@@ -104,7 +110,7 @@ async def _validate(request: HoldRequest, policy: HoldPolicy, now: datetime) -> 
             errors[field] = f"Pick a {kind} point in {stop.city}."
     if errors:
         raise ValidationFailed(errors)
-    return segment
+    return trip, segment
 
 
 async def end_reservations(
@@ -144,6 +150,38 @@ async def end_reservations(
         )
 
 
+SEATS_SQL = """
+    SELECT ss.id, ss.seat_id, ss.is_blocked, s.number, s.price_factor
+    FROM schedule_seats ss JOIN seats s ON s.id = ss.seat_id
+    WHERE ss.schedule_id = $1 AND ss.id = ANY($2::int[])
+    ORDER BY ss.id
+    FOR UPDATE OF ss
+"""
+OVERLAP_SQL = """
+    SELECT a.seat_id, a.kind, a.reservation_id, r.user_id, r.status, r.expires_at,
+           r.from_seq, r.to_seq, r.boarding_point_id, r.dropping_point_id
+    FROM seat_allocations a LEFT JOIN reservations r ON r.id = a.reservation_id
+    WHERE a.schedule_id = $1 AND a.seat_id = ANY($2::int[]) AND a.active
+      AND a.from_seq < $4 AND a.to_seq > $3
+"""
+LIMITS_SQL = """
+    SELECT count(*) FILTER (WHERE schedule_id = $2) AS on_trip, count(*) AS in_all
+    FROM reservations WHERE user_id = $1 AND status = 'active' AND expires_at > $3
+"""
+INSERT_RESERVATION_SQL = """
+    INSERT INTO reservations (user_id, schedule_id, from_seq, to_seq, boarding_point_id,
+        dropping_point_id, status, total_amount, currency, expires_at, grace_applied,
+        created_at)
+    VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, false, $10)
+    RETURNING id
+"""
+INSERT_ALLOCATIONS_SQL = """
+    INSERT INTO seat_allocations (schedule_id, seat_id, from_seq, to_seq, kind,
+        reservation_id, active, created_at)
+    SELECT $1, seat_id, $3, $4, 'hold', $5, true, $6 FROM unnest($2::int[]) AS seat_id
+"""
+
+
 async def hold_seats(
     user: User,
     request: HoldRequest,
@@ -152,67 +190,117 @@ async def hold_seats(
     policy: HoldPolicy = HoldPolicy(),
     ip: str | None = None,
 ) -> Reservation:
-    """Hold seats for `user` on one segment, or raise a DomainError saying why not."""
-    segment = await _validate(request, policy, now)
+    """Hold seats for `user` on one segment, or raise a DomainError saying why not.
+
+    The transaction is written in plain SQL on one connection: it is the hottest path of
+    the product, and every statement runs while the seats are locked."""
     wanted = sorted(request.schedule_seat_ids)
     try:
         async with in_transaction() as conn:
+            trip, segment = await _validate(request, policy, now, conn)
             await conn.execute_query(f"SET LOCAL lock_timeout = '{int(policy.lock_timeout_ms)}ms'")
             # One customer's holds are taken one at a time, so the limits below hold even
             # for a double-clicked form.
-            await User.filter(id=user.id).select_for_update().using_db(conn).first()
-            seats = (
-                await ScheduleSeat.filter(schedule_id=request.schedule_id, id__in=wanted)
-                .order_by("id")
-                .select_for_update()
-                .prefetch_related("seat")
-                .using_db(conn)
-            )
+            await conn.execute_query("SELECT id FROM users WHERE id = $1 FOR UPDATE", [user.id])
+            seats = await conn.execute_query_dict(SEATS_SQL, [request.schedule_id, wanted])
             if len(seats) != len(wanted):
                 raise ValidationFailed(
                     {"seat_ids": "Some of those seats are not on this bus. Please pick again."}
                 )
-            numbers = {s.id: s.seat.number for s in seats}
-            blocked = [numbers[s.id] for s in seats if s.is_blocked]
+            blocked = [s["number"] for s in seats if s["is_blocked"]]
             if blocked:
                 raise SeatsUnavailable(blocked, blocked=True)
-            seat_ids = [s.seat_id for s in seats]
-            overlapping = SeatAllocation.filter(
-                schedule_id=request.schedule_id,
-                seat_id__in=seat_ids,
-                active=True,
-                from_seq__lt=segment.to_seq,
-                to_seq__gt=segment.from_seq,
-            ).using_db(conn)
-            # Holds that expired but were not swept yet give their seats up right here.
-            stale = (
-                await Reservation.filter(
-                    id__in=[
-                        a.reservation_id for a in await overlapping.filter(kind=AllocationKind.HOLD)
-                    ],
-                    status=ReservationStatus.ACTIVE,
-                    expires_at__lte=now,
-                )
-                .order_by("id")
+            seat_ids = [s["seat_id"] for s in seats]
+            number_of = {s["seat_id"]: s["number"] for s in seats}
+            overlapping = await conn.execute_query_dict(
+                OVERLAP_SQL, [request.schedule_id, seat_ids, segment.from_seq, segment.to_seq]
+            )
+            stale_ids = sorted(
+                {
+                    a["reservation_id"]
+                    for a in overlapping
+                    if a["kind"] == AllocationKind.HOLD.value and a["expires_at"] <= now
+                }
+            )
+            if stale_ids:
+                # Holds that expired but were not swept yet give their seats up right here.
                 # SKIP LOCKED: a stale hold locked elsewhere is being swept or paid for
                 # right now; its seats count as taken until that finishes.
-                .select_for_update(skip_locked=True)
-                .using_db(conn)
-            )
-            await end_reservations(conn, stale, ReservationStatus.EXPIRED, now)
-            taken = await overlapping.prefetch_related("reservation")
-            if taken:
-                existing = await _same_hold(conn, taken, user, request, segment, set(seat_ids))
+                stale = (
+                    await Reservation.filter(
+                        id__in=stale_ids, status=ReservationStatus.ACTIVE, expires_at__lte=now
+                    )
+                    .order_by("id")
+                    .select_for_update(skip_locked=True)
+                    .using_db(conn)
+                )
+                await end_reservations(conn, stale, ReservationStatus.EXPIRED, now)
+                ended = {r.id for r in stale}
+                overlapping = [a for a in overlapping if a["reservation_id"] not in ended]
+            if overlapping:
+                existing = await _same_hold(conn, overlapping, user, request, segment, seat_ids)
                 if existing is not None:
                     return existing  # the same form sent twice: one hold, not two
-                by_seat = {s.seat_id: numbers[s.id] for s in seats}
-                raise SeatsUnavailable(sorted({by_seat[a.seat_id] for a in taken}, key=_natural))
-            await _check_limits(conn, user, request.schedule_id, now, policy)
-            trip = await load_trip(request.schedule_id)
+                raise SeatsUnavailable(
+                    sorted({number_of[a["seat_id"]] for a in overlapping}, key=_natural)
+                )
+            counts = (
+                await conn.execute_query_dict(LIMITS_SQL, [user.id, request.schedule_id, now])
+            )[0]
+            _check_limits(counts["on_trip"], counts["in_all"], policy)
             fare = trip.segment_fare(segment)
-            total = sum((seat_fare(fare, s.seat.price_factor) for s in seats), Decimal(0))
-            reservation = await Reservation.create(
-                user=user,
+            total = sum((seat_fare(fare, s["price_factor"]) for s in seats), Decimal(0))
+            expires_at = now + policy.duration
+            reservation_id = (
+                await conn.execute_query_dict(
+                    INSERT_RESERVATION_SQL,
+                    [
+                        user.id,
+                        request.schedule_id,
+                        segment.from_seq,
+                        segment.to_seq,
+                        request.boarding_point_id,
+                        request.dropping_point_id,
+                        total,
+                        trip.schedule.currency,
+                        expires_at,
+                        now,
+                    ],
+                )
+            )[0]["id"]
+            await conn.execute_query(
+                INSERT_ALLOCATIONS_SQL,
+                [
+                    request.schedule_id,
+                    seat_ids,
+                    segment.from_seq,
+                    segment.to_seq,
+                    reservation_id,
+                    now,
+                ],
+            )
+            await audit.record(
+                "reservation.created",
+                now=now,
+                actor=user,
+                data={
+                    "reservation_id": reservation_id,
+                    "schedule_id": request.schedule_id,
+                    "seat_ids": wanted,
+                    "seats": [s["number"] for s in seats],
+                    "from_seq": segment.from_seq,
+                    "to_seq": segment.to_seq,
+                    "total": str(total),
+                    "expires_at": expires_at.isoformat(),
+                },
+                ip=ip,
+                using_db=conn,
+                subject_ref=("Reservation", reservation_id),
+            )
+            await events.announce(conn, request.schedule_id, wanted, "held")
+            reservation = Reservation(
+                id=reservation_id,
+                user_id=user.id,
                 schedule_id=request.schedule_id,
                 from_seq=segment.from_seq,
                 to_seq=segment.to_seq,
@@ -221,43 +309,11 @@ async def hold_seats(
                 status=ReservationStatus.ACTIVE,
                 total_amount=total,
                 currency=trip.schedule.currency,
-                expires_at=now + policy.duration,
+                expires_at=expires_at,
+                grace_applied=False,
                 created_at=now,
-                using_db=conn,
             )
-            await SeatAllocation.bulk_create(
-                [
-                    SeatAllocation(
-                        schedule_id=request.schedule_id,
-                        seat_id=s.seat_id,
-                        from_seq=segment.from_seq,
-                        to_seq=segment.to_seq,
-                        kind=AllocationKind.HOLD,
-                        reservation=reservation,
-                        created_at=now,
-                    )
-                    for s in seats
-                ],
-                using_db=conn,
-            )
-            await audit.record(
-                "reservation.created",
-                now=now,
-                actor=user,
-                subject=reservation,
-                data={
-                    "schedule_id": request.schedule_id,
-                    "seat_ids": wanted,
-                    "seats": [numbers[i] for i in wanted],
-                    "from_seq": segment.from_seq,
-                    "to_seq": segment.to_seq,
-                    "total": str(total),
-                    "expires_at": reservation.expires_at.isoformat(),
-                },
-                ip=ip,
-                using_db=conn,
-            )
-            await events.announce(conn, request.schedule_id, wanted, "held")
+            reservation._saved_in_db = True
     except (IntegrityError, OperationalError, asyncpg.PostgresError) as exc:
         names = await _numbers(wanted)
         if _lock_error(exc):
@@ -276,29 +332,32 @@ def _natural(number: str) -> tuple[str, int]:
 
 async def _same_hold(
     conn: BaseDBAsyncClient,
-    taken: Sequence[SeatAllocation],
+    overlapping: list[dict[str, Any]],
     user: User,
     request: HoldRequest,
     segment: Segment,
-    seat_ids: set[int],
+    seat_ids: list[int],
 ) -> Reservation | None:
     """The customer's own live hold of exactly these seats, segment and points: the same
     form sent twice. Anything less exact is a conflict like any other."""
-    reservations = {a.reservation_id for a in taken}
+    reservations = {a["reservation_id"] for a in overlapping}
     if len(reservations) != 1 or None in reservations:
         return None
-    reservation = taken[0].reservation
+    row = overlapping[0]
     if (
-        reservation is None
-        or reservation.user_id != user.id
-        or reservation.status != ReservationStatus.ACTIVE
-        or (reservation.from_seq, reservation.to_seq) != (segment.from_seq, segment.to_seq)
-        or reservation.boarding_point_id != request.boarding_point_id
-        or reservation.dropping_point_id != request.dropping_point_id
+        row["user_id"] != user.id
+        or row["status"] != ReservationStatus.ACTIVE.value
+        or (row["from_seq"], row["to_seq"]) != (segment.from_seq, segment.to_seq)
+        or row["boarding_point_id"] != request.boarding_point_id
+        or row["dropping_point_id"] != request.dropping_point_id
     ):
         return None
-    held = await SeatAllocation.filter(reservation_id=reservation.id, active=True).using_db(conn)
-    return reservation if {a.seat_id for a in held} == seat_ids else None
+    held = await SeatAllocation.filter(reservation_id=row["reservation_id"], active=True).using_db(
+        conn
+    )
+    if {a.seat_id for a in held} != set(seat_ids):
+        return None
+    return await Reservation.get(id=row["reservation_id"], using_db=conn)
 
 
 async def _numbers(schedule_seat_ids: list[int]) -> list[str]:
@@ -306,18 +365,13 @@ async def _numbers(schedule_seat_ids: list[int]) -> list[str]:
     return sorted((s.seat.number for s in seats), key=_natural)
 
 
-async def _check_limits(
-    conn: BaseDBAsyncClient, user: User, schedule_id: int, now: datetime, policy: HoldPolicy
-) -> None:
-    active = Reservation.filter(
-        user_id=user.id, status=ReservationStatus.ACTIVE, expires_at__gt=now
-    ).using_db(conn)
-    if await active.filter(schedule_id=schedule_id).count() >= policy.max_holds_per_trip:
+def _check_limits(on_trip: int, in_all: int, policy: HoldPolicy) -> None:
+    if on_trip >= policy.max_holds_per_trip:
         raise HoldLimitReached(
             f"You already have {policy.max_holds_per_trip} holds on this trip. Finish or "
             "cancel one of them (see “My holds”) before holding more seats."
         )
-    if await active.count() >= policy.max_active_holds:
+    if in_all >= policy.max_active_holds:
         raise HoldLimitReached(
             f"You already have {policy.max_active_holds} active holds. Finish or cancel one "
             "(see “My holds”) before holding more seats."

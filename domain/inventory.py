@@ -6,17 +6,20 @@ already treat an expired hold as free (invariant 2).
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from domain.enums import AllocationKind, Deck, SeatPosition, SeatStatus, SeatType
 from domain.errors import ScheduleNotFound, ValidationFailed
-from domain.models import RouteStop, Schedule, ScheduleSeat, Seat, StopPoint
+from domain.models import Bus, Route, RouteStop, Schedule, ScheduleSeat, Seat, StopPoint
 from domain.pricing import seat_fare, segment_fare
 
 
@@ -97,17 +100,55 @@ class Trip:
         )
 
 
-async def load_trip(schedule_id: int) -> Trip:
-    schedule = await Schedule.get_or_none(id=schedule_id).prefetch_related(
-        "route", "route__operator", "bus", "bus__operator"
-    )
+# A route's stops and points change only through the operator's console; trips read them on
+# every page and every hold. Keep them per process for a short while (the schedule row
+# itself, with its fare and status, is always read fresh).
+_TTL_SECONDS = 30.0
+_cache: dict[tuple[str, int], tuple[float, Any]] = {}
+
+
+async def _cached(kind: str, key: int, load: Callable[[], Awaitable[Any]]) -> Any:
+    stamp = time.monotonic()  # cache bookkeeping only, not a business clock
+    hit = _cache.get((kind, key))
+    if hit is not None and stamp - hit[0] < _TTL_SECONDS:
+        return hit[1]
+    value = await load()
+    _cache[(kind, key)] = (stamp, value)
+    return value
+
+
+def forget_routes() -> None:
+    """Drop the cached routes and buses (tests reuse ids; the console calls it on edits)."""
+    _cache.clear()
+
+
+async def load_trip(schedule_id: int, *, using_db: BaseDBAsyncClient | None = None) -> Trip:
+    """A trip with its route's stops and points and its bus.
+
+    A route's stops and a bus change only through the operator's console, but every page
+    and every hold reads them: they are kept per process for a short while. The schedule
+    row itself, with its fare and status, is always read fresh."""
+    schedule = await Schedule.filter(id=schedule_id).using_db(using_db).first()
     if schedule is None:
         raise ScheduleNotFound()
-    stops = (
-        await RouteStop.filter(route_id=schedule.route.id)
-        .order_by("seq")
-        .prefetch_related("city", "points")
-    )
+
+    async def route() -> Route:
+        return await Route.get(id=schedule.route_id, using_db=using_db).prefetch_related("operator")
+
+    async def bus() -> Bus:
+        return await Bus.get(id=schedule.bus_id, using_db=using_db).prefetch_related("operator")
+
+    async def stops() -> list[RouteStop]:
+        return list(
+            await RouteStop.filter(route_id=schedule.route_id)
+            .order_by("seq")
+            .prefetch_related("city", "points")
+            .using_db(using_db)
+        )
+
+    schedule.route = await _cached("route", schedule.route_id, route)
+    schedule.bus = await _cached("bus", schedule.bus_id, bus)
+    route_stops: list[RouteStop] = await _cached("stops", schedule.route_id, stops)
     views = [
         StopView(
             seq=stop.seq,
@@ -116,7 +157,7 @@ async def load_trip(schedule_id: int) -> Trip:
             km=stop.km_from_origin,
             points=sorted(stop.points, key=lambda p: (p.minutes_offset, p.id)),
         )
-        for stop in stops
+        for stop in route_stops
     ]
     return Trip(schedule=schedule, stops=views, route_km=max((s.km for s in views), default=0))
 

@@ -19,7 +19,7 @@ from quart.testing import QuartClient
 from tortoise import connections
 
 from app import create_app
-from domain import database
+from domain import database, inventory
 from domain.settings import PROJECT_ROOT, Settings
 
 VAR = PROJECT_ROOT / "var"
@@ -59,6 +59,7 @@ async def clean_database(request: pytest.FixtureRequest) -> None:
     )
     tables = ", ".join(f'"{row["tablename"]}"' for row in rows)
     await conn.execute_script(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    inventory.forget_routes()  # ids start again at 1: cached routes would be someone else's
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:

@@ -105,12 +105,15 @@ async def stream_seats(schedule_id: int) -> ResponseReturnValue:
             if send_all:  # the page is older than a change: bring every seat up to date
                 for chunk in await render_changes(list(views), force=True):
                     yield chunk
+            # The next moment a displayed hold runs out, kept per seat and updated only for
+            # the seats an event touches (cheap with a thousand watchers).
+            expiry = {seat_id: st.next_expiry(clock.now()) for seat_id, st in states.items()}
             while True:
                 now = clock.now()
-                expiries = [t for s in states.values() if (t := s.next_expiry(now))]
+                due = min((t for t in expiry.values() if t is not None), default=None)
                 timeout = HEARTBEAT_SECONDS
-                if expiries:
-                    timeout = min(timeout, max((min(expiries) - now).total_seconds(), 0) + 0.005)
+                if due is not None:
+                    timeout = min(timeout, max((due - now).total_seconds(), 0) + 0.005)
                 change: events.SeatChange | None = None
                 with contextlib.suppress(TimeoutError):
                     change = await asyncio.wait_for(subscription.queue.get(), timeout)
@@ -119,14 +122,22 @@ async def stream_seats(schedule_id: int) -> ResponseReturnValue:
                     return
                 if change is events.RESYNC:
                     states.update(await inventory.seat_states(schedule_id))
-                    chunks = await render_changes(list(views))
+                    touched = list(views)
                 elif change is not None:
                     states.update(change.states)
-                    chunks = await render_changes(list(change.states))
-                else:
-                    chunks = await render_changes(list(views))  # an expiry came due
-                for chunk in chunks or [": heartbeat\n\n"]:
-                    yield chunk
+                    touched = list(change.states)
+                else:  # an expiry came due
+                    now = clock.now()
+                    touched = [i for i, t in expiry.items() if t is not None and t <= now]
+                now = clock.now()
+                for seat_id in touched:
+                    if seat_id in states:
+                        expiry[seat_id] = states[seat_id].next_expiry(now)
+                chunks = await render_changes(touched)
+                if chunks:
+                    yield "".join(chunks)  # one write per wake-up, not one per event
+                elif change is None and not touched:
+                    yield ": heartbeat\n\n"
         finally:
             broker().unsubscribe(subscription)
 
