@@ -1,0 +1,537 @@
+"""Hold throughput: N customers holding seats over HTTP against `busbook serve --workers 2`,
+and, in the same run and on the same database, the same hold transaction issued straight
+through asyncpg (the raw ceiling: no web layer, no ORM).
+
+    uv run python bench/holds.py [--clients 32] [--seconds 20] [--trips 0]
+
+Each client loops: pick a random trip of the demo timetable, a random segment of it and 1-2
+random seats, POST /reservations (redirects not followed: 303 = held, 409 = conflict, any
+other answer or a transport error = error). Seats are kept available by a janitor that
+ends every hold but the newest --keep ones once per 0.2 s with one SQL statement, in both
+phases alike; see bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import random
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as common
+import asyncpg
+import httpx
+
+from domain import database
+
+TARGET_RATIO = 0.5
+TARGET_P99 = 0.100
+PRETIX_REFERENCE = 55.0
+GOAL_HOLDS = 550.0
+JANITOR_INTERVAL = 0.2
+
+
+@dataclass
+class Stats:
+    held: int = 0
+    conflicts: int = 0
+    errors: int = 0
+    error_kinds: Counter[str] = field(default_factory=Counter)
+    latency: list[float] = field(default_factory=list)
+    latency_held: list[float] = field(default_factory=list)
+    latency_conflict: list[float] = field(default_factory=list)
+    seats_held: int = 0
+    elapsed: float = 0.0
+    recycled: int = 0
+
+    def add(self, other: Stats) -> None:
+        self.held += other.held
+        self.conflicts += other.conflicts
+        self.errors += other.errors
+        self.error_kinds.update(other.error_kinds)
+        self.latency += other.latency
+        self.latency_held += other.latency_held
+        self.latency_conflict += other.latency_conflict
+        self.seats_held += other.seats_held
+
+    def rate(self, count: int) -> float:
+        return count / self.elapsed if self.elapsed else math.nan
+
+    def report(self, name: str) -> dict[str, object]:
+        return {
+            "phase": name,
+            "seconds": round(self.elapsed, 2),
+            "requests": len(self.latency),
+            "holds": self.held,
+            "holds_per_s": round(self.rate(self.held), 1),
+            "seats_per_s": round(self.rate(self.seats_held), 1),
+            "conflicts": self.conflicts,
+            "conflicts_per_s": round(self.rate(self.conflicts), 1),
+            "errors": self.errors,
+            "error_kinds": dict(self.error_kinds),
+            "p50_ms": round(common.percentile(self.latency, 50) * 1000, 1),
+            "p90_ms": round(common.percentile(self.latency, 90) * 1000, 1),
+            "p99_ms": round(common.percentile(self.latency, 99) * 1000, 1),
+            "max_ms": round(max(self.latency, default=math.nan) * 1000, 1),
+            "held_p50_ms": round(common.percentile(self.latency_held, 50) * 1000, 1),
+            "held_p99_ms": round(common.percentile(self.latency_held, 99) * 1000, 1),
+            "conflict_p50_ms": round(common.percentile(self.latency_conflict, 50) * 1000, 1),
+            "conflict_p99_ms": round(common.percentile(self.latency_conflict, 99) * 1000, 1),
+            "recycled_holds": self.recycled,
+        }
+
+
+@dataclass(frozen=True)
+class Pick:
+    trip: common.Trip
+    from_seq: int
+    to_seq: int
+    seat_ids: list[int]
+
+
+def pick(rng: random.Random, trips: list[common.Trip]) -> Pick:
+    trip = rng.choice(trips)
+    from_seq = rng.randrange(trip.last_seq)
+    to_seq = rng.randrange(from_seq + 1, trip.last_seq + 1)
+    seats = rng.sample(trip.seat_ids, rng.choice((1, 2)))
+    return Pick(trip, from_seq, to_seq, seats)
+
+
+# ---------------------------------------------------------------------------- janitor
+
+# Ends every active hold but the newest `keep` (by id): the seats go back to the pool, so
+# the share of taken seats stays the same whatever the throughput. Plain SQL, not the app's
+# cancel: no audit row and no seat event, and the same for both phases.
+JANITOR_SQL = """
+WITH cutoff AS (SELECT max(id) - $1 AS id FROM reservations),
+ended AS (
+    UPDATE reservations r SET status = 'cancelled', ended_at = now()
+    FROM cutoff
+    WHERE r.status = 'active' AND r.id <= cutoff.id
+    RETURNING r.id
+), released AS (
+    UPDATE seat_allocations a SET active = false, released_at = now()
+    FROM ended
+    WHERE a.reservation_id = ended.id AND a.active
+    RETURNING a.id
+)
+SELECT (SELECT count(*) FROM ended) AS holds, (SELECT count(*) FROM released) AS seats
+"""
+
+
+async def janitor(dsn: str, keep: int, stop: asyncio.Event, counter: list[int]) -> None:
+    if keep <= 0:
+        return
+    conn = await asyncpg.connect(dsn)
+    try:
+        while not stop.is_set():
+            row = await conn.fetchrow(JANITOR_SQL, keep)
+            counter[0] += row["holds"]
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), JANITOR_INTERVAL)
+    finally:
+        await conn.close()
+
+
+async def reset_holds(dsn: str) -> None:
+    """End every hold (between the phases) and tidy the hot tables up."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.fetchrow(JANITOR_SQL, 0)
+        await conn.execute("VACUUM ANALYZE reservations, seat_allocations, activity_logs, users")
+    finally:
+        await conn.close()
+
+
+# -------------------------------------------------------------------------- app phase
+
+
+async def http_client_loop(
+    customer: common.Customer,
+    trips: list[common.Trip],
+    rng: random.Random,
+    start: float,
+    deadline: float,
+) -> Stats:
+    stats = Stats()
+    await asyncio.sleep(max(0.0, start - time.perf_counter()))
+    while time.perf_counter() < deadline:
+        choice = pick(rng, trips)
+        form = {
+            "csrf_token": customer.csrf,
+            "schedule_id": str(choice.trip.schedule_id),
+            "from_stop": str(choice.from_seq),
+            "to_stop": str(choice.to_seq),
+            "seat_ids": [str(s) for s in choice.seat_ids],
+        }
+        began = time.perf_counter()
+        try:
+            response = await customer.client.post("/reservations", data=form)
+            status = response.status_code
+            location = response.headers.get("location", "")
+        except httpx.HTTPError as exc:
+            status, location = 0, type(exc).__name__
+        took = time.perf_counter() - began
+        stats.latency.append(took)
+        if status == 303 and "/reservations/" in location:
+            stats.held += 1
+            stats.seats_held += len(choice.seat_ids)
+            stats.latency_held.append(took)
+        elif status == 409:
+            stats.conflicts += 1
+            stats.latency_conflict.append(took)
+        else:
+            stats.errors += 1
+            stats.error_kinds[f"HTTP {status}" if status else location] += 1
+    return stats
+
+
+async def run_http(
+    customers: list[common.Customer], trips: list[common.Trip], seconds: float, seed: int
+) -> Stats:
+    start = time.perf_counter() + 0.05
+    deadline = start + seconds
+    results = await asyncio.gather(
+        *(
+            http_client_loop(c, trips, random.Random(seed * 1000 + i), start, deadline)
+            for i, c in enumerate(customers)
+        )
+    )
+    total = Stats()
+    for result in results:
+        total.add(result)
+    total.elapsed = time.perf_counter() - start
+    return total
+
+
+# -------------------------------------------------------------------------- raw phase
+
+RAW_LOCK_USER = "SELECT id FROM users WHERE id = $1 FOR UPDATE"
+RAW_LOCK_SEATS = """
+SELECT ss.id, ss.seat_id, ss.is_blocked, seat.number, seat.price_factor
+FROM schedule_seats ss JOIN seats seat ON seat.id = ss.seat_id
+WHERE ss.schedule_id = $1 AND ss.id = ANY($2::int[])
+ORDER BY ss.id
+FOR UPDATE OF ss
+"""
+RAW_OVERLAP = """
+SELECT a.id, a.kind, r.status, r.expires_at
+FROM seat_allocations a LEFT JOIN reservations r ON r.id = a.reservation_id
+WHERE a.schedule_id = $1 AND a.seat_id = ANY($2::int[]) AND a.active
+  AND a.from_seq < $4 AND a.to_seq > $3
+"""
+RAW_INSERT_RESERVATION = """
+INSERT INTO reservations (user_id, schedule_id, from_seq, to_seq, status, total_amount,
+                          currency, expires_at, grace_applied, created_at)
+VALUES ($1, $2, $3, $4, 'active', $5, 'INR', $6, false, $7)
+RETURNING id
+"""
+RAW_INSERT_ALLOCATIONS = """
+INSERT INTO seat_allocations (schedule_id, seat_id, from_seq, to_seq, kind, reservation_id,
+                              active, created_at)
+SELECT $1, seat_id, $3, $4, 'hold', $5, true, $6 FROM unnest($2::int[]) AS seat_id
+"""
+RAW_INSERT_LOG = """
+INSERT INTO activity_logs (actor_id, action, subject_type, subject_id, data, ip, created_at)
+VALUES ($1, 'reservation.created', 'Reservation', $2, $3, '127.0.0.1', $4)
+"""
+RAW_NOTIFY = "SELECT pg_notify('busbook_seats', $1)"
+
+
+class RawConflict(Exception):
+    pass
+
+
+async def raw_hold(
+    conn: asyncpg.Connection, user_id: int, choice: Pick, hold_minutes: float
+) -> None:
+    """The app's hold transaction, statement for statement where it matters, minus the
+    ORM and the web layer."""
+    now = datetime.now(UTC)
+    wanted = sorted(choice.seat_ids)
+    schedule_id = choice.trip.schedule_id
+    async with conn.transaction():
+        await conn.execute("SET LOCAL lock_timeout = '2000ms'")
+        await conn.fetchrow(RAW_LOCK_USER, user_id)
+        seats = await conn.fetch(RAW_LOCK_SEATS, schedule_id, wanted)
+        if len(seats) != len(wanted) or any(s["is_blocked"] for s in seats):
+            raise RawConflict("blocked")
+        seat_ids = [s["seat_id"] for s in seats]
+        taken = await conn.fetch(RAW_OVERLAP, schedule_id, seat_ids, choice.from_seq, choice.to_seq)
+        if taken:
+            raise RawConflict("taken")
+        total = sum((Decimal(500) * s["price_factor"] for s in seats), Decimal(0))
+        expires = now + timedelta(minutes=hold_minutes)
+        reservation_id = await conn.fetchval(
+            RAW_INSERT_RESERVATION,
+            user_id,
+            schedule_id,
+            choice.from_seq,
+            choice.to_seq,
+            total,
+            expires,
+            now,
+        )
+        await conn.execute(
+            RAW_INSERT_ALLOCATIONS,
+            schedule_id,
+            seat_ids,
+            choice.from_seq,
+            choice.to_seq,
+            reservation_id,
+            now,
+        )
+        data = {
+            "schedule_id": schedule_id,
+            "seat_ids": wanted,
+            "seats": [s["number"] for s in seats],
+            "from_seq": choice.from_seq,
+            "to_seq": choice.to_seq,
+            "total": str(total),
+            "expires_at": expires.isoformat(),
+        }
+        await conn.execute(RAW_INSERT_LOG, user_id, str(reservation_id), json.dumps(data), now)
+        await conn.execute(RAW_NOTIFY, json.dumps({"s": schedule_id, "ids": wanted, "r": "held"}))
+
+
+async def raw_client_loop(
+    dsn: str,
+    user_id: int,
+    trips: list[common.Trip],
+    rng: random.Random,
+    hold_minutes: float,
+    ready: asyncio.Barrier,
+    clock: asyncio.Future[tuple[float, float]],
+) -> Stats:
+    stats = Stats()
+    conn = await asyncpg.connect(dsn, server_settings=dict(database.SERVER_SETTINGS))
+    try:
+        await ready.wait()
+        start, deadline = await clock
+        await asyncio.sleep(max(0.0, start - time.perf_counter()))
+        while time.perf_counter() < deadline:
+            choice = pick(rng, trips)
+            began = time.perf_counter()
+            outcome = "held"
+            try:
+                await raw_hold(conn, user_id, choice, hold_minutes)
+            except RawConflict:
+                outcome = "conflict"
+            except (asyncpg.LockNotAvailableError, asyncpg.DeadlockDetectedError):
+                outcome = "conflict"  # the app answers these with 409 too (Busy)
+            except asyncpg.ExclusionViolationError:
+                outcome = "conflict"
+            except (asyncpg.PostgresError, OSError) as exc:
+                outcome = "error"
+                stats.error_kinds[type(exc).__name__] += 1
+            took = time.perf_counter() - began
+            stats.latency.append(took)
+            if outcome == "held":
+                stats.held += 1
+                stats.seats_held += len(choice.seat_ids)
+                stats.latency_held.append(took)
+            elif outcome == "conflict":
+                stats.conflicts += 1
+                stats.latency_conflict.append(took)
+            else:
+                stats.errors += 1
+    finally:
+        await conn.close()
+    return stats
+
+
+async def run_raw(
+    dsn: str,
+    user_ids: list[int],
+    trips: list[common.Trip],
+    seconds: float,
+    seed: int,
+    hold_minutes: float,
+) -> Stats:
+    ready = asyncio.Barrier(len(user_ids) + 1)
+    clock: asyncio.Future[tuple[float, float]] = asyncio.get_running_loop().create_future()
+    tasks = [
+        asyncio.create_task(
+            raw_client_loop(
+                dsn, uid, trips, random.Random(seed * 1000 + i), hold_minutes, ready, clock
+            )
+        )
+        for i, uid in enumerate(user_ids)
+    ]
+    await ready.wait()  # every connection is open: start the clock
+    start = time.perf_counter() + 0.05
+    clock.set_result((start, start + seconds))
+    results = await asyncio.gather(*tasks)
+    total = Stats()
+    for result in results:
+        total.add(result)
+    total.elapsed = time.perf_counter() - start
+    return total
+
+
+# ---------------------------------------------------------------------------- driving
+
+
+async def with_janitor(dsn: str, keep: int, coro):  # type: ignore[no-untyped-def]
+    stop, counter = asyncio.Event(), [0]
+    task = asyncio.create_task(janitor(dsn, keep, stop, counter))
+    try:
+        result: Stats = await coro
+    finally:
+        stop.set()
+        await task
+    result.recycled = counter[0]
+    return result
+
+
+def print_phase(name: str, stats: Stats, meter: common.CpuMeter) -> None:
+    r = stats.report(name)
+    print(
+        f"\n== {name}: {r['seconds']} s, {r['requests']} hold requests\n"
+        f"  holds/s        {r['holds_per_s']}  ({r['holds']} holds, {r['seats_per_s']} seats/s)\n"
+        f"  409s/s         {r['conflicts_per_s']}  ({r['conflicts']})\n"
+        f"  errors         {r['errors']}  {r['error_kinds'] or ''}\n"
+        f"  latency all    p50 {r['p50_ms']} ms  p90 {r['p90_ms']} ms  p99 {r['p99_ms']} ms"
+        f"  max {r['max_ms']} ms\n"
+        f"  latency held   p50 {r['held_p50_ms']} ms  p99 {r['held_p99_ms']} ms\n"
+        f"  latency 409    p50 {r['conflict_p50_ms']} ms  p99 {r['conflict_p99_ms']} ms\n"
+        f"  holds recycled by the janitor: {r['recycled_holds']}\n"
+        f"  {meter.summary()}\n"
+        f"  CPU per hold request: {meter.per(len(stats.latency))}\n"
+        f"{meter.warning()}",
+        end="",
+        flush=True,
+    )
+
+
+async def main(args: argparse.Namespace) -> int:
+    common.raise_nofile(4096)
+    env = {
+        "MAX_HOLDS_PER_TRIP": "1000000",
+        "MAX_ACTIVE_HOLDS": "1000000",
+        "HOLD_MINUTES": str(args.hold_minutes),
+        "DB_POOL_SIZE": str(args.pool_size),
+    }
+    print(
+        f"holds benchmark: {args.clients} clients, {args.seconds:g} s per phase "
+        f"(+{args.warmup:g} s warm-up), keep {args.keep} holds active, "
+        f"load average before: {common.load_average()}",
+        flush=True,
+    )
+    async with common.fresh_database("busbook_bench_holds") as url:
+        dsn = common.asyncpg_dsn(url)
+        pg_pid = await common.postmaster_pid(url)
+        async with common.busbook_server(url, env, workers=args.workers, name="holds") as server:
+            trips = await common.load_trips(url)
+            if args.trips:
+                trips = random.Random(args.seed).sample(trips, min(args.trips, len(trips)))
+            seats = sum(len(t.seat_ids) for t in trips)
+            print(f"trips: {len(trips)} ({seats} seats)", flush=True)
+            customers = await common.register_customers(
+                server.base,
+                url,
+                args.clients,
+                prefix="holds",
+                timeout=10,
+                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            )
+            common.log(f"{len(customers)} customers registered and signed in")
+            try:
+                if args.warmup:
+                    await with_janitor(
+                        dsn, args.keep, run_http(customers, trips, args.warmup, args.seed + 7)
+                    )
+                with common.CpuMeter(server.pid, pg_pid) as app_meter:
+                    app = await with_janitor(
+                        dsn, args.keep, run_http(customers, trips, args.seconds, args.seed)
+                    )
+            finally:
+                await asyncio.gather(*(c.client.aclose() for c in customers))
+        print_phase(f"app (HTTP, {args.workers} Granian workers)", app, app_meter)
+
+        # The raw ceiling: same database, same users and trips, the web server stopped.
+        await reset_holds(dsn)
+        user_ids = [c.user_id for c in customers]
+        if args.warmup:
+            await with_janitor(
+                dsn,
+                args.keep,
+                run_raw(dsn, user_ids, trips, args.warmup, args.seed + 7, args.hold_minutes),
+            )
+        with common.CpuMeter(None, pg_pid) as raw_meter:
+            raw = await with_janitor(
+                dsn,
+                args.keep,
+                run_raw(dsn, user_ids, trips, args.seconds, args.seed, args.hold_minutes),
+            )
+        print_phase("raw ceiling (asyncpg, no web layer)", raw, raw_meter)
+
+    ratio = app.rate(app.held) / raw.rate(raw.held) if raw.held else math.nan
+    app_p99 = common.percentile(app.latency, 99)
+    print(
+        "\n== summary\n"
+        f"  app {app.rate(app.held):.1f} holds/s, raw {raw.rate(raw.held):.1f} holds/s: "
+        f"app/raw = {ratio:.2f}\n"
+        f"  target: {args.clients} clients, app >= {TARGET_RATIO} x raw ceiling "
+        f"-> {'MET' if ratio >= TARGET_RATIO else 'NOT MET'}\n"
+        f"  target: p99 < {TARGET_P99 * 1000:.0f} ms -> app p99 {app_p99 * 1000:.1f} ms "
+        f"{'MET' if app_p99 < TARGET_P99 else 'NOT MET'}\n"
+        f"  pretix reference {PRETIX_REFERENCE:g} holds/s; our goal >= {GOAL_HOLDS:g} holds/s "
+        f"-> {'MET' if app.rate(app.held) >= GOAL_HOLDS else 'NOT MET'} "
+        f"({app.rate(app.held) / PRETIX_REFERENCE:.1f} x pretix)\n"
+        f"  load average after: {common.load_average()}",
+        flush=True,
+    )
+    if args.json:
+        Path(args.json).write_text(  # noqa: ASYNC240 (after the measurement)
+            json.dumps(
+                {
+                    "clients": args.clients,
+                    "seconds": args.seconds,
+                    "trips": len(trips),
+                    "keep": args.keep,
+                    "app": app.report("app") | {"cpu_seconds": app_meter.used},
+                    "raw": raw.report("raw") | {"cpu_seconds": raw_meter.used},
+                    "ratio": round(ratio, 3),
+                },
+                indent=2,
+            )
+        )
+    return 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=32, help="concurrent clients (32)")
+    parser.add_argument("--seconds", type=float, default=20, help="length of each phase (20)")
+    parser.add_argument(
+        "--trips", type=int, default=0, help="trips to spread holds over (0: every demo trip)"
+    )
+    parser.add_argument(
+        "--keep",
+        type=int,
+        default=500,
+        help="holds left active by the janitor; older ones are ended (500; 0: no janitor)",
+    )
+    parser.add_argument("--warmup", type=float, default=2, help="untimed warm-up per phase (2)")
+    parser.add_argument("--workers", type=int, default=2, help="Granian workers (2)")
+    parser.add_argument("--pool-size", type=int, default=20, help="DB_POOL_SIZE per worker (20)")
+    parser.add_argument("--hold-minutes", type=float, default=600, help="HOLD_MINUTES (600)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", help="also write the figures to this file")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(parse_args())))
