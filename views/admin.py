@@ -223,10 +223,63 @@ async def create_bus() -> ResponseReturnValue:
     return redirect(url_for("admin.list_buses", created=bus.registration), 303)
 
 
+def _stops_text(route: Any) -> str:
+    return "\n".join(
+        f"{stop.city.name} | {stop.minutes_from_origin} | {stop.km_from_origin} | "
+        + "; ".join(p.name for p in stop.points)
+        for stop in sorted(route.stops, key=lambda s: s.seq)
+    )
+
+
+async def _routes_page(
+    form: dict[str, str],
+    errors: dict[str, str],
+    *,
+    status: int = 200,
+    error: str = "",
+    message: str = "",
+) -> ResponseReturnValue:
+    routes = await network.list_routes()
+    return await web.render(
+        "pages/admin/routes.html",
+        status=status,
+        routes=routes,
+        form=form,
+        errors=errors,
+        error=error,
+        message=message,
+        stops_text={r.id: _stops_text(r) for r in routes},
+    )
+
+
 @blueprint.get("/routes")
 @admin_required
 async def list_routes() -> ResponseReturnValue:
-    return await web.render("pages/admin/routes.html", routes=await network.list_routes())
+    return await _routes_page({}, {}, message=request.args.get("message", ""))
+
+
+@blueprint.post("/routes")
+@admin_required
+async def save_route() -> ResponseReturnValue:
+    admin = web.viewer()
+    assert admin is not None
+    form = await request.form
+    raw_id = form.get("route_id", "")
+    values = {k: form.get(k, "") for k in ("route_id", "code", "name", "stops")}
+    try:
+        route = await network.save_route(
+            admin,
+            int(raw_id) if raw_id.isdigit() else None,
+            form.get("code", ""),
+            form.get("name", ""),
+            form.get("stops", ""),
+            now=web.now(),
+        )
+    except ValidationFailed as exc:
+        return await _routes_page(values, exc.errors, status=exc.status)
+    except Conflict as exc:
+        return await _routes_page(values, {}, status=exc.status, error=exc.message)
+    return redirect(url_for("admin.list_routes", message=f"Route {route.code} saved."), 303)
 
 
 async def _schedules_page(

@@ -184,3 +184,67 @@ def gateways(simulator):
     from domain.payments.registry import Gateways
 
     return Gateways([simulator])
+
+
+STOPS = "Mumbai | 0 | 0 | Dadar; Sion\nLonavala | 120 | 83 | Bus stand\nPune | 210 | 148 | Wakad"
+
+
+async def test_create_and_edit_a_route():
+    admin = await factories.make_user(admin=True)
+    route = await network.save_route(admin, None, "mum-pun-2", "Express", STOPS, now=NOW)
+    stops = (
+        await factories.RouteStop.filter(route=route)
+        .order_by("seq")
+        .prefetch_related("city", "points")
+    )
+    assert [s.city.name for s in stops] == ["Mumbai", "Lonavala", "Pune"]
+    assert [p.name for p in stops[0].points] == ["Dadar", "Sion"]
+    assert route.code == "MUM-PUN-2"
+    edited = STOPS.replace("Pune | 210 | 148", "Pune | 200 | 150").replace("Sion", "Chembur")
+    await network.save_route(admin, route.id, "MUM-PUN-2", "Express", edited, now=NOW)
+    first = await factories.RouteStop.get(route=route, seq=0).prefetch_related("points")
+    assert sorted(p.name for p in first.points) == ["Chembur", "Dadar"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Mumbai | 0 | 0", "at least two stops"),
+        ("Mumbai | 0 | 0\nPune | 210 | 148\nLonavala | 120 | 83", "travel order"),
+        ("Mumbai | 5 | 0\nPune | 210 | 148", "0 minutes and 0 km"),
+        ("Mumbai | 0 | 0\nPune | x | 148", "whole numbers"),
+        ("Mumbai | 0 | 0\nMumbai | 10 | 10", "only once"),
+    ],
+)
+async def test_stops_out_of_order_or_malformed_are_refused(text, message):
+    admin = await factories.make_user(admin=True)
+    with pytest.raises(ValidationFailed, match=message):
+        await network.save_route(admin, None, "BAD", "Bad", text, now=NOW)
+    assert await factories.Route.all().count() == 0
+
+
+async def test_a_route_with_bookings_keeps_its_stops(gateways, simulator):
+    admin = await factories.make_user(admin=True)
+    _, booking, _ = await buy(gateways, simulator)
+    schedule = await Schedule.get(id=booking.schedule_id)
+    route = await factories.Route.get(id=schedule.route_id)
+    with pytest.raises(Conflict, match="holds or bookings"):
+        await network.save_route(
+            admin,
+            route.id,
+            route.code,
+            route.name,
+            "Mumbai | 0 | 0 | A\nPune | 210 | 148 | B",
+            now=NOW,
+        )
+    assert await factories.RouteStop.filter(route=route).count() == 3
+    # Times and points may change; the booking's boarding point survives.
+    await network.save_route(
+        admin,
+        route.id,
+        route.code,
+        route.name,
+        "Mumbai | 0 | 0 | New point\nLonavala | 125 | 83 | X\nPune | 215 | 148 | Y",
+        now=NOW,
+    )
+    assert await factories.RouteStop.filter(route=route).count() == 3

@@ -56,6 +56,7 @@ POST_MATRIX = {
     "/admin/reservations/{hold}/release": (L, F, F, 422),
     "/admin/boarding": (L, F, F, 422),
     "/admin/buses": (L, F, F, 422),
+    "/admin/routes": (L, F, F, 422),
     "/admin/schedules": (L, F, F, 422),
     "/admin/schedules/{trip}/generate-seats": (L, F, F, 303),
     "/admin/schedules/{trip}/cancel": (L, F, F, 422),
