@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
@@ -157,9 +158,22 @@ async def authenticate(
     return user
 
 
+SESSION_USER_SQL = """
+    SELECT * FROM users WHERE id = $1 AND session_version = $2 AND is_active
+"""
+
+
 async def session_user(user_id: int, session_version: int) -> User | None:
-    """The user behind a login cookie, or None when the cookie was revoked."""
-    return await User.get_or_none(id=user_id, session_version=session_version, is_active=True)
+    """The user behind a login cookie, or None when the cookie was revoked. Runs on every
+    request, so it is one plain query rather than an ORM query build."""
+    rows = await connections.get("default").execute_query_dict(
+        SESSION_USER_SQL, [user_id, session_version]
+    )
+    if not rows:
+        return None
+    row = dict(rows[0])
+    row["role"] = UserRole(row["role"])
+    return User._init_from_db(**row)
 
 
 async def get_profile(viewer: User, user_id: int) -> User:

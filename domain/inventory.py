@@ -17,7 +17,7 @@ from typing import Any
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from domain.enums import AllocationKind, Deck, SeatPosition, SeatStatus, SeatType
+from domain.enums import AllocationKind, Deck, ScheduleStatus, SeatPosition, SeatStatus, SeatType
 from domain.errors import ScheduleNotFound, ValidationFailed
 from domain.models import Bus, Route, RouteStop, Schedule, ScheduleSeat, Seat, StopPoint
 from domain.pricing import seat_fare, segment_fare
@@ -128,9 +128,14 @@ async def load_trip(schedule_id: int, *, using_db: BaseDBAsyncClient | None = No
     A route's stops and a bus change only through the operator's console, but every page
     and every hold reads them: they are kept per process for a short while. The schedule
     row itself, with its fare and status, is always read fresh."""
-    schedule = await Schedule.filter(id=schedule_id).using_db(using_db).first()
-    if schedule is None:
+    rows = await (using_db or connections.get("default")).execute_query_dict(
+        "SELECT * FROM schedules WHERE id = $1", [schedule_id]
+    )
+    if not rows:
         raise ScheduleNotFound()
+    row = dict(rows[0])
+    row["status"] = ScheduleStatus(row["status"])
+    schedule = Schedule._init_from_db(**row)  # one plain query: this runs on every hold
 
     async def route() -> Route:
         return await Route.get(id=schedule.route_id, using_db=using_db).prefetch_related("operator")
