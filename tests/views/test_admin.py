@@ -122,3 +122,29 @@ async def test_find_bookings_and_board_passengers(admin, auth, trip, settings):
     assert "Not for this trip" in await scan(ticket.qr_token, other.id)
     assert "Not a valid ticket" in await scan(ticket.qr_token[:-2] + "xx")
     assert await ActivityLog.filter(action="ticket.boarded").count() == 1
+
+
+async def test_an_admin_cancels_on_the_customers_behalf(admin, auth, trip):
+    from domain.models import Cancellation, Passenger
+
+    seats = (await factories.schedule_seats(trip))[:2]
+    await auth.register()
+    await buy(auth, trip, seats)
+    booking = await Booking.get()
+    passenger = await Passenger.filter(booking=booking).order_by("id").first()
+    page = await admin.client.get(
+        f"/bookings/{booking.reference}/cancel?passenger_ids={passenger.id}"
+    )
+    html = await page.get_data(as_text=True)
+    assert page.status_code == 200 and "Your refund" in html
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    done = await admin.client.post(
+        f"/bookings/{booking.reference}/cancel",
+        data=urlencode([("csrf_token", token), ("passenger_ids", passenger.id)]),
+        headers=FORM,
+    )
+    assert done.status_code == 303
+    cancellation = await Cancellation.get()
+    ops = await factories.User.get(email="ops@example.com")
+    assert cancellation.actor_id == ops.id
+    assert await ActivityLog.filter(action="booking.partially_cancelled", actor_id=ops.id).exists()
