@@ -581,7 +581,7 @@ async def _fulfil(
         using_db=conn,
         data={"booking": booking.reference},
     )
-    ticket = await _issue_ticket(conn, booking, config=config, now=now)
+    ticket = await issue_ticket(conn, booking, config=config, now=now)
     await _queue_confirmation(conn, booking, ticket, config=config, now=now)
     await events.announce(conn, reservation.schedule_id, [s.id for s in inventory], "booked")
     return booking
@@ -642,7 +642,7 @@ async def _create_booking(
     return booking
 
 
-async def _issue_ticket(
+async def issue_ticket(
     conn: BaseDBAsyncClient, booking: Booking, *, config: CheckoutConfig, now: datetime
 ) -> Ticket:
     number = tickets.ticket_number()

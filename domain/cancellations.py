@@ -15,8 +15,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from tortoise.transactions import in_transaction
 
-from domain import audit, events, mail, tickets
-from domain.bookings import CheckoutConfig, payment_info
+from domain import audit, events, mail
+from domain.bookings import CheckoutConfig, issue_ticket, payment_info
 from domain.enums import (
     BookingStatus,
     PassengerStatus,
@@ -206,19 +206,7 @@ async def cancel_booking(
         )
         new_ticket = None
         if remaining:
-            number = tickets.ticket_number()
-            new_ticket = await Ticket.create(
-                number=number,
-                booking=locked,
-                issued_at=now,
-                using_db=conn,
-                qr_token=tickets.qr_token(
-                    config.secret,
-                    ticket_number=number,
-                    booking_reference=locked.reference,
-                    schedule_id=locked.schedule_id,
-                ),
-            )
+            new_ticket = await issue_ticket(conn, locked, config=config, now=now)
         await audit.record(
             "booking.cancelled" if not remaining else "booking.partially_cancelled",
             now=now,
