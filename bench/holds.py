@@ -5,10 +5,11 @@ through asyncpg (the raw ceiling: no web layer, no ORM).
     uv run python bench/holds.py [--clients 32] [--seconds 20] [--trips 0]
 
 Each client loops: pick a random trip of the demo timetable, a random segment of it and 1-2
-random seats, POST /reservations (redirects not followed: 303 = held, 409 = conflict, any
-other answer or a transport error = error). Seats are kept available by a janitor that
-ends every hold but the newest --keep ones once per 0.2 s with one SQL statement, in both
-phases alike; see bench/README.md.
+random seats, POST /reservations on its own keep-alive connection (a lean asyncio client,
+so that the load generator leaves the cores to the server; redirects not followed: 303 =
+held, 409 = conflict, any other answer or a transport error = error). Seats are kept
+available by a janitor that ends every hold but the newest --keep ones once per 0.2 s with
+one SQL statement, in both phases alike; see bench/README.md.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -33,7 +35,8 @@ import _common as common
 import asyncpg
 import httpx
 
-from domain import database
+from domain import database, holds
+from domain.inventory import Segment
 
 TARGET_RATIO = 0.5
 TARGET_P99 = 0.100
@@ -158,6 +161,7 @@ async def reset_holds(dsn: str) -> None:
 
 
 async def http_client_loop(
+    http: common.LeanHttp,
     customer: common.Customer,
     trips: list[common.Trip],
     rng: random.Random,
@@ -168,19 +172,21 @@ async def http_client_loop(
     await asyncio.sleep(max(0.0, start - time.perf_counter()))
     while time.perf_counter() < deadline:
         choice = pick(rng, trips)
-        form = {
-            "csrf_token": customer.csrf,
-            "schedule_id": str(choice.trip.schedule_id),
-            "from_stop": str(choice.from_seq),
-            "to_stop": str(choice.to_seq),
-            "seat_ids": [str(s) for s in choice.seat_ids],
-        }
+        body = urlencode(
+            [
+                ("csrf_token", customer.csrf),
+                ("schedule_id", choice.trip.schedule_id),
+                ("from_stop", choice.from_seq),
+                ("to_stop", choice.to_seq),
+                *(("seat_ids", s) for s in choice.seat_ids),
+            ]
+        ).encode()
         began = time.perf_counter()
         try:
-            response = await customer.client.post("/reservations", data=form)
-            status = response.status_code
-            location = response.headers.get("location", "")
-        except httpx.HTTPError as exc:
+            status, headers = await asyncio.wait_for(http.post("/reservations", body), 10)
+            location = headers.get("location", "")
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, RuntimeError) as exc:
+            await http.close()
             status, location = 0, type(exc).__name__
         took = time.perf_counter() - began
         stats.latency.append(took)
@@ -198,16 +204,24 @@ async def http_client_loop(
 
 
 async def run_http(
-    customers: list[common.Customer], trips: list[common.Trip], seconds: float, seed: int
+    base: str,
+    customers: list[common.Customer],
+    trips: list[common.Trip],
+    seconds: float,
+    seed: int,
 ) -> Stats:
+    connections = [common.LeanHttp.signed_in_as(c, base) for c in customers]
     start = time.perf_counter() + 0.05
     deadline = start + seconds
-    results = await asyncio.gather(
-        *(
-            http_client_loop(c, trips, random.Random(seed * 1000 + i), start, deadline)
-            for i, c in enumerate(customers)
+    try:
+        results = await asyncio.gather(
+            *(
+                http_client_loop(http, c, trips, random.Random(seed * 1000 + i), start, deadline)
+                for i, (http, c) in enumerate(zip(connections, customers, strict=True))
+            )
         )
-    )
+    finally:
+        await asyncio.gather(*(http.close() for http in connections))
     total = Stats()
     for result in results:
         total.add(result)
@@ -217,37 +231,6 @@ async def run_http(
 
 # -------------------------------------------------------------------------- raw phase
 
-RAW_LOCK_USER = "SELECT id FROM users WHERE id = $1 FOR UPDATE"
-RAW_LOCK_SEATS = """
-SELECT ss.id, ss.seat_id, ss.is_blocked, seat.number, seat.price_factor
-FROM schedule_seats ss JOIN seats seat ON seat.id = ss.seat_id
-WHERE ss.schedule_id = $1 AND ss.id = ANY($2::int[])
-ORDER BY ss.id
-FOR UPDATE OF ss
-"""
-RAW_OVERLAP = """
-SELECT a.id, a.kind, r.status, r.expires_at
-FROM seat_allocations a LEFT JOIN reservations r ON r.id = a.reservation_id
-WHERE a.schedule_id = $1 AND a.seat_id = ANY($2::int[]) AND a.active
-  AND a.from_seq < $4 AND a.to_seq > $3
-"""
-RAW_INSERT_RESERVATION = """
-INSERT INTO reservations (user_id, schedule_id, from_seq, to_seq, status, total_amount,
-                          currency, expires_at, grace_applied, created_at)
-VALUES ($1, $2, $3, $4, 'active', $5, 'INR', $6, false, $7)
-RETURNING id
-"""
-RAW_INSERT_ALLOCATIONS = """
-INSERT INTO seat_allocations (schedule_id, seat_id, from_seq, to_seq, kind, reservation_id,
-                              active, created_at)
-SELECT $1, seat_id, $3, $4, 'hold', $5, true, $6 FROM unnest($2::int[]) AS seat_id
-"""
-RAW_INSERT_LOG = """
-INSERT INTO activity_logs (actor_id, action, subject_type, subject_id, data, ip, created_at)
-VALUES ($1, 'reservation.created', 'Reservation', $2, $3, '127.0.0.1', $4)
-"""
-RAW_NOTIFY = "SELECT pg_notify('busbook_seats', $1)"
-
 
 class RawConflict(Exception):
     pass
@@ -256,53 +239,44 @@ class RawConflict(Exception):
 async def raw_hold(
     conn: asyncpg.Connection, user_id: int, choice: Pick, hold_minutes: float
 ) -> None:
-    """The app's hold transaction, statement for statement where it matters, minus the
-    ORM and the web layer."""
+    """The app's hold transaction, statement for statement (the SQL is domain.holds'),
+    minus the ORM, the route cache and the web layer."""
     now = datetime.now(UTC)
     wanted = sorted(choice.seat_ids)
     schedule_id = choice.trip.schedule_id
+    segment = Segment(choice.from_seq, choice.to_seq)
     async with conn.transaction():
-        await conn.execute("SET LOCAL lock_timeout = '2000ms'")
-        await conn.fetchrow(RAW_LOCK_USER, user_id)
-        seats = await conn.fetch(RAW_LOCK_SEATS, schedule_id, wanted)
+        schedule = await conn.fetchrow(holds.LOCK_CUSTOMER_SQL, user_id, schedule_id, "2000ms")
+        if schedule is None or schedule["status"] != "scheduled":
+            raise RawConflict("trip")
+        seats = await conn.fetch(holds.SEATS_SQL, schedule_id, wanted)
         if len(seats) != len(wanted) or any(s["is_blocked"] for s in seats):
             raise RawConflict("blocked")
         seat_ids = [s["seat_id"] for s in seats]
-        taken = await conn.fetch(RAW_OVERLAP, schedule_id, seat_ids, choice.from_seq, choice.to_seq)
-        if taken:
+        checked = await conn.fetch(
+            holds.CHECK_SQL, schedule_id, seat_ids, segment.from_seq, segment.to_seq, user_id, now
+        )
+        if checked[0]["seat_id"] is not None:
             raise RawConflict("taken")
         total = sum((Decimal(500) * s["price_factor"] for s in seats), Decimal(0))
-        expires = now + timedelta(minutes=hold_minutes)
-        reservation_id = await conn.fetchval(
-            RAW_INSERT_RESERVATION,
-            user_id,
-            schedule_id,
-            choice.from_seq,
-            choice.to_seq,
-            total,
-            expires,
-            now,
+        await conn.fetchrow(
+            holds.INSERT_HOLD_SQL,
+            *holds.hold_parameters(
+                user_id=user_id,
+                schedule_id=schedule_id,
+                segment=segment,
+                boarding_point_id=None,
+                dropping_point_id=None,
+                total=total.quantize(Decimal("0.01")),
+                currency=schedule["currency"],
+                expires_at=now + timedelta(minutes=hold_minutes),
+                now=now,
+                schedule_seat_ids=wanted,
+                seat_ids=seat_ids,
+                numbers=[s["number"] for s in seats],
+                ip="127.0.0.1",
+            ),
         )
-        await conn.execute(
-            RAW_INSERT_ALLOCATIONS,
-            schedule_id,
-            seat_ids,
-            choice.from_seq,
-            choice.to_seq,
-            reservation_id,
-            now,
-        )
-        data = {
-            "schedule_id": schedule_id,
-            "seat_ids": wanted,
-            "seats": [s["number"] for s in seats],
-            "from_seq": choice.from_seq,
-            "to_seq": choice.to_seq,
-            "total": str(total),
-            "expires_at": expires.isoformat(),
-        }
-        await conn.execute(RAW_INSERT_LOG, user_id, str(reservation_id), json.dumps(data), now)
-        await conn.execute(RAW_NOTIFY, json.dumps({"s": schedule_id, "ids": wanted, "r": "held"}))
 
 
 async def raw_client_loop(
@@ -449,13 +423,11 @@ async def main(args: argparse.Namespace) -> int:
             common.log(f"{len(customers)} customers registered and signed in")
             try:
                 if args.warmup:
-                    await with_janitor(
-                        dsn, args.keep, run_http(customers, trips, args.warmup, args.seed + 7)
-                    )
+                    warmup = run_http(server.base, customers, trips, args.warmup, args.seed + 7)
+                    await with_janitor(dsn, args.keep, warmup)
                 with common.CpuMeter(server.pid, pg_pid) as app_meter:
-                    app = await with_janitor(
-                        dsn, args.keep, run_http(customers, trips, args.seconds, args.seed)
-                    )
+                    measured = run_http(server.base, customers, trips, args.seconds, args.seed)
+                    app = await with_janitor(dsn, args.keep, measured)
             finally:
                 await asyncio.gather(*(c.client.aclose() for c in customers))
         print_phase(f"app (HTTP, {args.workers} Granian workers)", app, app_meter)

@@ -12,11 +12,17 @@ from tortoise.models import Model
 
 from domain.models import User
 
-INSERT = """
-    INSERT INTO activity_logs (actor_id, action, subject_type, subject_id, data, ip, created_at)
+COLUMNS = "actor_id, action, subject_type, subject_id, data, ip, created_at"
+INSERT = f"""
+    INSERT INTO activity_logs ({COLUMNS})
     VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)
     RETURNING id
 """
+
+
+def encode(data: dict[str, Any] | None) -> str:
+    """An audit row's `data` as the JSON text the column is written from."""
+    return json.dumps(data or {}, default=str)
 
 
 async def record(
@@ -40,7 +46,7 @@ async def record(
             action,
             subject_ref[0] if subject_ref else type(subject).__name__ if subject else "",
             str(subject_ref[1]) if subject_ref else str(subject.pk) if subject else "",
-            json.dumps(data or {}, default=str),
+            encode(data),
             ip,
             now,
         ],

@@ -31,11 +31,18 @@ async def announce(
     conn: BaseDBAsyncClient, schedule_id: int, schedule_seat_ids: Iterable[int], reason: str
 ) -> None:
     """Queue a seat event; PostgreSQL delivers it only if the transaction commits."""
+    for payload in payloads(schedule_id, schedule_seat_ids, reason):
+        await conn.execute_query("SELECT pg_notify($1, $2)", [CHANNEL, payload])
+
+
+def payloads(schedule_id: int, schedule_seat_ids: Iterable[int], reason: str) -> list[str]:
+    """The NOTIFY payloads of one change (for callers that send `pg_notify` themselves)."""
     ids = sorted(set(schedule_seat_ids))
     # Payloads must stay under 8000 bytes: send ids (never HTML), in chunks.
-    for start in range(0, len(ids), 500):
-        payload = json.dumps({"s": schedule_id, "ids": ids[start : start + 500], "r": reason})
-        await conn.execute_query("SELECT pg_notify($1, $2)", [CHANNEL, payload])
+    return [
+        json.dumps({"s": schedule_id, "ids": ids[start : start + 500], "r": reason})
+        for start in range(0, len(ids), 500)
+    ]
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,12 @@ from domain.errors import (
     Busy,
     HoldLimitReached,
     ReservationNotFound,
+    ScheduleNotFound,
     SeatsUnavailable,
     TripDeparted,
     ValidationFailed,
 )
-from domain.inventory import Segment, Trip, load_trip, parse_segment
+from domain.inventory import Segment, Trip, load_trip, parse_segment, trip_from_row
 from domain.models import Reservation, ScheduleSeat, SeatAllocation, User
 from domain.pricing import seat_fare
 
@@ -76,12 +77,7 @@ def _exclusion_violation(exc: BaseException) -> bool:
     )
 
 
-async def _validate(
-    request: HoldRequest,
-    policy: HoldPolicy,
-    now: datetime,
-    conn: BaseDBAsyncClient | None = None,
-) -> tuple[Trip, Segment]:
+def _check_request(request: HoldRequest, policy: HoldPolicy) -> None:
     ids = request.schedule_seat_ids
     if not ids:
         raise ValidationFailed({"seat_ids": "Pick at least one seat to hold."})
@@ -91,7 +87,9 @@ async def _validate(
         raise ValidationFailed(
             {"seat_ids": f"You can hold at most {policy.max_seats} seats at a time."}
         )
-    trip = await load_trip(request.schedule_id, using_db=conn)
+
+
+def _check_trip(trip: Trip, request: HoldRequest, now: datetime) -> Segment:
     segment = parse_segment(trip, str(request.from_seq), str(request.to_seq))
     if trip.schedule.status != ScheduleStatus.SCHEDULED:
         raise TripDeparted("This trip was cancelled by the operator. Please pick another bus.")
@@ -110,7 +108,7 @@ async def _validate(
             errors[field] = f"Pick a {kind} point in {stop.city}."
     if errors:
         raise ValidationFailed(errors)
-    return trip, segment
+    return segment
 
 
 async def end_reservations(
@@ -150,6 +148,21 @@ async def end_reservations(
         )
 
 
+# The hold transaction: BEGIN, then four statements, then COMMIT. Each statement is a
+# round trip that runs while rows are locked, so the work is folded into as few as keep the
+# order right: the customer's row before the seats (one customer's holds are taken one at
+# a time, so the limits hold even for a double-clicked form), the seats in id order, and
+# only then, with a fresh snapshot, the allocations that overlap them.
+
+# 1. Lock the customer; set this transaction's lock timeout (before any lock is waited
+#    for: set_config in the select list runs before the row lock is taken); read the trip.
+LOCK_CUSTOMER_SQL = """
+    SELECT set_config('lock_timeout', $3, true) AS lock_timeout, s.*
+    FROM users u JOIN schedules s ON s.id = $2
+    WHERE u.id = $1
+    FOR UPDATE OF u
+"""
+# 2. Lock the seats asked for, in id order.
 SEATS_SQL = """
     SELECT ss.id, ss.seat_id, ss.is_blocked, s.number, s.price_factor
     FROM schedule_seats ss JOIN seats s ON s.id = ss.seat_id
@@ -157,29 +170,90 @@ SEATS_SQL = """
     ORDER BY ss.id
     FOR UPDATE OF ss
 """
-OVERLAP_SQL = """
-    SELECT a.seat_id, a.kind, a.reservation_id, r.user_id, r.status, r.expires_at,
-           r.from_seq, r.to_seq, r.boarding_point_id, r.dropping_point_id
-    FROM seat_allocations a LEFT JOIN reservations r ON r.id = a.reservation_id
-    WHERE a.schedule_id = $1 AND a.seat_id = ANY($2::int[]) AND a.active
-      AND a.from_seq < $4 AND a.to_seq > $3
+# 3. The customer's live holds (for the limits) and the allocations in the way, in one
+#    answer: the first row always carries the counts; overlap columns are null when free.
+CHECK_SQL = """
+    WITH mine AS (
+        SELECT count(*) FILTER (WHERE schedule_id = $1) AS on_trip, count(*) AS in_all
+        FROM reservations WHERE user_id = $5 AND status = 'active' AND expires_at > $6
+    ), overlapping AS (
+        SELECT a.seat_id, a.kind, a.reservation_id, r.user_id, r.status, r.expires_at,
+               r.from_seq, r.to_seq, r.boarding_point_id, r.dropping_point_id
+        FROM seat_allocations a LEFT JOIN reservations r ON r.id = a.reservation_id
+        WHERE a.schedule_id = $1 AND a.seat_id = ANY($2::int[]) AND a.active
+          AND a.from_seq < $4 AND a.to_seq > $3
+    )
+    SELECT mine.on_trip, mine.in_all, overlapping.*
+    FROM mine LEFT JOIN overlapping ON true
 """
-LIMITS_SQL = """
-    SELECT count(*) FILTER (WHERE schedule_id = $2) AS on_trip, count(*) AS in_all
-    FROM reservations WHERE user_id = $1 AND status = 'active' AND expires_at > $3
+# 4. The reservation, its allocations (the exclusion constraint is the last guard), the
+#    audit row and the seat event, in one statement.
+INSERT_HOLD_SQL = f"""
+    WITH reservation AS (
+        INSERT INTO reservations (user_id, schedule_id, from_seq, to_seq, boarding_point_id,
+            dropping_point_id, status, total_amount, currency, expires_at, grace_applied,
+            created_at)
+        VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, false, $10)
+        RETURNING id
+    ), allocations AS (
+        INSERT INTO seat_allocations (schedule_id, seat_id, from_seq, to_seq, kind,
+            reservation_id, active, created_at)
+        SELECT $2, seat_id, $3, $4, 'hold', reservation.id, true, $10
+        FROM reservation, unnest($11::int[]) AS seat_id
+    ), audit AS (
+        INSERT INTO activity_logs ({audit.COLUMNS})
+        SELECT $1, 'reservation.created', 'Reservation', reservation.id::text,
+               $12::jsonb || jsonb_build_object('reservation_id', reservation.id), $13, $10
+        FROM reservation
+    )
+    SELECT reservation.id, pg_notify($14, $15) FROM reservation
 """
-INSERT_RESERVATION_SQL = """
-    INSERT INTO reservations (user_id, schedule_id, from_seq, to_seq, boarding_point_id,
-        dropping_point_id, status, total_amount, currency, expires_at, grace_applied,
-        created_at)
-    VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, false, $10)
-    RETURNING id
-"""
-INSERT_ALLOCATIONS_SQL = """
-    INSERT INTO seat_allocations (schedule_id, seat_id, from_seq, to_seq, kind,
-        reservation_id, active, created_at)
-    SELECT $1, seat_id, $3, $4, 'hold', $5, true, $6 FROM unnest($2::int[]) AS seat_id
-"""
+
+
+def hold_parameters(
+    *,
+    user_id: int,
+    schedule_id: int,
+    segment: Segment,
+    boarding_point_id: int | None,
+    dropping_point_id: int | None,
+    total: Decimal,
+    currency: str,
+    expires_at: datetime,
+    now: datetime,
+    schedule_seat_ids: list[int],
+    seat_ids: list[int],
+    numbers: list[str],
+    ip: str | None,
+) -> list[object]:
+    """The parameters of INSERT_HOLD_SQL (bench/holds.py sends the same statement)."""
+    data = {
+        "schedule_id": schedule_id,
+        "seat_ids": schedule_seat_ids,
+        "seats": numbers,
+        "from_seq": segment.from_seq,
+        "to_seq": segment.to_seq,
+        "total": str(total),
+        "expires_at": expires_at.isoformat(),
+    }
+    (payload,) = events.payloads(schedule_id, schedule_seat_ids, "held")
+    return [
+        user_id,
+        schedule_id,
+        segment.from_seq,
+        segment.to_seq,
+        boarding_point_id,
+        dropping_point_id,
+        total,
+        currency,
+        expires_at,
+        now,
+        seat_ids,
+        audit.encode(data),
+        ip,
+        events.CHANNEL,
+        payload,
+    ]
 
 
 async def hold_seats(
@@ -194,14 +268,20 @@ async def hold_seats(
 
     The transaction is written in plain SQL on one connection: it is the hottest path of
     the product, and every statement runs while the seats are locked."""
+    _check_request(request, policy)
     wanted = sorted(request.schedule_seat_ids)
     try:
         async with in_transaction() as conn:
-            trip, segment = await _validate(request, policy, now, conn)
-            await conn.execute_query(f"SET LOCAL lock_timeout = '{int(policy.lock_timeout_ms)}ms'")
-            # One customer's holds are taken one at a time, so the limits below hold even
-            # for a double-clicked form.
-            await conn.execute_query("SELECT id FROM users WHERE id = $1 FOR UPDATE", [user.id])
+            rows = await conn.execute_query_dict(
+                LOCK_CUSTOMER_SQL,
+                [user.id, request.schedule_id, f"{int(policy.lock_timeout_ms)}ms"],
+            )
+            if not rows:
+                raise ScheduleNotFound()
+            row = dict(rows[0])
+            del row["lock_timeout"]
+            trip = await trip_from_row(row, using_db=conn)
+            segment = _check_trip(trip, request, now)
             seats = await conn.execute_query_dict(SEATS_SQL, [request.schedule_id, wanted])
             if len(seats) != len(wanted):
                 raise ValidationFailed(
@@ -212,9 +292,12 @@ async def hold_seats(
                 raise SeatsUnavailable(blocked, blocked=True)
             seat_ids = [s["seat_id"] for s in seats]
             number_of = {s["seat_id"]: s["number"] for s in seats}
-            overlapping = await conn.execute_query_dict(
-                OVERLAP_SQL, [request.schedule_id, seat_ids, segment.from_seq, segment.to_seq]
+            checked = await conn.execute_query_dict(
+                CHECK_SQL,
+                [request.schedule_id, seat_ids, segment.from_seq, segment.to_seq, user.id, now],
             )
+            on_trip, in_all = checked[0]["on_trip"], checked[0]["in_all"]
+            overlapping = [a for a in checked if a["seat_id"] is not None]
             stale_ids = sorted(
                 {
                     a["reservation_id"]
@@ -244,62 +327,31 @@ async def hold_seats(
                 raise SeatsUnavailable(
                     sorted({number_of[a["seat_id"]] for a in overlapping}, key=_natural)
                 )
-            counts = (
-                await conn.execute_query_dict(LIMITS_SQL, [user.id, request.schedule_id, now])
-            )[0]
-            _check_limits(counts["on_trip"], counts["in_all"], policy)
+            _check_limits(on_trip, in_all, policy)
             fare = trip.segment_fare(segment)
             total = sum((seat_fare(fare, s["price_factor"]) for s in seats), Decimal(0))
+            total = total.quantize(Decimal("0.01"))  # as the column keeps it
             expires_at = now + policy.duration
-            reservation_id = (
-                await conn.execute_query_dict(
-                    INSERT_RESERVATION_SQL,
-                    [
-                        user.id,
-                        request.schedule_id,
-                        segment.from_seq,
-                        segment.to_seq,
-                        request.boarding_point_id,
-                        request.dropping_point_id,
-                        total,
-                        trip.schedule.currency,
-                        expires_at,
-                        now,
-                    ],
-                )
-            )[0]["id"]
-            await conn.execute_query(
-                INSERT_ALLOCATIONS_SQL,
-                [
-                    request.schedule_id,
-                    seat_ids,
-                    segment.from_seq,
-                    segment.to_seq,
-                    reservation_id,
-                    now,
-                ],
+            inserted = await conn.execute_query_dict(
+                INSERT_HOLD_SQL,
+                hold_parameters(
+                    user_id=user.id,
+                    schedule_id=request.schedule_id,
+                    segment=segment,
+                    boarding_point_id=request.boarding_point_id,
+                    dropping_point_id=request.dropping_point_id,
+                    total=total,
+                    currency=trip.schedule.currency,
+                    expires_at=expires_at,
+                    now=now,
+                    schedule_seat_ids=wanted,
+                    seat_ids=seat_ids,
+                    numbers=[s["number"] for s in seats],
+                    ip=ip,
+                ),
             )
-            await audit.record(
-                "reservation.created",
-                now=now,
-                actor=user,
-                data={
-                    "reservation_id": reservation_id,
-                    "schedule_id": request.schedule_id,
-                    "seat_ids": wanted,
-                    "seats": [s["number"] for s in seats],
-                    "from_seq": segment.from_seq,
-                    "to_seq": segment.to_seq,
-                    "total": str(total),
-                    "expires_at": expires_at.isoformat(),
-                },
-                ip=ip,
-                using_db=conn,
-                subject_ref=("Reservation", reservation_id),
-            )
-            await events.announce(conn, request.schedule_id, wanted, "held")
             reservation = Reservation(
-                id=reservation_id,
+                id=inserted[0]["id"],
                 user_id=user.id,
                 schedule_id=request.schedule_id,
                 from_seq=segment.from_seq,

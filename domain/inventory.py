@@ -133,9 +133,14 @@ async def load_trip(schedule_id: int, *, using_db: BaseDBAsyncClient | None = No
     )
     if not rows:
         raise ScheduleNotFound()
-    row = dict(rows[0])
+    return await trip_from_row(dict(rows[0]), using_db=using_db)
+
+
+async def trip_from_row(row: dict[str, Any], *, using_db: BaseDBAsyncClient | None = None) -> Trip:
+    """The trip of a `schedules` row read by the caller (one plain query: this runs on every
+    hold), with its route, stops and bus from the per-process cache."""
     row["status"] = ScheduleStatus(row["status"])
-    schedule = Schedule._init_from_db(**row)  # one plain query: this runs on every hold
+    schedule = Schedule._init_from_db(**row)
 
     async def route() -> Route:
         return await Route.get(id=schedule.route_id, using_db=using_db).prefetch_related("operator")
@@ -223,6 +228,7 @@ class SeatState:
     schedule_seat_id: int
     is_blocked: bool
     occupancies: tuple[Occupancy, ...]
+    seat_id: int = 0  # the bus seat behind this inventory row
 
     def status_for(self, segment: Segment, viewer_id: int | None, now: datetime) -> SeatStatus:
         """Blocked beats booked beats held; a hold whose `expires_at <= now` is free for
@@ -247,7 +253,7 @@ class SeatState:
 
 
 SEAT_STATE_SQL = """
-    SELECT ss.id AS schedule_seat_id, ss.is_blocked, a.from_seq, a.to_seq, a.kind,
+    SELECT ss.id AS schedule_seat_id, ss.seat_id, ss.is_blocked, a.from_seq, a.to_seq, a.kind,
            r.user_id, r.expires_at
     FROM schedule_seats ss
     LEFT JOIN seat_allocations a
@@ -271,10 +277,12 @@ async def seat_states(
         params.append(schedule_seat_ids)
     conn = using_db or connections.get("default")
     blocked: dict[int, bool] = {}
+    seat_of: dict[int, int] = {}
     occupancies: dict[int, list[Occupancy]] = defaultdict(list)
     for row in await conn.execute_query_dict(sql, params):
         seat_id = row["schedule_seat_id"]
         blocked[seat_id] = row["is_blocked"]
+        seat_of[seat_id] = row["seat_id"]
         if row["kind"] is not None:
             occupancies[seat_id].append(
                 Occupancy(
@@ -286,7 +294,9 @@ async def seat_states(
                 )
             )
     return {
-        seat_id: SeatState(seat_id, is_blocked, tuple(occupancies.get(seat_id, ())))
+        seat_id: SeatState(
+            seat_id, is_blocked, tuple(occupancies.get(seat_id, ())), seat_of[seat_id]
+        )
         for seat_id, is_blocked in blocked.items()
     }
 
@@ -303,21 +313,35 @@ async def seat_statuses(
     return {seat_id: state.status_for(segment, viewer_id, now) for seat_id, state in states.items()}
 
 
+async def bus_seats(bus_id: int) -> dict[int, Seat]:
+    """A bus's seats by id. A layout is fixed once the bus is saved (the console creates
+    buses, it does not redraw them), so it is kept per process like routes."""
+
+    async def load() -> dict[int, Seat]:
+        return {seat.id: seat for seat in await Seat.filter(bus_id=bus_id)}
+
+    seats: dict[int, Seat] = await _cached("seats", bus_id, load)
+    return seats
+
+
 async def seat_map(
     trip: Trip, segment: Segment, *, viewer_id: int | None, now: datetime
 ) -> SeatMap:
     bus = trip.schedule.bus
-    inventory = await ScheduleSeat.filter(schedule_id=trip.schedule.id).prefetch_related("seat")
     states = await seat_states(trip.schedule.id)
+    layout = await bus_seats(bus.id)
+    if any(state.seat_id not in layout for state in states.values()):
+        forget_routes()  # a seat newer than the cached layout: read it again
+        layout = await bus_seats(bus.id)
     fare = trip.segment_fare(segment)
     grid: dict[Deck, list[list[SeatView | None]]] = {}
     counts: dict[SeatStatus, int] = defaultdict(int)
     seats: dict[int, SeatView] = {}
-    for item in inventory:
-        seat = item.seat
-        state = states.get(item.id)
+    for schedule_seat_id in sorted(states):
+        state = states[schedule_seat_id]
+        seat = layout[state.seat_id]
         view = SeatView(
-            schedule_seat_id=item.id,
+            schedule_seat_id=schedule_seat_id,
             number=seat.number,
             deck=seat.deck,
             row=seat.row,
@@ -325,9 +349,9 @@ async def seat_map(
             seat_type=seat.seat_type,
             position=seat.position,
             fare=seat_fare(fare, seat.price_factor),
-            status=state.status_for(segment, viewer_id, now) if state else SeatStatus.AVAILABLE,
+            status=state.status_for(segment, viewer_id, now),
         )
-        seats[item.id] = view
+        seats[schedule_seat_id] = view
         counts[view.status] += 1
         rows = grid.setdefault(seat.deck, [[None] * bus.columns for _ in range(bus.rows)])
         if 1 <= seat.row <= bus.rows and 1 <= seat.column <= bus.columns:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from datetime import timedelta
 
@@ -42,6 +43,16 @@ async def error_page(status: int, message: str) -> ResponseReturnValue:
         message=message,
         code=status,
     )
+
+
+def _keep_hooks_on_the_loop(app: Quart) -> None:
+    """Quart runs every synchronous hook in a worker thread, on every request that reaches
+    it. Two synchronous context processors come with the libraries, for every rendered
+    page: Flask's blueprint default (it reads Flask's request globals, which are always
+    empty under Quart) and quart-auth's `current_user` (templates use `viewer`, from
+    `web.template_globals`, instead). Drop them; ours are coroutines."""
+    for processors in app.template_context_processors.values():
+        processors[:] = [p for p in processors if inspect.iscoroutinefunction(p)]
 
 
 def register_views(app: Quart) -> None:
@@ -87,6 +98,7 @@ def register_views(app: Quart) -> None:
     app.register_blueprint(bookings.blueprint)
     app.register_blueprint(cancellations.blueprint)
     app.register_blueprint(admin.blueprint)
+    _keep_hooks_on_the_loop(app)
 
     @app.errorhandler(DomainError)
     async def domain_error(error: DomainError) -> ResponseReturnValue:

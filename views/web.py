@@ -201,7 +201,7 @@ def format_money(value: Decimal | int, currency: str | None = None) -> str:
     return f"{symbol}{text}"
 
 
-def template_globals() -> dict[str, Any]:
+async def template_globals() -> dict[str, Any]:
     return {"viewer": viewer()}
 
 

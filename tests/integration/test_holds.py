@@ -55,7 +55,22 @@ async def test_hold_takes_the_seats_for_the_segment(trip):
     allocations = await SeatAllocation.filter(reservation=reservation, active=True)
     assert sorted(a.seat_id for a in allocations) == sorted(s.seat_id for s in seats[:2])
     log = await ActivityLog.get(action="reservation.created")
-    assert log.data["seats"] == ["1", "2"] and log.actor_id == user.id
+    assert (log.actor_id, log.subject_type, log.subject_id) == (
+        user.id,
+        "Reservation",
+        str(reservation.id),
+    )
+    assert log.data == {
+        "reservation_id": reservation.id,
+        "schedule_id": schedule.id,
+        "seat_ids": sorted(s.id for s in seats[:2]),
+        "seats": ["1", "2"],
+        "from_seq": 0,
+        "to_seq": 2,
+        "total": str(reservation.total_amount),
+        "expires_at": (NOW + timedelta(minutes=15)).isoformat(),
+    }
+    assert log.created_at == NOW
 
 
 async def test_overlapping_hold_is_refused_naming_the_seats(trip):
