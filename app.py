@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import sys
@@ -29,6 +30,20 @@ ROOT = Path(__file__).resolve().parent
 TASKS_KEY = "busbook.background_tasks"
 MAIL_STOP_KEY = "busbook.mail_stop"
 WARM_KEY = "busbook.pdf_warm_up"
+
+
+def _freeze_heap() -> None:
+    """Move everything loaded so far (modules, templates, fonts, the ORM's metadata) out of
+    the garbage collector's sight. Before this, each full collection walked that whole heap
+    and stopped the worker for 110-145 ms, which every request in flight waited out."""
+    gc.collect()
+    gc.freeze()
+
+
+async def _warm_up_then_freeze() -> None:
+    # WeasyPrint's first render costs seconds (imports, fonts): pay it at start-up.
+    await asyncio.to_thread(tickets.warm_up)
+    _freeze_heap()
 
 
 def create_app(
@@ -89,8 +104,7 @@ def create_app(
         await broker.start()
         app.extensions[BROKER_KEY] = broker
         if background_tasks:
-            # WeasyPrint's first render costs seconds (imports, fonts): pay it at start-up.
-            app.extensions[WARM_KEY] = asyncio.create_task(asyncio.to_thread(tickets.warm_up))
+            app.extensions[WARM_KEY] = asyncio.create_task(_warm_up_then_freeze())
             mail_stop = asyncio.Event()
             app.extensions[MAIL_STOP_KEY] = mail_stop
             app.extensions[TASKS_KEY] = [
