@@ -14,7 +14,7 @@ INDEXES = {
     # a hold's seats: cancel, expiry, release, payment, the hold page
     "seat_allocations_by_reservation": "seat_allocations (reservation_id)",
     # a booking's seats: cancellations
-    "seat_allocations_by_booking": "seat_allocations (booking_id)",
+    "seat_allocations_by_booking": "seat_allocations (booking_id) WHERE booking_id IS NOT NULL",
     # "My bookings"
     "bookings_by_user": "bookings (user_id, created_at)",
     # a hold's payments: checkout, late money
