@@ -246,10 +246,12 @@ async def raw_hold(
     schedule_id = choice.trip.schedule_id
     segment = Segment(choice.from_seq, choice.to_seq)
     async with conn.transaction():
-        schedule = await conn.fetchrow(holds.LOCK_CUSTOMER_SQL, user_id, schedule_id, "2000ms")
-        if schedule is None or schedule["status"] != "scheduled":
+        rows = await conn.fetch(holds.LOCK_SQL, user_id, schedule_id, wanted, "2000ms")
+        if not rows:
             raise RawConflict("trip")
-        seats = await conn.fetch(holds.SEATS_SQL, schedule_id, wanted)
+        schedule, seats = holds.split_lock_rows([dict(row) for row in rows])
+        if schedule["status"] != "scheduled":
+            raise RawConflict("trip")
         if len(seats) != len(wanted) or any(s["is_blocked"] for s in seats):
             raise RawConflict("blocked")
         seat_ids = [s["seat_id"] for s in seats]

@@ -148,28 +148,50 @@ async def end_reservations(
         )
 
 
-# The hold transaction: BEGIN, then four statements, then COMMIT. Each statement is a
-# round trip that runs while rows are locked, so the work is folded into as few as keep the
-# order right: the customer's row before the seats (one customer's holds are taken one at
-# a time, so the limits hold even for a double-clicked form), the seats in id order, and
-# only then, with a fresh snapshot, the allocations that overlap them.
+# The hold transaction: BEGIN, three statements, COMMIT. Each statement is a round trip
+# taken while rows are locked, so the work is folded into as few as keep the order right:
+# the customer's row before the seats (one customer's holds are taken one at a time, so the
+# limits hold even for a double-clicked form), the seats in id order, and only then, in a
+# later statement with a fresh snapshot, the allocations that overlap them.
 
-# 1. Lock the customer; set this transaction's lock timeout (before any lock is waited
-#    for: set_config in the select list runs before the row lock is taken); read the trip.
-LOCK_CUSTOMER_SQL = """
-    SELECT set_config('lock_timeout', $3, true) AS lock_timeout, s.*
-    FROM users u JOIN schedules s ON s.id = $2
-    WHERE u.id = $1
-    FOR UPDATE OF u
+# 1. Set this transaction's lock timeout (set_config in the select list runs before the
+#    row is locked), lock the customer, then (the EXISTS is evaluated once, before the
+#    first seat) lock the seats asked for in id order; read the trip alongside. One row
+#    per seat found, or one row with null seat columns, or none for an unknown trip.
+LOCK_SQL = """
+    WITH customer AS MATERIALIZED (
+        SELECT set_config('lock_timeout', $4, true) AS lock_timeout
+        FROM users WHERE id = $1
+        FOR UPDATE
+    ), picked AS MATERIALIZED (
+        SELECT ss.id, ss.seat_id, ss.is_blocked, s.number, s.price_factor
+        FROM schedule_seats ss JOIN seats s ON s.id = ss.seat_id
+        WHERE ss.schedule_id = $2 AND ss.id = ANY($3::int[])
+          AND EXISTS (SELECT FROM customer)
+        ORDER BY ss.id
+        FOR UPDATE OF ss
+    )
+    SELECT picked.id AS picked_id, picked.seat_id AS picked_seat_id,
+           picked.is_blocked AS picked_is_blocked, picked.number AS picked_number,
+           picked.price_factor AS picked_price_factor, trip.*
+    FROM schedules trip LEFT JOIN picked ON true
+    WHERE trip.id = $2
+    ORDER BY picked.id
 """
-# 2. Lock the seats asked for, in id order.
-SEATS_SQL = """
-    SELECT ss.id, ss.seat_id, ss.is_blocked, s.number, s.price_factor
-    FROM schedule_seats ss JOIN seats s ON s.id = ss.seat_id
-    WHERE ss.schedule_id = $1 AND ss.id = ANY($2::int[])
-    ORDER BY ss.id
-    FOR UPDATE OF ss
-"""
+PICKED = ("id", "seat_id", "is_blocked", "number", "price_factor")
+
+
+def split_lock_rows(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """LOCK_SQL's answer as (the trip's schedules row, the locked seats in id order)."""
+    trip = {k: v for k, v in rows[0].items() if not k.startswith("picked_")}
+    seats = [
+        {name: row[f"picked_{name}"] for name in PICKED}
+        for row in rows
+        if row["picked_id"] is not None
+    ]
+    return trip, seats
+
+
 # 3. The customer's live holds (for the limits) and the allocations in the way, in one
 #    answer: the first row always carries the counts; overlap columns are null when free.
 CHECK_SQL = """
@@ -273,16 +295,14 @@ async def hold_seats(
     try:
         async with in_transaction() as conn:
             rows = await conn.execute_query_dict(
-                LOCK_CUSTOMER_SQL,
-                [user.id, request.schedule_id, f"{int(policy.lock_timeout_ms)}ms"],
+                LOCK_SQL,
+                [user.id, request.schedule_id, wanted, f"{int(policy.lock_timeout_ms)}ms"],
             )
             if not rows:
                 raise ScheduleNotFound()
-            row = dict(rows[0])
-            del row["lock_timeout"]
+            row, seats = split_lock_rows(rows)
             trip = await trip_from_row(row, using_db=conn)
             segment = _check_trip(trip, request, now)
-            seats = await conn.execute_query_dict(SEATS_SQL, [request.schedule_id, wanted])
             if len(seats) != len(wanted):
                 raise ValidationFailed(
                     {"seat_ids": "Some of those seats are not on this bus. Please pick again."}
