@@ -84,7 +84,10 @@ def register_views(app: Quart) -> None:
     )
     # Globals, not context: imported macros (partials/_macros.html) see globals only.
     app.jinja_env.globals.update(
-        timedelta=timedelta, csrf_token=web.csrf_token, csrf_field=web.CSRF_FIELD
+        timedelta=timedelta,
+        csrf_token=web.csrf_token,
+        csrf_field=web.CSRF_FIELD,
+        seat_html=web.seat_html,
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

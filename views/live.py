@@ -26,7 +26,6 @@ blueprint = Blueprint("live", __name__)
 
 HEARTBEAT_SECONDS = 15.0
 BROKER_KEY = "busbook.seat_broker"
-_fragments: dict[tuple[int, int, int, SeatStatus], str] = {}
 
 
 def broker() -> SeatBroker:
@@ -37,22 +36,6 @@ def broker() -> SeatBroker:
 def sse(event: str, html: str) -> str:
     data = "\n".join(f"data: {line}" for line in html.splitlines() or [""])
     return f"event: {event}\n{data}\n\n"
-
-
-async def _seat_fragment(
-    view: inventory.SeatView, segment: inventory.Segment, status: SeatStatus
-) -> str:
-    # The same seat in the same state looks the same to every viewer of a segment: render
-    # it once per process, not once per watcher.
-    key = (view.schedule_seat_id, segment.from_seq, segment.to_seq, status)
-    html = _fragments.get(key)
-    if html is None:
-        if len(_fragments) > 50_000:
-            _fragments.clear()
-        template = current_app.jinja_env.get_template("partials/_seat.html")
-        html = await template.render_async(seat=dataclasses.replace(view, status=status), live=True)
-        _fragments[key] = html
-    return html
 
 
 def _since(raw: str | None) -> datetime | None:
@@ -92,7 +75,8 @@ async def stream_seats(schedule_id: int) -> ResponseReturnValue:
             status = state.status_for(segment, viewer_id, now)
             if force or shown.get(seat_id) != status:
                 shown[seat_id] = status
-                out.append(sse(f"seat-{seat_id}", await _seat_fragment(view, segment, status)))
+                html = await web.seat_html(dataclasses.replace(view, status=status))
+                out.append(sse(f"seat-{seat_id}", html))
         if out:
             free = sum(1 for s in shown.values() if s is SeatStatus.AVAILABLE)
             out.append(sse("seat-count", str(free)))

@@ -11,12 +11,14 @@ from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
+from markupsafe import Markup
 from quart import current_app, g, redirect, render_template, request, session, url_for
 from quart.typing import ResponseReturnValue
 from quart_auth import AuthUser, QuartAuth, current_user
 from werkzeug.exceptions import Forbidden
 
 from domain import accounts, clock
+from domain.inventory import SeatView
 from domain.models import User
 from domain.settings import Settings
 
@@ -206,3 +208,24 @@ async def template_globals() -> dict[str, Any]:
 
 
 __all__ = ["AuthUser", "auth"]
+
+
+# -------------------------------------------------------------------------------- seats
+
+_seats: dict[tuple[SeatView, bool], Markup] = {}
+
+
+async def seat_html(seat: SeatView, checked: bool = False) -> Markup:
+    """One seat of a seat map, from partials/_seat.html. A seat map has dozens of seats and
+    every live update re-sends some; the same seat in the same state (number, fare, status,
+    ticked or not: the whole key) is the same markup for everyone, so it is rendered once
+    per process."""
+    key = (seat, bool(checked))
+    html = _seats.get(key)
+    if html is None:
+        if len(_seats) > 50_000:
+            _seats.clear()
+        template = current_app.jinja_env.get_template("partials/_seat.html")
+        html = Markup(await template.render_async(seat=seat, checked=bool(checked)))
+        _seats[key] = html
+    return html
