@@ -148,11 +148,16 @@ async def janitor(dsn: str, keep: int, stop: asyncio.Event, counter: list[int]) 
 
 
 async def reset_holds(dsn: str) -> None:
-    """End every hold (between the phases) and tidy the hot tables up."""
+    """End every hold and tidy the hot tables up, so that both phases start alike: fresh
+    planner statistics (a just-seeded database has none until autovacuum gets to it) and
+    no dead rows."""
     conn = await asyncpg.connect(dsn)
     try:
         await conn.fetchrow(JANITOR_SQL, 0)
-        await conn.execute("VACUUM ANALYZE reservations, seat_allocations, activity_logs, users")
+        await conn.execute(
+            "VACUUM ANALYZE reservations, seat_allocations, activity_logs, users, schedules,"
+            " schedule_seats, seats"
+        )
     finally:
         await conn.close()
 
@@ -423,6 +428,7 @@ async def main(args: argparse.Namespace) -> int:
                 limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
             )
             common.log(f"{len(customers)} customers registered and signed in")
+            await reset_holds(dsn)
             try:
                 if args.warmup:
                     warmup = run_http(server.base, customers, trips, args.warmup, args.seed + 7)
