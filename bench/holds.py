@@ -36,6 +36,7 @@ import asyncpg
 import httpx
 
 from domain import database, holds
+from domain.accounts import SessionClaim
 from domain.inventory import Segment
 
 TARGET_RATIO = 0.5
@@ -242,16 +243,20 @@ class RawConflict(Exception):
 
 
 async def raw_hold(
-    conn: asyncpg.Connection, user_id: int, choice: Pick, hold_minutes: float
+    conn: asyncpg.Connection, claim: SessionClaim, choice: Pick, hold_minutes: float
 ) -> None:
     """The app's hold transaction, statement for statement (the SQL is domain.holds'),
-    minus the ORM, the route cache and the web layer."""
+    minus the ORM, the route cache and the web layer. Like the app, its first statement
+    checks the customer's session version."""
     now = datetime.now(UTC)
+    user_id = claim.user_id
     wanted = sorted(choice.seat_ids)
     schedule_id = choice.trip.schedule_id
     segment = Segment(choice.from_seq, choice.to_seq)
     async with conn.transaction():
-        rows = await conn.fetch(holds.LOCK_SQL, user_id, schedule_id, wanted, "2000ms")
+        rows = await conn.fetch(
+            holds.LOCK_SQL, user_id, schedule_id, wanted, "2000ms", claim.session_version
+        )
         if not rows:
             raise RawConflict("trip")
         schedule, seats = holds.split_lock_rows([dict(row) for row in rows])
@@ -298,6 +303,8 @@ async def raw_client_loop(
     stats = Stats()
     conn = await asyncpg.connect(dsn, server_settings=dict(database.SERVER_SETTINGS))
     try:
+        version = await conn.fetchval("SELECT session_version FROM users WHERE id = $1", user_id)
+        claim = SessionClaim(user_id, version)
         await ready.wait()
         start, deadline = await clock
         await asyncio.sleep(max(0.0, start - time.perf_counter()))
@@ -306,7 +313,7 @@ async def raw_client_loop(
             began = time.perf_counter()
             outcome = "held"
             try:
-                await raw_hold(conn, user_id, choice, hold_minutes)
+                await raw_hold(conn, claim, choice, hold_minutes)
             except RawConflict:
                 outcome = "conflict"
             except (asyncpg.LockNotAvailableError, asyncpg.DeadlockDetectedError):

@@ -158,16 +158,29 @@ async def authenticate(
     return user
 
 
+@dataclass(frozen=True)
+class SessionClaim:
+    """Who a login cookie says the browser is. Only the database can say whether it still
+    holds: `session_user` checks it, and so does the first statement of a hold."""
+
+    user_id: int
+    session_version: int
+
+    @classmethod
+    def of(cls, user: User) -> SessionClaim:
+        return cls(user.id, user.session_version)
+
+
 SESSION_USER_SQL = """
     SELECT * FROM users WHERE id = $1 AND session_version = $2 AND is_active
 """
 
 
-async def session_user(user_id: int, session_version: int) -> User | None:
+async def session_user(claim: SessionClaim) -> User | None:
     """The user behind a login cookie, or None when the cookie was revoked. Runs on every
     request, so it is one plain query rather than an ORM query build."""
     rows = await connections.get("default").execute_query_dict(
-        SESSION_USER_SQL, [user_id, session_version]
+        SESSION_USER_SQL, [claim.user_id, claim.session_version]
     )
     if not rows:
         return None

@@ -49,6 +49,14 @@ class InvalidCredentials(DomainError):
     message = "That email and password do not match an account."
 
 
+class SignedOut(DomainError):
+    """The login cookie no longer holds (logged out elsewhere, password changed, account
+    closed): the browser has to sign in again."""
+
+    status = 401
+    message = "Your session has ended. Please log in again."
+
+
 class ScheduleNotFound(NotFound):
     message = "We could not find that trip. It may have been removed; please search again."
 

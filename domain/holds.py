@@ -21,6 +21,7 @@ from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.transactions import in_transaction
 
 from domain import audit, events
+from domain.accounts import SessionClaim
 from domain.enums import AllocationKind, ReservationStatus, ScheduleStatus
 from domain.errors import (
     Busy,
@@ -28,6 +29,7 @@ from domain.errors import (
     ReservationNotFound,
     ScheduleNotFound,
     SeatsUnavailable,
+    SignedOut,
     TripDeparted,
     ValidationFailed,
 )
@@ -155,13 +157,15 @@ async def end_reservations(
 # later statement with a fresh snapshot, the allocations that overlap them.
 
 # 1. Set this transaction's lock timeout (set_config in the select list runs before the
-#    row is locked), lock the customer, then (the EXISTS is evaluated once, before the
-#    first seat) lock the seats asked for in id order; read the trip alongside. One row
-#    per seat found, or one row with null seat columns, or none for an unknown trip.
+#    row is locked), lock the customer if their login cookie still holds (the session
+#    version: this is the request's only check of it), then (the EXISTS is evaluated once,
+#    before the first seat) lock the seats asked for in id order; read the trip alongside.
+#    One row per seat found, or one row with null seat columns, or none for an unknown
+#    trip; `picked_signed_in` is false when the cookie no longer holds.
 LOCK_SQL = """
     WITH customer AS MATERIALIZED (
         SELECT set_config('lock_timeout', $4, true) AS lock_timeout
-        FROM users WHERE id = $1
+        FROM users WHERE id = $1 AND session_version = $5 AND is_active
         FOR UPDATE
     ), picked AS MATERIALIZED (
         SELECT ss.id, ss.seat_id, ss.is_blocked, s.number, s.price_factor
@@ -173,7 +177,8 @@ LOCK_SQL = """
     )
     SELECT picked.id AS picked_id, picked.seat_id AS picked_seat_id,
            picked.is_blocked AS picked_is_blocked, picked.number AS picked_number,
-           picked.price_factor AS picked_price_factor, trip.*
+           picked.price_factor AS picked_price_factor,
+           EXISTS (SELECT FROM customer) AS picked_signed_in, trip.*
     FROM schedules trip LEFT JOIN picked ON true
     WHERE trip.id = $2
     ORDER BY picked.id
@@ -183,6 +188,8 @@ PICKED = ("id", "seat_id", "is_blocked", "number", "price_factor")
 
 def split_lock_rows(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """LOCK_SQL's answer as (the trip's schedules row, the locked seats in id order)."""
+    if not rows[0]["picked_signed_in"]:
+        raise SignedOut()
     trip = {k: v for k, v in rows[0].items() if not k.startswith("picked_")}
     seats = [
         {name: row[f"picked_{name}"] for name in PICKED}
@@ -279,24 +286,34 @@ def hold_parameters(
 
 
 async def hold_seats(
-    user: User,
+    customer: User | SessionClaim,
     request: HoldRequest,
     *,
     now: datetime,
     policy: HoldPolicy = HoldPolicy(),
     ip: str | None = None,
 ) -> Reservation:
-    """Hold seats for `user` on one segment, or raise a DomainError saying why not.
+    """Hold seats for the customer on one segment, or raise a DomainError saying why not.
 
-    The transaction is written in plain SQL on one connection: it is the hottest path of
-    the product, and every statement runs while the seats are locked."""
+    `customer` is a loaded user or what their login cookie claims: the hold's first
+    statement checks the session either way (SignedOut when it no longer holds). The
+    transaction is written in plain SQL on one connection: it is the hottest path of the
+    product, and every statement runs while the seats are locked."""
+    claim = SessionClaim.of(customer) if isinstance(customer, User) else customer
+    user_id = claim.user_id
     _check_request(request, policy)
     wanted = sorted(request.schedule_seat_ids)
     try:
         async with in_transaction() as conn:
             rows = await conn.execute_query_dict(
                 LOCK_SQL,
-                [user.id, request.schedule_id, wanted, f"{int(policy.lock_timeout_ms)}ms"],
+                [
+                    user_id,
+                    request.schedule_id,
+                    wanted,
+                    f"{int(policy.lock_timeout_ms)}ms",
+                    claim.session_version,
+                ],
             )
             if not rows:
                 raise ScheduleNotFound()
@@ -314,7 +331,7 @@ async def hold_seats(
             number_of = {s["seat_id"]: s["number"] for s in seats}
             checked = await conn.execute_query_dict(
                 CHECK_SQL,
-                [request.schedule_id, seat_ids, segment.from_seq, segment.to_seq, user.id, now],
+                [request.schedule_id, seat_ids, segment.from_seq, segment.to_seq, user_id, now],
             )
             on_trip, in_all = checked[0]["on_trip"], checked[0]["in_all"]
             overlapping = [a for a in checked if a["seat_id"] is not None]
@@ -341,7 +358,7 @@ async def hold_seats(
                 ended = {r.id for r in stale}
                 overlapping = [a for a in overlapping if a["reservation_id"] not in ended]
             if overlapping:
-                existing = await _same_hold(conn, overlapping, user, request, segment, seat_ids)
+                existing = await _same_hold(conn, overlapping, user_id, request, segment, seat_ids)
                 if existing is not None:
                     return existing  # the same form sent twice: one hold, not two
                 raise SeatsUnavailable(
@@ -355,7 +372,7 @@ async def hold_seats(
             inserted = await conn.execute_query_dict(
                 INSERT_HOLD_SQL,
                 hold_parameters(
-                    user_id=user.id,
+                    user_id=user_id,
                     schedule_id=request.schedule_id,
                     segment=segment,
                     boarding_point_id=request.boarding_point_id,
@@ -372,7 +389,7 @@ async def hold_seats(
             )
             reservation = Reservation(
                 id=inserted[0]["id"],
-                user_id=user.id,
+                user_id=user_id,
                 schedule_id=request.schedule_id,
                 from_seq=segment.from_seq,
                 to_seq=segment.to_seq,
@@ -405,7 +422,7 @@ def _natural(number: str) -> tuple[str, int]:
 async def _same_hold(
     conn: BaseDBAsyncClient,
     overlapping: list[dict[str, Any]],
-    user: User,
+    user_id: int,
     request: HoldRequest,
     segment: Segment,
     seat_ids: list[int],
@@ -417,7 +434,7 @@ async def _same_hold(
         return None
     row = overlapping[0]
     if (
-        row["user_id"] != user.id
+        row["user_id"] != user_id
         or row["status"] != ReservationStatus.ACTIVE.value
         or (row["from_seq"], row["to_seq"]) != (segment.from_seq, segment.to_seq)
         or row["boarding_point_id"] != request.boarding_point_id

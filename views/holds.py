@@ -8,7 +8,7 @@ from quart import Blueprint, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
 from domain import holds
-from domain.errors import Conflict, ValidationFailed
+from domain.errors import Conflict, SignedOut, ValidationFailed
 from domain.holds import HoldRequest
 from views import web
 from views.trips import Selection, render_trip
@@ -21,7 +21,27 @@ def _int(raw: str | None) -> int | None:
     return int(raw) if raw.isdigit() and len(raw) < 10 else None
 
 
+def _back_after_login(
+    schedule_id: int, from_raw: str | None, to_raw: str | None, selection: Selection
+) -> ResponseReturnValue:
+    """Send the guest to log in, then back to this trip with the same seats picked."""
+    query = {"from": from_raw or "", "to": to_raw or ""}
+    back = f"/schedules/{schedule_id}?{urlencode(query)}&" + urlencode(
+        [("seat_ids", i) for i in sorted(selection.seat_ids)]
+        + [
+            (name, value)
+            for name, value in (
+                ("boarding_point_id", selection.boarding_point_id),
+                ("dropping_point_id", selection.dropping_point_id),
+            )
+            if value is not None
+        ]
+    )
+    return redirect(url_for("accounts.login", next=back), 303)
+
+
 @blueprint.post("/reservations")
+@web.checks_session_itself
 async def create_hold() -> ResponseReturnValue:
     form = await request.form
     schedule_id = _int(form.get("schedule_id"))
@@ -30,22 +50,9 @@ async def create_hold() -> ResponseReturnValue:
         raise ValidationFailed({"schedule_id": "Choose a trip first."})
     selection = Selection.parse(form)
     from_raw, to_raw = form.get("from_stop"), form.get("to_stop")
-    user = web.viewer()
-    if user is None:
-        # Send the guest to log in, then back to this trip with the same seats picked.
-        query = {"from": from_raw or "", "to": to_raw or ""}
-        back = f"/schedules/{schedule_id}?{urlencode(query)}&" + urlencode(
-            [("seat_ids", i) for i in sorted(selection.seat_ids)]
-            + [
-                (name, value)
-                for name, value in (
-                    ("boarding_point_id", selection.boarding_point_id),
-                    ("dropping_point_id", selection.dropping_point_id),
-                )
-                if value is not None
-            ]
-        )
-        return redirect(url_for("accounts.login", next=back), 303)
+    claim = web.session_claim()
+    if claim is None:
+        return _back_after_login(schedule_id, from_raw, to_raw, selection)
     if from_seq is None or to_seq is None:
         return await render_trip(
             schedule_id,
@@ -57,7 +64,7 @@ async def create_hold() -> ResponseReturnValue:
         )
     try:
         reservation = await holds.hold_seats(
-            user,
+            claim,
             HoldRequest(
                 schedule_id=schedule_id,
                 from_seq=from_seq,
@@ -70,6 +77,8 @@ async def create_hold() -> ResponseReturnValue:
             policy=web.settings().hold_policy,
             ip=web.client_ip(),
         )
+    except SignedOut:
+        return _back_after_login(schedule_id, from_raw, to_raw, selection)
     except ValidationFailed as exc:
         return await render_trip(
             schedule_id,

@@ -132,7 +132,7 @@ async def render_trip(
             errors=exc.errors,
             selection=selection,
         )
-    user = web.viewer()
+    user = await web.current_viewer()
     now = web.now()
     seat_map = await inventory.seat_map(trip, segment, viewer_id=user.id if user else None, now=now)
     return await web.render(

@@ -54,20 +54,51 @@ def auth_id_for(user: User) -> str:
     return f"{user.id}:{user.session_version}"
 
 
-async def load_user() -> None:
-    """Resolve the signed-in user once per request into g.user (None for guests)."""
-    g.user = None
+def session_claim() -> accounts.SessionClaim | None:
+    """Who the login cookie says this is (nothing checked against the database yet)."""
     auth_id = current_user.auth_id
     if not auth_id:
-        return
+        return None
     try:
         user_id, version = (int(part) for part in auth_id.split(":", 1))
     except ValueError:
+        return None
+    return accounts.SessionClaim(user_id, version)
+
+
+def checks_session_itself(view: Callable[P, R]) -> Callable[P, R]:
+    """Mark a view whose domain call verifies the login cookie in its own first statement
+    (a hold locks the customer's row anyway): the request skips the separate user query,
+    one database round trip less on the hottest path. Such a view reads
+    `session_claim()`; anything it renders loads the user on demand (`current_viewer`)."""
+    view.checks_session_itself = True  # type: ignore[attr-defined]
+    return view
+
+
+async def load_user() -> None:
+    """Resolve the signed-in user once per request into g.user (None for guests)."""
+    g.user = None
+    claim = session_claim()
+    if claim is None:
         return
-    g.user = await accounts.session_user(user_id, version)
+    endpoint_view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(endpoint_view, "checks_session_itself", False):
+        g.deferred_claim = claim
+        return
+    g.user = await accounts.session_user(claim)
+
+
+async def current_viewer() -> User | None:
+    """The signed-in user, loading it now if this view deferred the check."""
+    claim = g.pop("deferred_claim", None)
+    if claim is not None:
+        g.user = await accounts.session_user(claim)
+    return viewer()
 
 
 def viewer() -> User | None:
+    if "deferred_claim" in g:
+        raise RuntimeError("this view checks the session itself: await current_viewer()")
     user: User | None = g.get("user")
     return user
 
@@ -204,7 +235,7 @@ def format_money(value: Decimal | int, currency: str | None = None) -> str:
 
 
 async def template_globals() -> dict[str, Any]:
-    return {"viewer": viewer()}
+    return {"viewer": await current_viewer()}
 
 
 __all__ = ["AuthUser", "auth"]

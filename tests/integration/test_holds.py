@@ -9,11 +9,13 @@ import pytest
 from tortoise import connections
 
 from domain import holds
+from domain.accounts import SessionClaim
 from domain.enums import ReservationStatus
 from domain.errors import (
     HoldLimitReached,
     ReservationNotFound,
     SeatsUnavailable,
+    SignedOut,
     TripDeparted,
     ValidationFailed,
 )
@@ -218,3 +220,28 @@ async def test_two_sweepers_at_once_expire_each_hold_exactly_once(trip):
         "SELECT count(*) AS n FROM seat_allocations WHERE active"
     )
     assert rows[0]["n"] == 0
+
+
+async def test_a_hold_checks_the_login_it_is_made_with(trip):
+    """A cookie's claim (user id and session version) is checked by the hold's first
+    statement: a stale version or a closed account holds nothing and changes nothing."""
+    schedule, seats = trip
+    user = await factories.make_user()
+    stale = SessionClaim(user.id, user.session_version - 1)
+    before = await snapshot()
+    with pytest.raises(SignedOut):
+        await holds.hold_seats(stale, request(schedule, seats[:2]), now=NOW, policy=POLICY)
+    assert await snapshot() == before
+    user.is_active = False
+    await user.save(update_fields=["is_active"])
+    with pytest.raises(SignedOut):
+        await holds.hold_seats(
+            SessionClaim.of(user), request(schedule, seats[:2]), now=NOW, policy=POLICY
+        )
+    assert await snapshot() == before
+    user.is_active = True
+    await user.save(update_fields=["is_active"])
+    held = await holds.hold_seats(
+        SessionClaim.of(user), request(schedule, seats[:2]), now=NOW, policy=POLICY
+    )
+    assert held.user_id == user.id

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 import pytest
+from tortoise.expressions import F
 
-from domain.models import ActivityLog, Reservation, ScheduleSeat, SeatAllocation
+from domain.models import ActivityLog, Reservation, ScheduleSeat, SeatAllocation, User
 from tests import factories
 
 
@@ -136,6 +137,30 @@ async def test_taken_seats_are_a_409_that_names_them(app, auth, trip):
     assert "Seat 2 is no longer free" in html
     assert 'id="seat-map"' in html  # back on the seat map to pick again
     assert await Reservation.all().count() == 1
+    # The hold checks the login itself; the page it answers with still knows who asks.
+    user = await User.get(email="priya@example.com")
+    assert f'href="/users/{user.id}/profile">Priya</a>' in html
+
+
+async def test_a_revoked_login_cannot_hold_and_is_sent_to_log_in(app, auth, trip):
+    """The hold's first statement is the request's only check of the login cookie: a
+    session revoked elsewhere (password changed, logged out everywhere) holds nothing."""
+    seats = await factories.schedule_seats(trip)
+    await auth.register()
+    token = await auth.csrf(f"/schedules/{trip.id}")
+    await User.filter(email="priya@example.com").update(session_version=F("session_version") + 1)
+    body = urlencode([*hold_form(trip, seats[:2]), ("csrf_token", token)])
+    response = await auth.client.post(
+        "/reservations", data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert response.status_code == 303
+    location = response.headers["Location"]
+    assert location.startswith("/users/login?next=")
+    back = unquote(parse_qs(urlsplit(location).query)["next"][0])
+    assert back.startswith(f"/schedules/{trip.id}?from=0&to=2")
+    assert await Reservation.all().count() == 0
+    assert await SeatAllocation.all().count() == 0
+    assert not await ActivityLog.filter(action="reservation.created").exists()
 
 
 @pytest.mark.parametrize(
