@@ -325,10 +325,18 @@ async def bus_seats(bus_id: int) -> dict[int, Seat]:
 
 
 async def seat_map(
-    trip: Trip, segment: Segment, *, viewer_id: int | None, now: datetime
+    trip: Trip,
+    segment: Segment,
+    *,
+    viewer_id: int | None,
+    now: datetime,
+    states: dict[int, SeatState] | None = None,
 ) -> SeatMap:
+    """The trip's seat map for one segment as `viewer_id` sees it; `states` when the caller
+    has read them already (`seat_states`), e.g. at the same time as the trip."""
     bus = trip.schedule.bus
-    states = await seat_states(trip.schedule.id)
+    if states is None:
+        states = await seat_states(trip.schedule.id)
     layout = await bus_seats(bus.id)
     if any(state.seat_id not in layout for state in states.values()):
         forget_routes()  # a seat newer than the cached layout: read it again
