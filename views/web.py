@@ -244,19 +244,24 @@ __all__ = ["AuthUser", "auth"]
 # -------------------------------------------------------------------------------- seats
 
 _seats: dict[tuple[SeatView, bool], Markup] = {}
+SEAT_MACRO_KEY = "busbook.seat_macro"
 
 
 async def seat_html(seat: SeatView, checked: bool = False) -> Markup:
-    """One seat of a seat map, from partials/_seat.html. A seat map has dozens of seats and
-    every live update re-sends some; the same seat in the same state (number, fare, status,
-    ticked or not: the whole key) is the same markup for everyone, so it is rendered once
-    per process."""
+    """One seat of a seat map, from the macro in partials/_seat.html. A seat map has dozens
+    of seats and every live update re-sends some; the same seat in the same state (number,
+    fare, status, ticked or not: the whole key) is the same markup for everyone, so it is
+    rendered once per process."""
     key = (seat, bool(checked))
     html = _seats.get(key)
     if html is None:
+        macro = current_app.extensions.get(SEAT_MACRO_KEY)
+        if macro is None:
+            template = current_app.jinja_env.get_template("partials/_seat.html")
+            macro = (await template.make_module_async()).seat_label  # type: ignore[attr-defined]
+            current_app.extensions[SEAT_MACRO_KEY] = macro
         if len(_seats) > 50_000:
             _seats.clear()
-        template = current_app.jinja_env.get_template("partials/_seat.html")
-        html = Markup(await template.render_async(seat=seat, checked=bool(checked)))
+        html = Markup(await macro(seat, bool(checked)))
         _seats[key] = html
     return html
