@@ -239,6 +239,14 @@ INSERT_HOLD_SQL = f"""
 """
 
 
+async def _fetch(conn: BaseDBAsyncClient, sql: str, *args: object) -> list[Any]:
+    """Rows of one hot-path statement, straight from the transaction's asyncpg connection:
+    Tortoise's per-query wrapping (exception translation, logging, rows copied into dicts)
+    costs a measurable share of a hold. asyncpg errors are handled by hold_seats."""
+    async with conn.acquire_connection() as raw:
+        return list(await raw.fetch(sql, *args))
+
+
 def hold_parameters(
     *,
     user_id: int,
@@ -305,15 +313,14 @@ async def hold_seats(
     wanted = sorted(request.schedule_seat_ids)
     try:
         async with in_transaction() as conn:
-            rows = await conn.execute_query_dict(
+            rows = await _fetch(
+                conn,
                 LOCK_SQL,
-                [
-                    user_id,
-                    request.schedule_id,
-                    wanted,
-                    f"{int(policy.lock_timeout_ms)}ms",
-                    claim.session_version,
-                ],
+                user_id,
+                request.schedule_id,
+                wanted,
+                f"{int(policy.lock_timeout_ms)}ms",
+                claim.session_version,
             )
             if not rows:
                 raise ScheduleNotFound()
@@ -329,9 +336,15 @@ async def hold_seats(
                 raise SeatsUnavailable(blocked, blocked=True)
             seat_ids = [s["seat_id"] for s in seats]
             number_of = {s["seat_id"]: s["number"] for s in seats}
-            checked = await conn.execute_query_dict(
+            checked = await _fetch(
+                conn,
                 CHECK_SQL,
-                [request.schedule_id, seat_ids, segment.from_seq, segment.to_seq, user_id, now],
+                request.schedule_id,
+                seat_ids,
+                segment.from_seq,
+                segment.to_seq,
+                user_id,
+                now,
             )
             on_trip, in_all = checked[0]["on_trip"], checked[0]["in_all"]
             overlapping = [a for a in checked if a["seat_id"] is not None]
@@ -369,9 +382,10 @@ async def hold_seats(
             total = sum((seat_fare(fare, s["price_factor"]) for s in seats), Decimal(0))
             total = total.quantize(Decimal("0.01"))  # as the column keeps it
             expires_at = now + policy.duration
-            inserted = await conn.execute_query_dict(
+            inserted = await _fetch(
+                conn,
                 INSERT_HOLD_SQL,
-                hold_parameters(
+                *hold_parameters(
                     user_id=user_id,
                     schedule_id=request.schedule_id,
                     segment=segment,
