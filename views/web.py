@@ -238,9 +238,6 @@ async def template_globals() -> dict[str, Any]:
     return {"viewer": await current_viewer()}
 
 
-__all__ = ["AuthUser", "auth"]
-
-
 # -------------------------------------------------------------------------------- seats
 
 _seats: dict[tuple[SeatView, bool], Markup] = {}
@@ -265,3 +262,6 @@ async def seat_html(seat: SeatView, checked: bool = False) -> Markup:
         html = Markup(await macro(seat, bool(checked)))
         _seats[key] = html
     return html
+
+
+__all__ = ["AuthUser", "auth"]
