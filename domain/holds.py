@@ -9,7 +9,7 @@ the audit row and `pg_notify`. Expiry needs no sweeper to take effect: every rea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -186,8 +186,11 @@ LOCK_SQL = """
 PICKED = ("id", "seat_id", "is_blocked", "number", "price_factor")
 
 
-def split_lock_rows(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """LOCK_SQL's answer as (the trip's schedules row, the locked seats in id order)."""
+def split_lock_rows(
+    rows: Sequence[Mapping[str, Any]],
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """LOCK_SQL's answer (asyncpg records or dicts) as (the trip's schedules row, the locked
+    seats in id order); SignedOut when the customer's session no longer holds."""
     if not rows[0]["picked_signed_in"]:
         raise SignedOut()
     trip = {k: v for k, v in rows[0].items() if not k.startswith("picked_")}
