@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from domain import audit, events, holds, mail, tickets
@@ -33,6 +34,7 @@ from domain.enums import (
     PaymentMethod,
     PaymentStatus,
     ReservationStatus,
+    ScheduleStatus,
 )
 from domain.errors import (
     BookingNotFound,
@@ -41,6 +43,7 @@ from domain.errors import (
     PriceChanged,
     ReservationNotFound,
     TicketNotFound,
+    TripDeparted,
     ValidationFailed,
 )
 from domain.inventory import Trip, load_trip
@@ -193,6 +196,10 @@ async def start_checkout(
         raise ValidationFailed({"": "This form is out of date. Please reload the page."}) from exc
     gateway = gateways.for_method(PaymentMethod(data.method))
     trip = await load_trip(reservation.schedule_id)
+    if trip.schedule.status != ScheduleStatus.SCHEDULED:
+        raise TripDeparted("This trip was cancelled by the operator. Please pick another bus.")
+    if trip.stop(reservation.from_seq).arrives_at <= now:
+        raise TripDeparted()
     description = f"{trip.schedule.route.name}, {len(current.seats)} seat(s)"
     try:
         async with in_transaction() as conn:
@@ -416,7 +423,11 @@ async def _apply_outcome(
     config: CheckoutConfig,
     now: datetime,
 ) -> None:
-    """Apply an outcome to a locked payment, once: a settled payment ignores later news."""
+    """Apply an outcome to a locked payment, once: a settled payment ignores later news.
+
+    Captured money ends in exactly one of two places (invariant 4): a booking, or a refund
+    (`refund_pending`, sent after this transaction and retried until the gateway takes it).
+    """
     if payment.status in SETTLED:
         return
     payment.updated_at = now
@@ -435,15 +446,16 @@ async def _apply_outcome(
                 using_db=conn,
             )
         return
+    # What the gateway says it took is what we owe back if we cannot use it.
+    payment.checkout_data = {
+        **payment.checkout_data,
+        "captured": {"amount": str(amount), "currency": currency.upper()},
+    }
     if amount != payment.amount or currency.upper() != payment.currency.upper():
-        payment.status = PaymentStatus.FLAGGED
-        payment.failure_reason = (
-            f"The gateway reported {amount} {currency}, expected {payment.amount} "
-            f"{payment.currency}."
-        )[:255]
-        await payment.save(update_fields=["status", "failure_reason", "updated_at"], using_db=conn)
+        # The gateway's figure does not match what the customer was charged for: no
+        # booking from it (the gateway's figure is itself suspect), and no money kept.
         await audit.record(
-            "payment.flagged",
+            "payment.amount_mismatched",
             now=now,
             subject=payment,
             using_db=conn,
@@ -451,8 +463,18 @@ async def _apply_outcome(
                 "reported_amount": str(amount),
                 "reported_currency": currency,
                 "expected_amount": str(payment.amount),
+                "expected_currency": payment.currency,
                 "source": source,
             },
+        )
+        await _refund_due(
+            conn,
+            payment,
+            REFUND_MISMATCH,
+            f"The gateway reported {amount} {currency.upper()}, expected {payment.amount} "
+            f"{payment.currency}.",
+            config=config,
+            now=now,
         )
         return
     payment.status = PaymentStatus.SUCCEEDED
@@ -463,42 +485,139 @@ async def _apply_outcome(
         using_db=conn,
         data={"amount": str(amount), "currency": currency, "source": source},
     )
-    booking = await _fulfil(conn, payment, config=config, now=now)
-    if booking is None:
-        payment.status = PaymentStatus.REFUND_PENDING
-        payment.failure_reason = "The seats were no longer free when the payment arrived."
-        await audit.record(
-            "payment.refund_due",
-            now=now,
-            subject=payment,
-            using_db=conn,
-            data={"reason": payment.failure_reason},
-        )
-        await mail.queue_email(
-            to=str(payment.checkout_data.get("contact_email", "")),
-            subject="Your Busbook payment is being refunded",
-            text=(
-                "We received your payment, but your seat hold had run out and the seats were "
-                "taken by someone else in the meantime.\n\n"
-                f"We are refunding {payment.amount} {payment.currency} in full to the same "
-                "payment method. Depending on your bank this takes 5-7 working days.\n\n"
-                "We are sorry. You can search for another bus at "
-                f"{config.public_base_url}/\n"
-            ),
-            now=now,
-            using_db=conn,
-        )
-    else:
-        payment.booking = booking
+    outcome = await _fulfil(conn, payment, config=config, now=now)
+    if isinstance(outcome, Unfulfillable):
+        await _refund_due(conn, payment, outcome, outcome.detail, config=config, now=now)
+        return
+    payment.booking = outcome
     await payment.save(
-        update_fields=["status", "failure_reason", "booking_id", "updated_at"], using_db=conn
+        update_fields=["status", "failure_reason", "booking_id", "checkout_data", "updated_at"],
+        using_db=conn,
     )
+
+
+@dataclass(frozen=True)
+class Unfulfillable:
+    """Why captured money cannot become a booking: it is refunded in full."""
+
+    code: str  # for the audit trail and the console
+    reason: str  # for the customer's email: one sentence
+    detail: str = ""
+
+
+REFUND_SEATS_TAKEN = Unfulfillable(
+    "seats_taken",
+    "your seat hold had run out and the seats were taken by someone else in the meantime.",
+    "The seats were no longer free when the payment arrived.",
+)
+REFUND_DUPLICATE = Unfulfillable(
+    "already_paid",
+    "these seats had already been paid for by another payment of yours.",
+    "The hold was already paid by another payment.",
+)
+REFUND_TRIP_CANCELLED = Unfulfillable(
+    "trip_cancelled",
+    "the operator cancelled this trip before your payment reached us.",
+    "The trip was cancelled before the payment arrived.",
+)
+REFUND_TRIP_DEPARTED = Unfulfillable(
+    "trip_departed",
+    "the bus had already left your boarding stop when your payment reached us.",
+    "The trip had departed before the payment arrived.",
+)
+REFUND_MISMATCH = Unfulfillable(
+    "amount_mismatch",
+    "the payment provider reported a different amount than the one you were charged for, "
+    "so we could not confirm a booking from it.",
+)
+
+
+async def _refund_due(
+    conn: BaseDBAsyncClient,
+    payment: Payment,
+    why: Unfulfillable,
+    detail: str,
+    *,
+    config: CheckoutConfig,
+    now: datetime,
+) -> None:
+    """Mark captured money for a full refund (sent after commit, retried until the gateway
+    accepts it) and tell the customer, in the same transaction."""
+    payment.status = PaymentStatus.REFUND_PENDING
+    payment.failure_reason = (detail or why.reason)[:255]
+    payment.next_refund_at = now
+    await payment.save(
+        update_fields=[
+            "status",
+            "failure_reason",
+            "checkout_data",
+            "next_refund_at",
+            "updated_at",
+        ],
+        using_db=conn,
+    )
+    amount, currency = captured(payment)
+    await audit.record(
+        "payment.refund_due",
+        now=now,
+        subject=payment,
+        using_db=conn,
+        data={
+            "reason": payment.failure_reason,
+            "code": why.code,
+            "amount": str(amount),
+            "currency": currency,
+        },
+    )
+    await mail.queue_email(
+        to=str(payment.checkout_data.get("contact_email", "")),
+        subject="Your Busbook payment is being refunded",
+        text=(
+            f"We received your payment, but {why.reason}\n\n"
+            f"We are refunding {amount} {currency} in full to the same payment method. "
+            "Depending on your bank this takes 5-7 working days.\n\n"
+            "We are sorry. You can search for another bus at "
+            f"{config.public_base_url}/\n"
+        ),
+        now=now,
+        using_db=conn,
+    )
+
+
+def captured(payment: Payment) -> tuple[Decimal, str]:
+    """The amount and currency the gateway reported capturing (the charged figures when it
+    never said)."""
+    data = payment.checkout_data.get("captured") or {}
+    try:
+        amount = Decimal(str(data.get("amount", payment.amount)))
+    except InvalidOperation:
+        amount = payment.amount
+    currency = str(data.get("currency") or payment.currency).upper()
+    return amount, currency
+
+
+async def _why_unsellable(
+    conn: BaseDBAsyncClient, reservation: Reservation, now: datetime
+) -> Unfulfillable | None:
+    """Whether the hold's trip can still be sold to this payer. The trip row is locked
+    FOR SHARE: an operator cancelling the trip (FOR UPDATE) either finishes first, and this
+    payment is refunded, or waits until this booking exists, and then refunds it with the
+    others."""
+    await conn.execute_query(
+        "SELECT 1 FROM schedules WHERE id = $1 FOR SHARE", [reservation.schedule_id]
+    )
+    trip = await load_trip(reservation.schedule_id, using_db=conn)
+    if trip.schedule.status != ScheduleStatus.SCHEDULED:
+        return REFUND_TRIP_CANCELLED
+    if trip.stop(reservation.from_seq).arrives_at <= now:
+        return REFUND_TRIP_DEPARTED
+    return None
 
 
 async def _fulfil(
     conn: BaseDBAsyncClient, payment: Payment, *, config: CheckoutConfig, now: datetime
-) -> Booking | None:
-    """Turn the paid hold into a booking, or return None when its seats cannot be kept."""
+) -> Booking | Unfulfillable:
+    """Turn the paid hold into a booking, or say why it cannot be (then it is refunded)."""
     reservation = (
         await Reservation.filter(id=payment.reservation_id)
         .select_for_update()
@@ -506,7 +625,18 @@ async def _fulfil(
         .first()
     )
     if reservation is None or reservation.status == ReservationStatus.CONVERTED:
-        return None  # another payment already bought these seats
+        return REFUND_DUPLICATE  # another payment already bought these seats
+    unsellable = await _why_unsellable(conn, reservation, now)
+    if unsellable is not None:
+        if reservation.status == ReservationStatus.ACTIVE:
+            await holds.end_reservations(
+                conn,
+                [reservation],
+                ReservationStatus.RELEASED,
+                now,
+                data={"reason": unsellable.detail},
+            )
+        return unsellable
     allocations = await SeatAllocation.filter(reservation_id=reservation.id).using_db(conn)
     seat_ids = sorted({a.seat_id for a in allocations})
     live = reservation.status == ReservationStatus.ACTIVE and reservation.expires_at > now
@@ -538,7 +668,7 @@ async def _fulfil(
             or (a.reservation is not None and a.reservation.expires_at > now)
         ]
         if live_holders or any(s.is_blocked for s in inventory):
-            return None
+            return REFUND_SEATS_TAKEN
         stale = [a.reservation for a in taken if a.reservation is not None]
         await holds.end_reservations(conn, stale, ReservationStatus.EXPIRED, now)
     booking = await _create_booking(conn, payment, reservation, now)
@@ -709,48 +839,99 @@ async def _queue_confirmation(
 # --------------------------------------------------------------------------------- refunds
 
 
+REFUND_BACKOFF = (timedelta(minutes=1), timedelta(hours=1))  # first retry, longest wait
+REFUND_ATTEMPTS_BEFORE_ALERT = 5  # then the console shows it as failing
+
+
+def next_refund_attempt(attempts: int, now: datetime) -> datetime:
+    """Exponential backoff between refund attempts, capped: 1, 2, 4 … 60 minutes."""
+    first, longest = REFUND_BACKOFF
+    wait: timedelta = min(first * 2 ** min(max(attempts - 1, 0), 16), longest)
+    return now + wait
+
+
 async def refund_payment(
-    payment_id: int, *, gateways: Gateways, config: CheckoutConfig, now: datetime
+    payment_id: int,
+    *,
+    gateways: Gateways,
+    config: CheckoutConfig,
+    now: datetime,
+    reason: str = "Seats no longer available",
 ) -> Payment:
-    """Send the refund of a payment we could not honour; retried until the gateway agrees."""
+    """Send the full refund of captured money we could not honour (what the gateway said it
+    took); retried with backoff until the gateway agrees. Every attempt is audited."""
     payment = await Payment.get(id=payment_id)
-    if payment.status != PaymentStatus.REFUND_PENDING:
+    if payment.status not in (PaymentStatus.REFUND_PENDING, PaymentStatus.FLAGGED):
         return payment
+    amount, currency = captured(payment)
+    info = replace(payment_info(payment), amount=amount, currency=currency)
     gateway = gateways.get(payment.gateway)
     try:
-        reference = await gateway.refund(
-            payment_info(payment), payment.amount, reason="Seats no longer available"
-        )
+        reference = await gateway.refund(info, amount, reason=reason)
     except GatewayError as exc:
-        await audit.record(
-            "payment.refund_failed", now=now, subject=payment, data={"error": exc.message}
-        )
-        return payment
+        async with in_transaction() as conn:
+            locked = await Payment.filter(id=payment_id).select_for_update().using_db(conn).first()
+            assert locked is not None
+            locked.refund_attempts += 1
+            locked.next_refund_at = next_refund_attempt(locked.refund_attempts, now)
+            locked.updated_at = now
+            await locked.save(
+                update_fields=["refund_attempts", "next_refund_at", "updated_at"], using_db=conn
+            )
+            await audit.record(
+                "payment.refund_failed",
+                now=now,
+                subject=locked,
+                using_db=conn,
+                data={
+                    "error": exc.message,
+                    "attempts": locked.refund_attempts,
+                    "next_attempt_at": locked.next_refund_at.isoformat(),
+                },
+            )
+        return locked
     async with in_transaction() as conn:
         locked = await Payment.filter(id=payment_id).select_for_update().using_db(conn).first()
         assert locked is not None
-        if locked.status == PaymentStatus.REFUND_PENDING:
+        if locked.status in (PaymentStatus.REFUND_PENDING, PaymentStatus.FLAGGED):
             locked.status = PaymentStatus.REFUNDED
-            locked.refunded_amount = locked.amount
+            locked.refunded_amount = amount
+            locked.refund_attempts += 1
+            locked.next_refund_at = None
             locked.updated_at = now
             await locked.save(
-                update_fields=["status", "refunded_amount", "updated_at"], using_db=conn
+                update_fields=[
+                    "status",
+                    "refunded_amount",
+                    "refund_attempts",
+                    "next_refund_at",
+                    "updated_at",
+                ],
+                using_db=conn,
             )
             await audit.record(
                 "payment.refunded",
                 now=now,
                 subject=locked,
                 using_db=conn,
-                data={"refund_reference": reference, "amount": str(locked.amount)},
+                data={
+                    "refund_reference": reference,
+                    "amount": str(amount),
+                    "currency": currency,
+                },
             )
         payment = locked
     return payment
 
 
 async def retry_refunds(*, gateways: Gateways, config: CheckoutConfig, now: datetime) -> int:
-    pending = await Payment.filter(status=PaymentStatus.REFUND_PENDING).order_by("id")
+    """Refunds that are due (first attempts and retries whose backoff has passed)."""
+    due = await Payment.filter(
+        Q(next_refund_at__isnull=True) | Q(next_refund_at__lte=now),
+        status=PaymentStatus.REFUND_PENDING,
+    ).order_by("id")
     done = 0
-    for payment_id in (p.id for p in pending):
+    for payment_id in (p.id for p in due):
         payment = await refund_payment(payment_id, gateways=gateways, config=config, now=now)
         done += payment.status == PaymentStatus.REFUNDED
     return done

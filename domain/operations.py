@@ -13,7 +13,13 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from domain import audit, mail, tickets
-from domain.enums import PaymentStatus, RefundStatus, ReservationStatus, TicketStatus
+from domain.enums import (
+    PaymentStatus,
+    RefundStatus,
+    ReservationStatus,
+    ScheduleStatus,
+    TicketStatus,
+)
 from domain.errors import ValidationFailed
 from domain.models import (
     ActivityLog,
@@ -265,6 +271,14 @@ async def board(
         ):
             return BoardingResult(
                 False, "Not for this trip", f"Ticket {number} is for another bus.", ticket
+            )
+        schedule = await Schedule.get(id=booking.schedule_id, using_db=conn)
+        if schedule.status == ScheduleStatus.CANCELLED:
+            return BoardingResult(
+                False,
+                "Trip cancelled",
+                f"This trip was cancelled by the operator; ticket {number} is not valid.",
+                ticket,
             )
         if ticket.status == TicketStatus.CANCELLED:
             return BoardingResult(

@@ -62,6 +62,22 @@ async def clean_database(request: pytest.FixtureRequest) -> None:
     inventory.forget_routes()  # ids start again at 1: cached routes would be someone else's
 
 
+@pytest.fixture(autouse=True)
+async def integrity_after_each_test(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """After every test that touched the database: no overlapping seats, no captured money
+    without a booking or a refund, no hold with two bookings (tests/integrity.py). A test
+    that breaks an invariant on purpose says so with `@pytest.mark.breaks_integrity`."""
+    yield
+    if "database_url" not in request.fixturenames:
+        return
+    if request.node.get_closest_marker("breaks_integrity"):
+        return
+    from tests.integrity import integrity_violations
+
+    violations = await integrity_violations()
+    assert not violations, f"integrity broken after the test: {violations}"
+
+
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     env = {"DATABASE_URL": database_url, "SECRET_KEY": "test-secret-key-" + "x" * 32}
     return Settings.from_env(env, var_dir=VAR / "test", **overrides)

@@ -181,15 +181,40 @@ async def test_forged_signature_is_refused_and_changes_nothing(held, gateways, s
     assert (await Payment.get(id=payment.id)).status == PaymentStatus.PENDING
 
 
-async def test_amount_mismatch_flags_the_payment_without_a_booking(held, gateways, simulator):
+async def test_amount_mismatch_is_refunded_in_full_not_kept(held, gateways, simulator):
+    _, reservation, _ = held
     payment = await start(held, gateways)
-    flagged = await deliver(simulator, gateways, payment, amount=Decimal("1.00"))
-    assert flagged.status == PaymentStatus.FLAGGED
+    refunded = await deliver(simulator, gateways, payment, amount=Decimal("1.00"))
+    # What the gateway said it took goes back, at once; no booking comes of it.
+    assert refunded.status == PaymentStatus.REFUNDED
+    assert refunded.refunded_amount == Decimal("1.00")
+    assert [amount for _, amount in simulator.refunds] == [Decimal("1.00")]
     assert await Booking.all().count() == 0
-    log = await ActivityLog.get(action="payment.flagged")
+    log = await ActivityLog.get(action="payment.amount_mismatched")
     assert log.data["reported_amount"] == "1.00"
-    other = await deliver(simulator, gateways, payment, currency="USD")
-    assert other.status == PaymentStatus.FLAGGED
+    assert log.data["expected_amount"] == str(payment.amount)
+    due = await ActivityLog.get(action="payment.refund_due")
+    assert due.data["code"] == "amount_mismatch" and due.data["amount"] == "1.00"
+    assert await ActivityLog.filter(action="payment.refunded").count() == 1
+    mail = await EmailOutbox.get()
+    assert "refunded" in mail.subject and "1.00 INR" in mail.body_text
+    # Later news for the settled payment changes nothing; the hold is still there to pay.
+    again = await deliver(simulator, gateways, payment, currency="USD")
+    assert again.status == PaymentStatus.REFUNDED and len(simulator.refunds) == 1
+    await reservation.refresh_from_db()
+    assert reservation.status == ReservationStatus.ACTIVE
+    retry = await start(held, gateways)
+    assert (await deliver(simulator, gateways, retry)).status == PaymentStatus.SUCCEEDED
+
+
+async def test_a_currency_mismatch_is_refunded_in_the_reported_currency(held, gateways, simulator):
+    payment = await start(held, gateways)
+    refunded = await deliver(simulator, gateways, payment, currency="USD")
+    assert refunded.status == PaymentStatus.REFUNDED
+    assert simulator.refunds[0][1] == payment.amount
+    log = await ActivityLog.get(action="payment.refunded")
+    assert log.data["currency"] == "USD"
+    assert await Booking.all().count() == 0
 
 
 async def test_declined_payment_keeps_the_hold_for_another_try(held, gateways, simulator):
@@ -249,7 +274,7 @@ async def test_late_payment_for_taken_seats_is_refunded(held, gateways, simulato
     assert await ActivityLog.filter(action="payment.refunded").count() == 1
 
 
-async def test_refund_failures_are_retried_until_done(held, gateways, simulator):
+async def test_refund_failures_are_retried_with_backoff_until_done(held, gateways, simulator):
     _, reservation, seats = held
     payment = await start(held, gateways)
     late = NOW + timedelta(minutes=40)
@@ -260,11 +285,22 @@ async def test_refund_failures_are_retried_until_done(held, gateways, simulator)
     simulator.fail_refunds = True
     pending = await deliver(simulator, gateways, payment, now=late)
     assert pending.status == PaymentStatus.REFUND_PENDING
+    assert pending.refund_attempts == 1 and pending.next_refund_at == late + timedelta(minutes=1)
+    # Not due yet: nothing is tried.
     assert await bookings.retry_refunds(gateways=gateways, config=CONFIG, now=late) == 0
+    assert await ActivityLog.filter(action="payment.refund_failed").count() == 1
+    # Due: tried and refused again, so the next wait doubles.
+    soon = late + timedelta(minutes=1)
+    assert await bookings.retry_refunds(gateways=gateways, config=CONFIG, now=soon) == 0
+    again = await Payment.get(id=payment.id)
+    assert again.refund_attempts == 2 and again.next_refund_at == soon + timedelta(minutes=2)
     simulator.fail_refunds = False
-    assert await bookings.retry_refunds(gateways=gateways, config=CONFIG, now=late) == 1
-    assert (await Payment.get(id=payment.id)).status == PaymentStatus.REFUNDED
+    later = soon + timedelta(minutes=2)
+    assert await bookings.retry_refunds(gateways=gateways, config=CONFIG, now=later) == 1
+    done = await Payment.get(id=payment.id)
+    assert done.status == PaymentStatus.REFUNDED and done.refunded_amount == payment.amount
     assert await ActivityLog.filter(action="payment.refund_failed").count() == 2
+    assert bookings.next_refund_attempt(30, late) == late + timedelta(hours=1)
 
 
 async def test_changed_price_and_expired_hold_are_refused(held, gateways):
