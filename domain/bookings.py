@@ -841,6 +841,7 @@ async def _queue_confirmation(
 
 REFUND_BACKOFF = (timedelta(minutes=1), timedelta(hours=1))  # first retry, longest wait
 REFUND_ATTEMPTS_BEFORE_ALERT = 5  # then the console shows it as failing
+REFUND_LEASE = timedelta(minutes=5)  # an attempt in flight is not started again meanwhile
 
 
 def next_refund_attempt(attempts: int, now: datetime) -> datetime:
@@ -856,18 +857,31 @@ async def refund_payment(
     gateways: Gateways,
     config: CheckoutConfig,
     now: datetime,
-    reason: str = "Seats no longer available",
 ) -> Payment:
     """Send the full refund of captured money we could not honour (what the gateway said it
-    took); retried with backoff until the gateway agrees. Every attempt is audited."""
+    took); retried with backoff until the gateway agrees. Every attempt is audited.
+
+    The attempt is claimed first (`next_refund_at` moves a lease ahead), so the retry loops
+    of several processes and an operator's "refund now" never send it twice at once; the
+    gateway's idempotency key is the same for every attempt of one payment's refund."""
+    async with in_transaction() as conn:
+        claimed = await conn.execute_query_dict(
+            """
+            UPDATE payments SET next_refund_at = $2
+            WHERE id = $1 AND status = 'refund_pending'
+              AND (next_refund_at IS NULL OR next_refund_at <= $3)
+            RETURNING id
+            """,
+            [payment_id, now + REFUND_LEASE, now],
+        )
     payment = await Payment.get(id=payment_id)
-    if payment.status not in (PaymentStatus.REFUND_PENDING, PaymentStatus.FLAGGED):
-        return payment
+    if not claimed:
+        return payment  # settled, not due yet, or another process is sending it
     amount, currency = captured(payment)
     info = replace(payment_info(payment), amount=amount, currency=currency)
     gateway = gateways.get(payment.gateway)
     try:
-        reference = await gateway.refund(info, amount, reason=reason)
+        reference = await gateway.refund(info, amount, reason=f"payment-{payment.id}-refund")
     except GatewayError as exc:
         async with in_transaction() as conn:
             locked = await Payment.filter(id=payment_id).select_for_update().using_db(conn).first()
@@ -893,7 +907,7 @@ async def refund_payment(
     async with in_transaction() as conn:
         locked = await Payment.filter(id=payment_id).select_for_update().using_db(conn).first()
         assert locked is not None
-        if locked.status in (PaymentStatus.REFUND_PENDING, PaymentStatus.FLAGGED):
+        if locked.status == PaymentStatus.REFUND_PENDING:
             locked.status = PaymentStatus.REFUNDED
             locked.refunded_amount = amount
             locked.refund_attempts += 1

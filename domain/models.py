@@ -404,6 +404,7 @@ class PaymentEvent(Model):
     payload: fields.JSONField[Any] = fields.JSONField()
     received_at = fields.DatetimeField()
     processed_at = fields.DatetimeField(null=True)
+    payment_id: int | None
 
     class Meta:
         table = "payment_events"

@@ -59,6 +59,7 @@ def register_views(app: Quart) -> None:
     from views import (
         accounts,
         admin,
+        admin_payments,
         bookings,
         cancellations,
         checkout,
@@ -101,6 +102,7 @@ def register_views(app: Quart) -> None:
     app.register_blueprint(bookings.blueprint)
     app.register_blueprint(cancellations.blueprint)
     app.register_blueprint(admin.blueprint)
+    app.register_blueprint(admin_payments.blueprint)
     _keep_hooks_on_the_loop(app)
 
     @app.errorhandler(DomainError)

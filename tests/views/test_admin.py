@@ -148,3 +148,67 @@ async def test_an_admin_cancels_on_the_customers_behalf(admin, auth, trip):
     ops = await factories.User.get(email="ops@example.com")
     assert cancellation.actor_id == ops.id
     assert await ActivityLog.filter(action="booking.partially_cancelled", actor_id=ops.id).exists()
+
+
+async def start_paying(auth, trip, seats):
+    """A customer who reached the gateway's page and stopped there."""
+    from tests.views.test_checkout import checkout_pairs, post
+
+    reservation = await hold(auth, trip, seats)
+    page = await (await auth.client.get(f"/reservations/{reservation.id}")).get_data(as_text=True)
+    response = await post(
+        auth,
+        f"/reservations/{reservation.id}/checkout",
+        checkout_pairs(page, seats),
+        page=f"/reservations/{reservation.id}",
+    )
+    assert response.status_code == 303
+    from domain.models import Payment
+
+    return await Payment.get(reservation_id=reservation.id)
+
+
+async def test_payments_needing_attention_refund_and_resolve_with_a_reason(admin, auth, trip):
+    from domain.models import Payment
+
+    seats = await factories.schedule_seats(trip)
+    await auth.register()
+    first = await start_paying(auth, trip, seats[:1])
+    second = await start_paying(auth, trip, seats[1:2])
+    listing = await admin.client.get("/admin/payments")
+    html = await listing.get_data(as_text=True)
+    assert listing.status_code == 200
+    assert f"Payment #{first.id}" in html and f"Payment #{second.id}" in html
+    assert "The payer is at the gateway" in html and "History (" in html
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+    refused = await admin.client.post(
+        f"/admin/payments/{first.id}/refund",
+        data=urlencode({"csrf_token": token, "reason": ""}),
+        headers=FORM,
+    )
+    assert refused.status_code == 422
+    assert "goes into the audit log" in await refused.get_data(as_text=True)
+    assert (await Payment.get(id=first.id)).status == "pending"
+
+    refunded = await admin.client.post(
+        f"/admin/payments/{first.id}/refund",
+        data=urlencode({"csrf_token": token, "reason": "customer asked on the phone"}),
+        headers=FORM,
+    )
+    assert refunded.status_code == 303
+    after = await (await admin.client.get(refunded.headers["Location"])).get_data(as_text=True)
+    assert f"Payment #{first.id} refunded in full." in after
+    assert (await Payment.get(id=first.id)).status == "refunded"
+
+    resolved = await admin.client.post(
+        f"/admin/payments/{second.id}/resolve",
+        data=urlencode({"csrf_token": token, "reason": "abandoned at the gateway"}),
+        headers=FORM,
+    )
+    assert resolved.status_code == 303
+    assert (await Payment.get(id=second.id)).status == "failed"
+    log = await ActivityLog.get(action="payment.resolved")
+    assert log.data["reason"] == "abandoned at the gateway"
+    empty = await (await admin.client.get("/admin/payments")).get_data(as_text=True)
+    assert "Nothing needs attention" in empty

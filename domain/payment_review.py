@@ -1,0 +1,211 @@
+"""Payments needing attention: the console's list of every payment not in a final state,
+with its history, and the two things an operator can do about one (refund it, or record
+how it was settled), each with a reason and an audit row.
+
+A payment is final when it is a booking (`succeeded` with a booking), `failed` (no money
+taken) or `refunded`. Everything else is either waiting for the payer or the gateway
+(`created`, `pending`) or money we hold without a booking (`refund_pending`, the legacy
+`flagged`, a `succeeded` without a booking), which must go back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from domain import audit
+from domain.bookings import (
+    REFUND_ATTEMPTS_BEFORE_ALERT,
+    CheckoutConfig,
+    captured,
+    refund_payment,
+)
+from domain.enums import PaymentStatus
+from domain.errors import Conflict, PaymentNotFound, ValidationFailed
+from domain.models import ActivityLog, Payment, PaymentEvent, User
+from domain.payments.registry import Gateways
+
+WAITING = (PaymentStatus.CREATED, PaymentStatus.PENDING)  # no money known to be taken
+HELD = (PaymentStatus.REFUND_PENDING, PaymentStatus.FLAGGED)  # money taken, not applied
+STALE_AFTER = timedelta(minutes=30)  # a payer at the gateway for longer has given up
+REASON_MAX = 255
+
+
+@dataclass(frozen=True)
+class PaymentCase:
+    """One payment needing attention, as the console shows it."""
+
+    payment: Payment
+    problem: str  # one sentence: what is wrong
+    urgent: bool  # money held without a booking, or a payer stuck for long
+    captured_amount: Decimal
+    captured_currency: str
+    history: list[ActivityLog]
+    events: list[PaymentEvent]
+    can_refund: bool
+    resolve_label: str  # what "resolve" records for this payment
+
+
+def _unfinished() -> Q:
+    return Q(status__in=[*WAITING, *HELD]) | Q(
+        status=PaymentStatus.SUCCEEDED, booking_id__isnull=True
+    )
+
+
+def _holds_money(payment: Payment) -> bool:
+    return payment.status in HELD or (
+        payment.status == PaymentStatus.SUCCEEDED and payment.booking_id is None
+    )
+
+
+def _problem(payment: Payment, now: datetime) -> tuple[str, bool]:
+    if payment.status == PaymentStatus.REFUND_PENDING:
+        if payment.refund_attempts >= REFUND_ATTEMPTS_BEFORE_ALERT:
+            return (
+                f"Refund refused by the gateway {payment.refund_attempts} times; "
+                f"still retrying. {payment.failure_reason}",
+                True,
+            )
+        return f"Refund on its way. {payment.failure_reason}", payment.refund_attempts > 0
+    if payment.status == PaymentStatus.FLAGGED:
+        return f"Money held without a booking. {payment.failure_reason}", True
+    if payment.status == PaymentStatus.SUCCEEDED:
+        return "Paid, but no booking was made from it.", True
+    age = now - payment.created_at
+    if age > STALE_AFTER:
+        minutes = int(age.total_seconds() // 60)
+        return (
+            f"No word from the gateway for {minutes} minutes: the payer may have given up, "
+            "or the gateway's notification was lost.",
+            True,
+        )
+    return "The payer is at the gateway's page.", False
+
+
+async def payments_needing_attention(now: datetime, limit: int = 100) -> list[PaymentCase]:
+    """Every payment not in a final state, money held without a booking first."""
+    payments = await Payment.filter(_unfinished()).order_by("created_at").limit(limit)
+    ids = [p.id for p in payments]
+    logs = await ActivityLog.filter(subject_type="Payment", subject_id__in=[str(i) for i in ids])
+    events = await PaymentEvent.filter(payment_id__in=ids).order_by("received_at")
+    cases = []
+    for payment in payments:
+        problem, urgent = _problem(payment, now)
+        amount, currency = captured(payment)
+        cases.append(
+            PaymentCase(
+                payment=payment,
+                problem=problem,
+                urgent=urgent,
+                captured_amount=amount,
+                captured_currency=currency,
+                history=sorted(
+                    (log for log in logs if log.subject_id == str(payment.id)),
+                    key=lambda log: (log.created_at, log.id),
+                ),
+                events=[e for e in events if e.payment_id == payment.id],
+                can_refund=bool(payment.gateway_reference),
+                resolve_label=(
+                    "Record that it was refunded outside Busbook"
+                    if _holds_money(payment)
+                    else "Close it: no money was taken"
+                ),
+            )
+        )
+    cases.sort(key=lambda c: (not _holds_money(c.payment), not c.urgent, c.payment.created_at))
+    return cases
+
+
+def _reason(reason: str) -> str:
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ValidationFailed({"reason": "Say why; the reason goes into the audit log."})
+    if len(reason) > REASON_MAX:
+        raise ValidationFailed({"reason": f"Keep the reason under {REASON_MAX} characters."})
+    return reason
+
+
+async def _locked(conn: BaseDBAsyncClient, payment_id: int) -> Payment:
+    payment = await Payment.filter(id=payment_id).select_for_update().using_db(conn).first()
+    if payment is None:
+        raise PaymentNotFound()
+    return payment
+
+
+async def refund_by_operator(
+    admin: User,
+    payment_id: int,
+    reason: str,
+    *,
+    gateways: Gateways,
+    config: CheckoutConfig,
+    now: datetime,
+) -> Payment:
+    """Send the full refund of a payment that holds (or may hold) money without a booking,
+    now. A pending payment is refunded too (the gateway took the money and never told us);
+    any later news from the gateway about it is then ignored."""
+    reason = _reason(reason)
+    async with in_transaction() as conn:
+        payment = await _locked(conn, payment_id)
+        if not (payment.status in WAITING or _holds_money(payment)):
+            raise Conflict("This payment is already settled; there is nothing to refund.")
+        if not payment.gateway_reference:
+            raise Conflict(
+                "This payment never reached the gateway, so there is nothing to refund. "
+                "Close it instead."
+            )
+        payment.status = PaymentStatus.REFUND_PENDING
+        payment.next_refund_at = now
+        payment.failure_reason = f"Refund requested by an operator: {reason}"[:255]
+        payment.updated_at = now
+        await payment.save(
+            update_fields=["status", "next_refund_at", "failure_reason", "updated_at"],
+            using_db=conn,
+        )
+        await audit.record(
+            "payment.refund_requested",
+            now=now,
+            actor=admin,
+            subject=payment,
+            using_db=conn,
+            data={"reason": reason},
+        )
+    return await refund_payment(payment_id, gateways=gateways, config=config, now=now)
+
+
+async def resolve_payment(admin: User, payment_id: int, reason: str, *, now: datetime) -> Payment:
+    """Record how a payment was settled outside Busbook: one that took no money is closed
+    as failed; one holding money is marked refunded (the operator paid it back by other
+    means). Either way the reason lands in the audit log."""
+    reason = _reason(reason)
+    async with in_transaction() as conn:
+        payment = await _locked(conn, payment_id)
+        if payment.status in WAITING:
+            payment.status = PaymentStatus.FAILED
+            payment.failure_reason = f"Closed by an operator: {reason}"[:255]
+            outcome = "closed"
+        elif _holds_money(payment):
+            amount, _currency = captured(payment)
+            payment.status = PaymentStatus.REFUNDED
+            payment.refunded_amount = amount
+            payment.next_refund_at = None
+            payment.failure_reason = f"Refunded outside Busbook: {reason}"[:255]
+            outcome = "refunded_outside"
+        else:
+            raise Conflict("This payment is already settled.")
+        payment.updated_at = now
+        await payment.save(using_db=conn)
+        await audit.record(
+            "payment.resolved",
+            now=now,
+            actor=admin,
+            subject=payment,
+            using_db=conn,
+            data={"reason": reason, "outcome": outcome, "status": payment.status.value},
+        )
+    return payment
