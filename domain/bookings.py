@@ -25,7 +25,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from domain import audit, events, holds, mail, tickets
+from domain import audit, events, holds, mail, public_ids, tickets
 from domain.accounts import EMAIL_RE, PHONE_RE, normalise_email, normalise_phone
 from domain.enums import (
     AllocationKind,
@@ -166,12 +166,13 @@ def payment_info(payment: Payment, description: str = "", email: str = "") -> Pa
         customer_email=email or str(payment.checkout_data.get("contact_email", "")),
         idempotency_key=payment.idempotency_key,
         gateway_reference=payment.gateway_reference,
+        public_id=payment.public_id,
     )
 
 
 async def start_checkout(
     user: User,
-    reservation_id: int,
+    reservation_ref: str,
     data: CheckoutInput,
     *,
     gateways: Gateways,
@@ -180,7 +181,7 @@ async def start_checkout(
     ip: str | None = None,
 ) -> Payment:
     """Record the payment and get the gateway's checkout page (`payment.checkout_url`)."""
-    reservation = await holds.get_reservation(user, reservation_id)
+    reservation = await holds.get_reservation(user, reservation_ref)
     if reservation.user_id != user.id:
         raise ReservationNotFound()
     existing = await Payment.get_or_none(idempotency_key=data.idempotency_key)
@@ -273,8 +274,8 @@ async def start_checkout(
     try:
         start = await gateway.start_checkout(
             payment_info(payment, description, details["contact_email"]),
-            return_url=f"{base}/payments/{payment.id}/return",
-            cancel_url=f"{base}/reservations/{reservation.id}",
+            return_url=f"{base}/payments/{payment.public_id}/return",
+            cancel_url=f"{base}/reservations/{reservation.public_id}",
         )
     except GatewayError as exc:
         async with in_transaction() as conn:
@@ -382,7 +383,7 @@ async def apply_event(
 
 
 async def apply_return(
-    payment_id: int,
+    payment_ref: str,
     *,
     succeeded: bool,
     gateways: Gateways,
@@ -390,8 +391,12 @@ async def apply_return(
     now: datetime,
 ) -> Payment:
     """The payer's browser came back with an outcome the gateway adapter verified."""
+    if not public_ids.looks_like(payment_ref, public_ids.PAYMENT):
+        raise PaymentNotFound()
     async with in_transaction() as conn:
-        payment = await Payment.filter(id=payment_id).select_for_update().using_db(conn).first()
+        payment = (
+            await Payment.filter(public_id=payment_ref).select_for_update().using_db(conn).first()
+        )
         if payment is None:
             raise PaymentNotFound()
         await _apply_outcome(
@@ -954,15 +959,19 @@ async def retry_refunds(*, gateways: Gateways, config: CheckoutConfig, now: date
 # ---------------------------------------------------------------------------------- reading
 
 
-async def get_payment(viewer: User, payment_id: int) -> Payment:
-    payment = await Payment.get_or_none(id=payment_id)
-    if payment is None or (payment.user_id != viewer.id and not viewer.is_admin):
+async def get_payment(viewer: User, payment_ref: str) -> Payment:
+    """The viewer's own payment (admins see any), by its public id."""
+    payment = await payment_by_ref(payment_ref)
+    if payment.user_id != viewer.id and not viewer.is_admin:
         raise PaymentNotFound()
     return payment
 
 
-async def payment_by_id(payment_id: int) -> Payment:
-    payment = await Payment.get_or_none(id=payment_id)
+async def payment_by_ref(payment_ref: str) -> Payment:
+    """A payment by its public id, for callers the gateway's signature vouches for."""
+    if not public_ids.looks_like(payment_ref, public_ids.PAYMENT):
+        raise PaymentNotFound()
+    payment = await Payment.get_or_none(public_id=payment_ref).prefetch_related("reservation")
     if payment is None:
         raise PaymentNotFound()
     return payment

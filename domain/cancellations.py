@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from tortoise.transactions import in_transaction
 
-from domain import audit, events, mail
+from domain import audit, events, mail, public_ids
 from domain.bookings import CheckoutConfig, issue_ticket, payment_info
 from domain.enums import (
     BookingStatus,
@@ -239,7 +239,7 @@ async def cancel_booking(
                     if new_ticket
                     else ""
                 )
-                + f"\nDetails: {config.public_base_url}/cancellations/{cancellation.id}\n"
+                + f"\nDetails: {config.public_base_url}/cancellations/{cancellation.public_id}\n"
             ),
             now=now,
             using_db=conn,
@@ -317,8 +317,11 @@ async def retry_failed_refunds(*, gateways: Gateways, now: datetime) -> int:
     ).count()
 
 
-async def get_cancellation(viewer: User, cancellation_id: int) -> Cancellation:
-    cancellation = await Cancellation.get_or_none(id=cancellation_id).prefetch_related("booking")
+async def get_cancellation(viewer: User, public_id: str) -> Cancellation:
+    """The viewer's own cancellation (admins see any), by its public id."""
+    if not public_ids.looks_like(public_id, public_ids.CANCELLATION):
+        raise NotFound("We could not find that cancellation.")
+    cancellation = await Cancellation.get_or_none(public_id=public_id).prefetch_related("booking")
     if cancellation is None or (cancellation.booking.user_id != viewer.id and not viewer.is_admin):
         raise NotFound("We could not find that cancellation.")
     return cancellation

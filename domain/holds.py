@@ -20,7 +20,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.transactions import in_transaction
 
-from domain import audit, events
+from domain import audit, events, public_ids
 from domain.accounts import SessionClaim
 from domain.enums import AllocationKind, ReservationStatus, ScheduleStatus
 from domain.errors import (
@@ -226,7 +226,7 @@ INSERT_HOLD_SQL = f"""
             dropping_point_id, status, total_amount, currency, expires_at, grace_applied,
             created_at)
         VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, false, $10)
-        RETURNING id
+        RETURNING id, public_id
     ), allocations AS (
         INSERT INTO seat_allocations (schedule_id, seat_id, from_seq, to_seq, kind,
             reservation_id, active, created_at)
@@ -238,7 +238,7 @@ INSERT_HOLD_SQL = f"""
                $12::jsonb || jsonb_build_object('reservation_id', reservation.id), $13, $10
         FROM reservation
     )
-    SELECT reservation.id, pg_notify($14, $15) FROM reservation
+    SELECT reservation.id, reservation.public_id, pg_notify($14, $15) FROM reservation
 """
 
 
@@ -406,6 +406,7 @@ async def hold_seats(
             )
             reservation = Reservation(
                 id=inserted[0]["id"],
+                public_id=inserted[0]["public_id"],
                 user_id=user_id,
                 schedule_id=request.schedule_id,
                 from_seq=segment.from_seq,
@@ -484,9 +485,12 @@ def _check_limits(on_trip: int, in_all: int, policy: HoldPolicy) -> None:
         )
 
 
-async def get_reservation(viewer: User, reservation_id: int) -> Reservation:
-    """The viewer's own reservation (admins see any). Someone else's is a 404, not a 403."""
-    reservation = await Reservation.get_or_none(id=reservation_id).prefetch_related(
+async def get_reservation(viewer: User, public_id: str) -> Reservation:
+    """The viewer's own reservation (admins see any), by its public id. Someone else's is a
+    404, not a 403."""
+    if not public_ids.looks_like(public_id, public_ids.RESERVATION):
+        raise ReservationNotFound()
+    reservation = await Reservation.get_or_none(public_id=public_id).prefetch_related(
         "boarding_point", "dropping_point"
     )
     if reservation is None or (reservation.user_id != viewer.id and not viewer.is_admin):
@@ -529,13 +533,13 @@ async def active_holds(user: User, now: datetime) -> list[Reservation]:
 
 
 async def cancel_hold(
-    user: User, reservation_id: int, *, now: datetime, ip: str | None = None
+    user: User, public_id: str, *, now: datetime, ip: str | None = None
 ) -> Reservation:
     """The customer gives the seats back. Cancelling an ended hold changes nothing."""
-    await get_reservation(user, reservation_id)
+    found = await get_reservation(user, public_id)
     async with in_transaction() as conn:
         reservation = (
-            await Reservation.filter(id=reservation_id).select_for_update().using_db(conn).first()
+            await Reservation.filter(id=found.id).select_for_update().using_db(conn).first()
         )
         if reservation is None:
             raise ReservationNotFound()
@@ -552,16 +556,16 @@ async def cancel_hold(
     return reservation
 
 
-async def release_hold(
-    admin: User, reservation_id: int, reason: str, *, now: datetime
-) -> Reservation:
+async def release_hold(admin: User, public_id: str, reason: str, *, now: datetime) -> Reservation:
     """An operator frees a stuck hold; the reason goes into the audit trail."""
     reason = reason.strip()
     if not reason:
         raise ValidationFailed({"reason": "Say why you release this hold."})
+    if not public_ids.looks_like(public_id, public_ids.RESERVATION):
+        raise ReservationNotFound()
     async with in_transaction() as conn:
         reservation = (
-            await Reservation.filter(id=reservation_id).select_for_update().using_db(conn).first()
+            await Reservation.filter(public_id=public_id).select_for_update().using_db(conn).first()
         )
         if reservation is None:
             raise ReservationNotFound()

@@ -8,6 +8,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
 
+from domain import public_ids
 from domain.enums import (
     AllocationKind,
     BookingStatus,
@@ -221,6 +222,10 @@ class Reservation(Model):
     """A hold on seats for one segment, alive until `expires_at`."""
 
     id = fields.IntField(primary_key=True)
+    # What URLs and emails show (domain.public_ids); the integer id stays internal.
+    public_id = fields.CharField(
+        max_length=public_ids.LENGTH, unique=True, default=public_ids.maker(public_ids.RESERVATION)
+    )
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "busbook.User", related_name="reservations", on_delete=fields.RESTRICT
     )
@@ -354,6 +359,10 @@ class SeatAllocation(Model):
 
 class Payment(Model):
     id = fields.IntField(primary_key=True)
+    # What URLs and emails show (domain.public_ids); the integer id stays internal.
+    public_id = fields.CharField(
+        max_length=public_ids.LENGTH, unique=True, default=public_ids.maker(public_ids.PAYMENT)
+    )
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "busbook.User", related_name="payments", on_delete=fields.RESTRICT
     )
@@ -429,6 +438,10 @@ class Ticket(Model):
 
 class Cancellation(Model):
     id = fields.IntField(primary_key=True)
+    # What URLs and emails show (domain.public_ids); the integer id stays internal.
+    public_id = fields.CharField(
+        max_length=public_ids.LENGTH, unique=True, default=public_ids.maker(public_ids.CANCELLATION)
+    )
     booking: fields.ForeignKeyRelation[Booking] = fields.ForeignKeyField(
         "busbook.Booking", related_name="cancellations", on_delete=fields.RESTRICT
     )

@@ -326,7 +326,7 @@ async def cancel_trip(
     for reservation in await Reservation.filter(
         schedule_id=schedule_id, status=ReservationStatus.ACTIVE
     ):
-        await holds.release_hold(admin, reservation.id, f"Trip cancelled: {reason}", now=now)
+        await holds.release_hold(admin, reservation.public_id, f"Trip cancelled: {reason}", now=now)
     refunded = 0
     for booking in await Booking.filter(
         schedule_id=schedule_id,

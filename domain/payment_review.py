@@ -18,7 +18,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from domain import audit
+from domain import audit, public_ids
 from domain.bookings import (
     REFUND_ATTEMPTS_BEFORE_ALERT,
     CheckoutConfig,
@@ -130,8 +130,10 @@ def _reason(reason: str) -> str:
     return reason
 
 
-async def _locked(conn: BaseDBAsyncClient, payment_id: int) -> Payment:
-    payment = await Payment.filter(id=payment_id).select_for_update().using_db(conn).first()
+async def _locked(conn: BaseDBAsyncClient, payment_ref: str) -> Payment:
+    if not public_ids.looks_like(payment_ref, public_ids.PAYMENT):
+        raise PaymentNotFound()
+    payment = await Payment.filter(public_id=payment_ref).select_for_update().using_db(conn).first()
     if payment is None:
         raise PaymentNotFound()
     return payment
@@ -139,7 +141,7 @@ async def _locked(conn: BaseDBAsyncClient, payment_id: int) -> Payment:
 
 async def refund_by_operator(
     admin: User,
-    payment_id: int,
+    payment_ref: str,
     reason: str,
     *,
     gateways: Gateways,
@@ -151,7 +153,7 @@ async def refund_by_operator(
     any later news from the gateway about it is then ignored."""
     reason = _reason(reason)
     async with in_transaction() as conn:
-        payment = await _locked(conn, payment_id)
+        payment = await _locked(conn, payment_ref)
         if not (payment.status in WAITING or _holds_money(payment)):
             raise Conflict("This payment is already settled; there is nothing to refund.")
         if not payment.gateway_reference:
@@ -175,16 +177,16 @@ async def refund_by_operator(
             using_db=conn,
             data={"reason": reason},
         )
-    return await refund_payment(payment_id, gateways=gateways, config=config, now=now)
+    return await refund_payment(payment.id, gateways=gateways, config=config, now=now)
 
 
-async def resolve_payment(admin: User, payment_id: int, reason: str, *, now: datetime) -> Payment:
+async def resolve_payment(admin: User, payment_ref: str, reason: str, *, now: datetime) -> Payment:
     """Record how a payment was settled outside Busbook: one that took no money is closed
     as failed; one holding money is marked refunded (the operator paid it back by other
     means). Either way the reason lands in the audit log."""
     reason = _reason(reason)
     async with in_transaction() as conn:
-        payment = await _locked(conn, payment_id)
+        payment = await _locked(conn, payment_ref)
         if payment.status in WAITING:
             payment.status = PaymentStatus.FAILED
             payment.failure_reason = f"Closed by an operator: {reason}"[:255]

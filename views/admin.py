@@ -63,9 +63,9 @@ async def list_holds() -> ResponseReturnValue:
     )
 
 
-@blueprint.post("/reservations/<int:reservation_id>/release")
+@blueprint.post("/reservations/<reservation_id>/release")
 @admin_required
-async def release_hold(reservation_id: int) -> ResponseReturnValue:
+async def release_hold(reservation_id: str) -> ResponseReturnValue:
     admin = web.viewer()
     assert admin is not None
     form = await request.form
@@ -82,7 +82,7 @@ async def release_hold(reservation_id: int) -> ResponseReturnValue:
             released=None,
             errors={reservation_id: exc.errors["reason"]},
         )
-    return redirect(url_for("admin.list_holds", released=reservation_id), 303)
+    return redirect(url_for("admin.list_holds", released=1), 303)
 
 
 @blueprint.get("/bookings")

@@ -16,7 +16,7 @@ blueprint = Blueprint("admin_payments", __name__, url_prefix="/admin/payments")
 
 
 async def _page(
-    *, status: int = 200, errors: dict[int, str] | None = None, message: str = ""
+    *, status: int = 200, errors: dict[str, str] | None = None, message: str = ""
 ) -> ResponseReturnValue:
     cases = await payment_review.payments_needing_attention(web.now())
     return await web.render(
@@ -34,9 +34,9 @@ async def list_payments() -> ResponseReturnValue:
     return await _page()
 
 
-@blueprint.post("/<int:payment_id>/refund")
+@blueprint.post("/<payment_id>/refund")
 @admin_required
-async def refund_payment(payment_id: int) -> ResponseReturnValue:
+async def refund_payment(payment_id: str) -> ResponseReturnValue:
     admin = web.viewer()
     assert admin is not None
     form = await request.form
@@ -53,16 +53,16 @@ async def refund_payment(payment_id: int) -> ResponseReturnValue:
         return await _page(status=exc.status, errors={payment_id: exc.message})
     done = payment.status.value == "refunded"
     message = (
-        f"Payment #{payment_id} refunded in full."
+        f"Payment #{payment.id} refunded in full."
         if done
-        else f"Payment #{payment_id}: the gateway did not take the refund yet; it is retried."
+        else f"Payment #{payment.id}: the gateway did not take the refund yet; it is retried."
     )
     return redirect(url_for("admin_payments.list_payments", message=message), 303)
 
 
-@blueprint.post("/<int:payment_id>/resolve")
+@blueprint.post("/<payment_id>/resolve")
 @admin_required
-async def resolve_payment(payment_id: int) -> ResponseReturnValue:
+async def resolve_payment(payment_id: str) -> ResponseReturnValue:
     admin = web.viewer()
     assert admin is not None
     form = await request.form
@@ -72,5 +72,5 @@ async def resolve_payment(payment_id: int) -> ResponseReturnValue:
         )
     except (ValidationFailed, Conflict) as exc:
         return await _page(status=exc.status, errors={payment_id: exc.message})
-    message = f"Payment #{payment_id} resolved: {payment.failure_reason}"
+    message = f"Payment #{payment.id} resolved: {payment.failure_reason}"
     return redirect(url_for("admin_payments.list_payments", message=message), 303)

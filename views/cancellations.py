@@ -73,13 +73,13 @@ async def cancel_booking(reference: str) -> ResponseReturnValue:
     except (ValidationFailed, Conflict) as exc:
         return await _page(reference, chosen, error=exc.message, status=exc.status)
     return redirect(
-        url_for("cancellations.show_cancellation", cancellation_id=cancellation.id), 303
+        url_for("cancellations.show_cancellation", cancellation_id=cancellation.public_id), 303
     )
 
 
-@blueprint.get("/cancellations/<int:cancellation_id>")
+@blueprint.get("/cancellations/<cancellation_id>")
 @web.login_required
-async def show_cancellation(cancellation_id: int) -> ResponseReturnValue:
+async def show_cancellation(cancellation_id: str) -> ResponseReturnValue:
     user = web.viewer()
     assert user is not None
     cancellation = await cancellations.get_cancellation(user, cancellation_id)

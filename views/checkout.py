@@ -34,7 +34,7 @@ def gateways() -> Gateways:
 
 
 async def render_hold(
-    reservation_id: int,
+    reservation_id: str,
     *,
     form: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
@@ -75,9 +75,9 @@ async def render_hold(
     )
 
 
-@blueprint.post("/reservations/<int:reservation_id>/checkout")
+@blueprint.post("/reservations/<reservation_id>/checkout")
 @web.login_required
-async def start_checkout(reservation_id: int) -> ResponseReturnValue:
+async def start_checkout(reservation_id: str) -> ResponseReturnValue:
     user = web.viewer()
     assert user is not None
     posted = await request.form
@@ -123,7 +123,7 @@ async def start_checkout(reservation_id: int) -> ResponseReturnValue:
         return await render_hold(reservation_id, form=form, error=exc.message, status=exc.status)
     if payment.status in {PaymentStatus.PENDING, PaymentStatus.CREATED} and payment.checkout_url:
         return redirect(payment.checkout_url, 303)
-    return redirect(url_for("checkout.show_payment", payment_id=payment.id), 303)
+    return redirect(url_for("checkout.show_payment", payment_id=payment.public_id), 303)
 
 
 # ------------------------------------------------------------------------- the simulator
@@ -135,9 +135,9 @@ def simulator() -> SimulatorGateway:
     return gateway
 
 
-@blueprint.route("/payments/simulator/<int:payment_id>", methods=["GET", "POST"])
+@blueprint.route("/payments/simulator/<payment_id>", methods=["GET", "POST"])
 @web.login_required
-async def simulator_checkout(payment_id: int) -> ResponseReturnValue:
+async def simulator_checkout(payment_id: str) -> ResponseReturnValue:
     """The simulator's hosted checkout page, where the payer approves or declines."""
     user = web.viewer()
     assert user is not None
@@ -171,9 +171,9 @@ async def simulator_checkout(payment_id: int) -> ResponseReturnValue:
     return redirect(url_for("checkout.payment_return", payment_id=payment_id, sig=token), 303)
 
 
-@blueprint.get("/payments/<int:payment_id>/return")
+@blueprint.get("/payments/<payment_id>/return")
 @web.login_required
-async def payment_return(payment_id: int) -> ResponseReturnValue:
+async def payment_return(payment_id: str) -> ResponseReturnValue:
     user = web.viewer()
     assert user is not None
     payment = await bookings.get_payment(user, payment_id)
@@ -190,7 +190,9 @@ async def payment_return(payment_id: int) -> ResponseReturnValue:
                 "checkout.razorpay_callback", payment_id=payment_id, _external=True
             ),
             cancel_url=url_for(
-                "holds.show_hold", reservation_id=payment.reservation_id, _external=True
+                "holds.show_hold",
+                reservation_id=payment.reservation.public_id if payment.reservation else "",
+                _external=True,
             ),
         )
         return await web.render("pages/payments/razorpay.html", payment=payment, options=options)
@@ -210,11 +212,11 @@ async def payment_return(payment_id: int) -> ResponseReturnValue:
     return redirect(url_for("checkout.show_payment", payment_id=payment_id), 303)
 
 
-@blueprint.post("/payments/<int:payment_id>/razorpay")
+@blueprint.post("/payments/<payment_id>/razorpay")
 @web.csrf_exempt  # posted by Razorpay's checkout page; the payment signature is the proof
-async def razorpay_callback(payment_id: int) -> ResponseReturnValue:
+async def razorpay_callback(payment_id: str) -> ResponseReturnValue:
     posted = await request.form
-    payment = await bookings.payment_by_id(payment_id)
+    payment = await bookings.payment_by_ref(payment_id)
     gateway = gateways().get("razorpay")
     signature_ok = payment.gateway == "razorpay" and gateway.verify_payment_signature(  # type: ignore[attr-defined]
         payment.gateway_reference or "",
@@ -232,9 +234,9 @@ async def razorpay_callback(payment_id: int) -> ResponseReturnValue:
     return redirect(url_for("checkout.show_payment", payment_id=payment_id), 303)
 
 
-@blueprint.get("/payments/<int:payment_id>")
+@blueprint.get("/payments/<payment_id>")
 @web.login_required
-async def show_payment(payment_id: int) -> ResponseReturnValue:
+async def show_payment(payment_id: str) -> ResponseReturnValue:
     user = web.viewer()
     assert user is not None
     payment = await bookings.get_payment(user, payment_id)

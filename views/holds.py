@@ -104,7 +104,7 @@ async def create_hold() -> ResponseReturnValue:
                 dropping_point_id=selection.dropping_point_id,
             ),
         )
-    return redirect(url_for("holds.show_hold", reservation_id=reservation.id), 303)
+    return redirect(url_for("holds.show_hold", reservation_id=reservation.public_id), 303)
 
 
 def _ints_in_order(raw: list[str]) -> list[int]:
@@ -128,18 +128,20 @@ async def list_holds() -> ResponseReturnValue:
     )
 
 
-@blueprint.get("/reservations/<int:reservation_id>")
+@blueprint.get("/reservations/<reservation_id>")
 @web.login_required
-async def show_hold(reservation_id: int) -> ResponseReturnValue:
+async def show_hold(reservation_id: str) -> ResponseReturnValue:
     from views.checkout import render_hold
 
     return await render_hold(reservation_id, cancelled=request.args.get("cancelled") == "1")
 
 
-@blueprint.post("/reservations/<int:reservation_id>/cancel")
+@blueprint.post("/reservations/<reservation_id>/cancel")
 @web.login_required
-async def cancel_hold(reservation_id: int) -> ResponseReturnValue:
+async def cancel_hold(reservation_id: str) -> ResponseReturnValue:
     user = web.viewer()
     assert user is not None
     reservation = await holds.cancel_hold(user, reservation_id, now=web.now(), ip=web.client_ip())
-    return redirect(url_for("holds.show_hold", reservation_id=reservation.id, cancelled=1), 303)
+    return redirect(
+        url_for("holds.show_hold", reservation_id=reservation.public_id, cancelled=1), 303
+    )

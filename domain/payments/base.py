@@ -41,6 +41,7 @@ class PaymentInfo:
     customer_email: str
     idempotency_key: str
     gateway_reference: str | None = None  # the gateway's id (session, order, payment)
+    public_id: str = ""  # what our URLs call the payment (domain.public_ids)
 
 
 @dataclass(frozen=True)

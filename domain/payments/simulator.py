@@ -44,7 +44,9 @@ class SimulatorGateway:
         self, payment: PaymentInfo, *, return_url: str, cancel_url: str
     ) -> CheckoutStart:
         reference = f"sim_{payment.payment_id}_{secrets.token_hex(6)}"
-        return CheckoutStart(f"{self.checkout_path}/{payment.payment_id}", reference)
+        return CheckoutStart(
+            f"{self.checkout_path}/{payment.public_id or payment.payment_id}", reference
+        )
 
     def sign(self, body: bytes, *, timestamp: int | None = None) -> str:
         stamp = int(time.time()) if timestamp is None else timestamp
@@ -109,15 +111,16 @@ class SimulatorGateway:
             return None
         return event
 
-    def return_token(self, payment_id: int, *, succeeded: bool) -> str:
-        """Signs the browser's way back, so the return can apply the outcome too."""
-        message = f"return:{payment_id}:{'ok' if succeeded else 'declined'}".encode()
+    def return_token(self, payment_ref: str, *, succeeded: bool) -> str:
+        """Signs the browser's way back (for the payment's public id), so the return can
+        apply the outcome too."""
+        message = f"return:{payment_ref}:{'ok' if succeeded else 'declined'}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
-    def read_return(self, payment_id: int, token: str) -> bool | None:
+    def read_return(self, payment_ref: str, token: str) -> bool | None:
         """True (approved), False (declined) or None (not a token we signed)."""
         for succeeded in (True, False):
-            if hmac.compare_digest(self.return_token(payment_id, succeeded=succeeded), token):
+            if hmac.compare_digest(self.return_token(payment_ref, succeeded=succeeded), token):
                 return succeeded
         return None
 

@@ -57,7 +57,7 @@ async def buy(gateways, simulator, seats_wanted=3):
     quote = await bookings.quote(reservation)
     payment = await bookings.start_checkout(
         user,
-        reservation.id,
+        reservation.public_id,
         CheckoutInput(
             [PassengerInput(s.id, f"P{i}", "30", "male") for i, s in enumerate(seats)],
             "p@example.com",

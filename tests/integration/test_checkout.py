@@ -80,7 +80,7 @@ async def start(held, gateways, now=NOW, **overrides):
     quote = await bookings.quote(reservation)
     return await bookings.start_checkout(
         user,
-        reservation.id,
+        reservation.public_id,
         checkout_input(seats[:2], quote.total, **overrides),
         gateways=gateways,
         config=CONFIG,
@@ -100,7 +100,7 @@ async def test_paid_hold_becomes_a_booking_with_a_ticket_and_an_email(held, gate
     payment = await start(held, gateways)
     assert payment.status == PaymentStatus.PENDING
     assert payment.amount == Decimal(683 + 650)
-    assert payment.checkout_url == f"/payments/simulator/{payment.id}"
+    assert payment.checkout_url == f"/payments/simulator/{payment.public_id}"
     await reservation.refresh_from_db()
     assert reservation.expires_at == NOW + timedelta(minutes=25)  # extended once by grace
 
@@ -233,7 +233,7 @@ async def test_browser_return_racing_the_webhook_makes_one_booking(held, gateway
     results = await asyncio.gather(
         deliver(simulator, gateways, payment),
         bookings.apply_return(
-            payment.id, succeeded=True, gateways=gateways, config=CONFIG, now=NOW
+            payment.public_id, succeeded=True, gateways=gateways, config=CONFIG, now=NOW
         ),
         deliver(simulator, gateways, payment),
     )
@@ -310,7 +310,7 @@ async def test_changed_price_and_expired_hold_are_refused(held, gateways):
     with pytest.raises(PriceChanged, match="changed from 1333 to 1435"):
         await bookings.start_checkout(
             user,
-            reservation.id,
+            reservation.public_id,
             checkout_input(seats[:2], shown),
             gateways=gateways,
             config=CONFIG,
@@ -328,7 +328,7 @@ async def test_bad_passenger_details_name_the_field(held, gateways):
     data.passengers[0] = PassengerInput(seats[0].id, "", "200", "robot")
     with pytest.raises(ValidationFailed) as caught:
         await bookings.start_checkout(
-            user, reservation.id, data, gateways=gateways, config=CONFIG, now=NOW
+            user, reservation.public_id, data, gateways=gateways, config=CONFIG, now=NOW
         )
     fields = set(caught.value.errors)
     assert {

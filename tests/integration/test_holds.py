@@ -180,9 +180,9 @@ async def test_cancel_frees_the_seats_and_is_idempotent(trip):
     user, stranger = await factories.make_user(), await factories.make_user()
     reservation = await holds.hold_seats(user, request(schedule, seats[:2]), now=NOW, policy=POLICY)
     with pytest.raises(ReservationNotFound):
-        await holds.cancel_hold(stranger, reservation.id, now=NOW)
-    await holds.cancel_hold(user, reservation.id, now=NOW)
-    await holds.cancel_hold(user, reservation.id, now=NOW)
+        await holds.cancel_hold(stranger, reservation.public_id, now=NOW)
+    await holds.cancel_hold(user, reservation.public_id, now=NOW)
+    await holds.cancel_hold(user, reservation.public_id, now=NOW)
     await reservation.refresh_from_db()
     assert reservation.status == ReservationStatus.CANCELLED
     assert await SeatAllocation.filter(active=True).count() == 0

@@ -179,6 +179,7 @@ class HoldsMachine(RuleBasedStateMachine):
         self.trip = trip
         self.now = START
         self.holds: dict[int, ModelHold] = {}
+        self.public_ids: dict[int, str] = {}  # what the URLs call each hold
         self.logs: Counter[tuple[str, int]] = Counter()
         self.last: tuple[int, frozenset[int], int, int] | None = None
         trip.run(_reset(trip.schedule_id))
@@ -261,6 +262,7 @@ class HoldsMachine(RuleBasedStateMachine):
         assert (result.from_seq, result.to_seq) == (from_seq, to_seq)
         assert result.status == ReservationStatus.ACTIVE
         assert result.expires_at == self.now + POLICY.duration
+        self.public_ids[result.id] = result.public_id
         return result.id
 
     def apply_hold(
@@ -365,10 +367,10 @@ class HoldsMachine(RuleBasedStateMachine):
         actor = self.trip.users[(hold.user + by) % USERS]
         if by:
             with pytest.raises(ReservationNotFound) as refused:
-                self.trip.run(holds.cancel_hold(actor, rid, now=self.now))
+                self.trip.run(holds.cancel_hold(actor, self.public_ids[rid], now=self.now))
             assert refused.value.status == 404
             return
-        result = self.trip.run(holds.cancel_hold(actor, rid, now=self.now))
+        result = self.trip.run(holds.cancel_hold(actor, self.public_ids[rid], now=self.now))
         if hold.status == ACTIVE:
             self.end(hold, EXPIRED if hold.expires_at <= self.now else CANCELLED)
         assert result.id == rid

@@ -43,12 +43,12 @@ async def test_money_the_gateway_will_not_refund_is_listed_first_and_refunded_by
     admin = await factories.make_user(admin=True)
     with pytest.raises(ValidationFailed):
         await payment_review.refund_by_operator(
-            admin, mismatched.id, "  ", gateways=gateways, config=CONFIG, now=NOW
+            admin, mismatched.public_id, "  ", gateways=gateways, config=CONFIG, now=NOW
         )
     simulator.fail_refunds = False
     refunded = await payment_review.refund_by_operator(
         admin,
-        mismatched.id,
+        mismatched.public_id,
         "customer called, gateway fixed",
         gateways=gateways,
         config=CONFIG,
@@ -60,7 +60,7 @@ async def test_money_the_gateway_will_not_refund_is_listed_first_and_refunded_by
     assert asked.actor_id == admin.id and asked.data["reason"] == "customer called, gateway fixed"
     with pytest.raises(Conflict):
         await payment_review.refund_by_operator(
-            admin, mismatched.id, "again", gateways=gateways, config=CONFIG, now=NOW
+            admin, mismatched.public_id, "again", gateways=gateways, config=CONFIG, now=NOW
         )
 
 
@@ -68,7 +68,7 @@ async def test_closing_a_stale_payment_still_lets_late_money_be_applied(held, ga
     payment = await start(held, gateways)
     admin = await factories.make_user(admin=True)
     closed = await payment_review.resolve_payment(
-        admin, payment.id, "payer abandoned the gateway page", now=NOW
+        admin, payment.public_id, "payer abandoned the gateway page", now=NOW
     )
     assert closed.status == PaymentStatus.FAILED
     log = await ActivityLog.get(action="payment.resolved")
@@ -93,7 +93,7 @@ async def test_money_refunded_outside_busbook_is_recorded_with_its_reason(
     await deliver(simulator, gateways, payment, currency="USD")
     admin = await factories.make_user(admin=True)
     resolved = await payment_review.resolve_payment(
-        admin, payment.id, "refunded by bank transfer, ticket 4411", now=NOW
+        admin, payment.public_id, "refunded by bank transfer, ticket 4411", now=NOW
     )
     assert resolved.status == PaymentStatus.REFUNDED
     assert resolved.refunded_amount == payment.amount
@@ -103,7 +103,7 @@ async def test_money_refunded_outside_busbook_is_recorded_with_its_reason(
     await bookings.retry_refunds(gateways=gateways, config=CONFIG, now=NOW + timedelta(hours=2))
     assert simulator.refunds == []
     with pytest.raises(Conflict):
-        await payment_review.resolve_payment(admin, payment.id, "twice", now=NOW)
+        await payment_review.resolve_payment(admin, payment.public_id, "twice", now=NOW)
 
 
 async def test_a_legacy_flagged_payment_is_listed_and_refundable(held, gateways, simulator):
@@ -113,7 +113,7 @@ async def test_a_legacy_flagged_payment_is_listed_and_refundable(held, gateways,
     assert case.urgent and case.can_refund
     admin = await factories.make_user(admin=True)
     refunded = await payment_review.refund_by_operator(
-        admin, payment.id, "old flagged payment", gateways=gateways, config=CONFIG, now=NOW
+        admin, payment.public_id, "old flagged payment", gateways=gateways, config=CONFIG, now=NOW
     )
     assert refunded.status == PaymentStatus.REFUNDED
 
@@ -127,7 +127,7 @@ async def test_an_operator_and_the_retry_loops_refund_once(held, gateways, simul
     later = NOW + timedelta(hours=2)
     await asyncio.gather(
         payment_review.refund_by_operator(
-            admin, payment.id, "now please", gateways=gateways, config=CONFIG, now=later
+            admin, payment.public_id, "now please", gateways=gateways, config=CONFIG, now=later
         ),
         bookings.retry_refunds(gateways=gateways, config=CONFIG, now=later),
         bookings.retry_refunds(gateways=gateways, config=CONFIG, now=later),

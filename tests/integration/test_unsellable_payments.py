@@ -64,7 +64,7 @@ async def paying(gateways, *, departs=NOW + timedelta(days=1)):
     quote = await bookings.quote(reservation)
     payment = await bookings.start_checkout(
         user,
-        reservation.id,
+        reservation.public_id,
         CheckoutInput(
             passengers=[
                 PassengerInput(s.id, f"Passenger {i}", "30", "female")
@@ -151,7 +151,7 @@ async def test_checkout_on_a_cancelled_trip_is_refused_before_any_money_moves(ga
     with pytest.raises(TripDeparted, match="cancelled"):
         await bookings.start_checkout(
             user,
-            reservation.id,
+            reservation.public_id,
             CheckoutInput(
                 [PassengerInput(seats[0].id, "Asha", "30", "female")],
                 "priya@example.com",

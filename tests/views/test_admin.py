@@ -55,7 +55,7 @@ async def test_release_a_stuck_hold_with_a_reason(admin, auth, trip):
     listing = await (await admin.client.get("/admin/reservations?q=priya")).get_data(as_text=True)
     assert f"Hold #{reservation.id}" in listing
     token = re.search(r'name="csrf_token" value="([^"]+)"', listing).group(1)
-    path = f"/admin/reservations/{reservation.id}/release"
+    path = f"/admin/reservations/{reservation.public_id}/release"
     refused = await admin.client.post(
         path, data=urlencode({"csrf_token": token, "reason": " "}), headers=FORM
     )
@@ -155,12 +155,14 @@ async def start_paying(auth, trip, seats):
     from tests.views.test_checkout import checkout_pairs, post
 
     reservation = await hold(auth, trip, seats)
-    page = await (await auth.client.get(f"/reservations/{reservation.id}")).get_data(as_text=True)
+    page = await (await auth.client.get(f"/reservations/{reservation.public_id}")).get_data(
+        as_text=True
+    )
     response = await post(
         auth,
-        f"/reservations/{reservation.id}/checkout",
+        f"/reservations/{reservation.public_id}/checkout",
         checkout_pairs(page, seats),
-        page=f"/reservations/{reservation.id}",
+        page=f"/reservations/{reservation.public_id}",
     )
     assert response.status_code == 303
     from domain.models import Payment
@@ -183,7 +185,7 @@ async def test_payments_needing_attention_refund_and_resolve_with_a_reason(admin
     token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
     refused = await admin.client.post(
-        f"/admin/payments/{first.id}/refund",
+        f"/admin/payments/{first.public_id}/refund",
         data=urlencode({"csrf_token": token, "reason": ""}),
         headers=FORM,
     )
@@ -192,7 +194,7 @@ async def test_payments_needing_attention_refund_and_resolve_with_a_reason(admin
     assert (await Payment.get(id=first.id)).status == "pending"
 
     refunded = await admin.client.post(
-        f"/admin/payments/{first.id}/refund",
+        f"/admin/payments/{first.public_id}/refund",
         data=urlencode({"csrf_token": token, "reason": "customer asked on the phone"}),
         headers=FORM,
     )
@@ -202,7 +204,7 @@ async def test_payments_needing_attention_refund_and_resolve_with_a_reason(admin
     assert (await Payment.get(id=first.id)).status == "refunded"
 
     resolved = await admin.client.post(
-        f"/admin/payments/{second.id}/resolve",
+        f"/admin/payments/{second.public_id}/resolve",
         data=urlencode({"csrf_token": token, "reason": "abandoned at the gateway"}),
         headers=FORM,
     )

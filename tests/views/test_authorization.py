@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from domain.models import Booking, Cancellation, Passenger, Payment, Ticket, User
+from domain.models import Booking, Cancellation, Passenger, Payment, Reservation, Ticket, User
 from tests import factories
 from tests.views.test_checkout import buy, hold
 
@@ -74,7 +74,7 @@ EXEMPT = {
     "/users/login": "POST: open to everyone (test_accounts.py)",
     "/users/logout": "POST: logs out whoever is logged in (test_accounts.py)",
     "/payments/webhook/<gateway>": "POST: for gateways; signed, no session (test_checkout.py)",
-    "/payments/<int:payment_id>/razorpay": "POST: from Razorpay, signed (gateway tests)",
+    "/payments/<payment_id>/razorpay": "POST: from Razorpay, signed (gateway tests)",
 }
 
 
@@ -113,11 +113,11 @@ async def world(app, auth, settings):
         "day": departure.date().isoformat(),
         "trip": trip.id,
         "owner_id": owner.id,
-        "hold": reservation.id,
+        "hold": reservation.public_id,
         "ref": booking.reference,
-        "cancellation": (await Cancellation.get()).id,
+        "cancellation": (await Cancellation.get()).public_id,
         "ticket": (await Ticket.filter(booking=booking, status="valid").first()).number,
-        "payment": (await Payment.get()).id,
+        "payment": (await Payment.get()).public_id,
         "seat": seats[-1].id,
     }
     clients = {
@@ -166,3 +166,24 @@ def test_the_matrix_covers_every_route(app):
             continue
         missing.append(rule.rule)
     assert missing == []
+
+
+async def test_holds_payments_and_cancellations_are_not_reachable_by_their_row_ids(app, world):
+    """Public ids only: the integer keys (which would tell how many came before, and could be
+    walked) lead nowhere, for the owner and for an admin."""
+    values, clients = world
+    hold = await Reservation.get(public_id=values["hold"])
+    payment = await Payment.get(public_id=values["payment"])
+    cancellation = await Cancellation.get(public_id=values["cancellation"])
+    for path in (
+        f"/reservations/{hold.id}",
+        f"/payments/{payment.id}",
+        f"/payments/simulator/{payment.id}",
+        f"/cancellations/{cancellation.id}",
+        f"/reservations/{values['hold'][:-1]}{'1' if values['hold'].endswith('0') else '0'}",
+        "/reservations/rsv_" + "0" * 32,
+    ):
+        for role in ("owner", "admin"):
+            assert (await clients[role].get(path)).status_code == 404, (path, role)
+    for value, prefix in ((values["hold"], "rsv_"), (values["payment"], "pay_")):
+        assert value.startswith(prefix) and len(value) == 36

@@ -54,5 +54,7 @@ async def test_quote_then_confirm_a_partial_cancellation(app, auth, trip):
 
     stranger = type(auth)(app.test_client())
     await stranger.register(email="stranger@example.com")
-    assert (await stranger.client.get(f"/cancellations/{cancellation.id}")).status_code == 404
+    assert (
+        await stranger.client.get(f"/cancellations/{cancellation.public_id}")
+    ).status_code == 404
     assert (await stranger.client.get(f"/bookings/{booking.reference}/cancel")).status_code == 404

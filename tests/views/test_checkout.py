@@ -43,7 +43,7 @@ async def hold(auth, trip, seats):
         page=f"/schedules/{trip.id}",
     )
     assert response.status_code == 303, await response.get_data(as_text=True)
-    return await Reservation.get(id=int(response.headers["Location"].rsplit("/", 1)[1]))
+    return await Reservation.get(public_id=response.headers["Location"].rsplit("/", 1)[1])
 
 
 def checkout_pairs(page_html, seats, **overrides):
@@ -67,12 +67,14 @@ def checkout_pairs(page_html, seats, **overrides):
 
 async def buy(auth, trip, seats, outcome="approve"):
     reservation = await hold(auth, trip, seats)
-    page = await (await auth.client.get(f"/reservations/{reservation.id}")).get_data(as_text=True)
+    page = await (await auth.client.get(f"/reservations/{reservation.public_id}")).get_data(
+        as_text=True
+    )
     response = await post(
         auth,
-        f"/reservations/{reservation.id}/checkout",
+        f"/reservations/{reservation.public_id}/checkout",
         checkout_pairs(page, seats),
-        page=f"/reservations/{reservation.id}",
+        page=f"/reservations/{reservation.public_id}",
     )
     assert response.status_code == 303
     simulator_page = response.headers["Location"]
@@ -155,15 +157,17 @@ async def test_checkout_errors_keep_what_was_typed(auth, trip):
     seats = (await factories.schedule_seats(trip))[:2]
     await auth.register()
     reservation = await hold(auth, trip, seats)
-    page = await (await auth.client.get(f"/reservations/{reservation.id}")).get_data(as_text=True)
+    page = await (await auth.client.get(f"/reservations/{reservation.public_id}")).get_data(
+        as_text=True
+    )
     pairs = checkout_pairs(
         page, seats, **{f"passenger-{seats[1].id}-age": "0", "contact_phone": "12"}
     )
     response = await post(
         auth,
-        f"/reservations/{reservation.id}/checkout",
+        f"/reservations/{reservation.public_id}/checkout",
         pairs,
-        page=f"/reservations/{reservation.id}",
+        page=f"/reservations/{reservation.public_id}",
     )
     assert response.status_code == 422
     html = await response.get_data(as_text=True)
@@ -183,8 +187,8 @@ async def test_bookings_tickets_and_payments_of_others_are_404(app, auth, trip):
         f"/bookings/{booking.reference}",
         f"/tickets/{ticket.number}",
         f"/tickets/{ticket.number}/download",
-        f"/payments/{payment.id}",
-        f"/payments/simulator/{payment.id}",
+        f"/payments/{payment.public_id}",
+        f"/payments/simulator/{payment.public_id}",
     ):
         assert (await stranger.client.get(path)).status_code == 404, path
 
@@ -193,12 +197,14 @@ async def test_webhook_endpoint(app, auth, trip):
     seats = (await factories.schedule_seats(trip))[:2]
     await auth.register()
     reservation = await hold(auth, trip, seats)
-    page = await (await auth.client.get(f"/reservations/{reservation.id}")).get_data(as_text=True)
+    page = await (await auth.client.get(f"/reservations/{reservation.public_id}")).get_data(
+        as_text=True
+    )
     await post(
         auth,
-        f"/reservations/{reservation.id}/checkout",
+        f"/reservations/{reservation.public_id}/checkout",
         checkout_pairs(page, seats),
-        page=f"/reservations/{reservation.id}",
+        page=f"/reservations/{reservation.public_id}",
     )
     payment = await Payment.get()
     simulator = app.app.extensions["busbook.gateways"].get("simulator")

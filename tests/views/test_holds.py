@@ -71,21 +71,23 @@ async def test_hold_then_see_the_countdown_list_and_cancel(auth, trip):
     response = await post_hold(auth, trip, seats[:2])
     assert response.status_code == 303
     reservation = await Reservation.get()
-    assert response.headers["Location"] == f"/reservations/{reservation.id}"
+    assert response.headers["Location"] == f"/reservations/{reservation.public_id}"
 
-    page = await (await auth.client.get(f"/reservations/{reservation.id}")).get_data(as_text=True)
+    page = await (await auth.client.get(f"/reservations/{reservation.public_id}")).get_data(
+        as_text=True
+    )
     assert "data-countdown" in page
     assert f'data-expires-at="{reservation.expires_at.isoformat()}"' in page
     assert "₹1,333" in page  # 683 + 650
     listing = await (await auth.client.get("/reservations")).get_data(as_text=True)
-    assert f"/reservations/{reservation.id}" in listing
+    assert f"/reservations/{reservation.public_id}" in listing
 
     trip_page = await (await auth.client.get(f"/schedules/{trip.id}")).get_data(as_text=True)
     assert re.search(rf'id="seat-{seats[0].id}"[^>]*data-status="mine"', trip_page)
 
-    token = await auth.csrf(f"/reservations/{reservation.id}")
+    token = await auth.csrf(f"/reservations/{reservation.public_id}")
     cancel = await auth.client.post(
-        f"/reservations/{reservation.id}/cancel", form={"csrf_token": token}
+        f"/reservations/{reservation.public_id}/cancel", form={"csrf_token": token}
     )
     assert cancel.status_code == 303
     await reservation.refresh_from_db()
@@ -102,8 +104,12 @@ async def test_reloading_keeps_the_servers_expiry_time(auth, trip):
     assert again.status_code == 303
     assert await Reservation.all().count() == 1
     reservation = await Reservation.get()
-    first = await (await auth.client.get(f"/reservations/{reservation.id}")).get_data(as_text=True)
-    second = await (await auth.client.get(f"/reservations/{reservation.id}")).get_data(as_text=True)
+    first = await (await auth.client.get(f"/reservations/{reservation.public_id}")).get_data(
+        as_text=True
+    )
+    second = await (await auth.client.get(f"/reservations/{reservation.public_id}")).get_data(
+        as_text=True
+    )
     expires = f'data-expires-at="{reservation.expires_at.isoformat()}"'
     assert expires in first and expires in second
 
@@ -115,10 +121,10 @@ async def test_someone_elses_hold_is_a_404(app, auth, trip):
     reservation = await Reservation.get()
     stranger = type(auth)(app.test_client())
     await stranger.register(email="stranger@example.com")
-    assert (await stranger.client.get(f"/reservations/{reservation.id}")).status_code == 404
+    assert (await stranger.client.get(f"/reservations/{reservation.public_id}")).status_code == 404
     token = await stranger.csrf("/")
     cancel = await stranger.client.post(
-        f"/reservations/{reservation.id}/cancel", form={"csrf_token": token}
+        f"/reservations/{reservation.public_id}/cancel", form={"csrf_token": token}
     )
     assert cancel.status_code == 404
     assert (await Reservation.get()).status == "active"
