@@ -262,6 +262,11 @@ def serve(host: str, port: int, workers: int, demo: bool | None) -> None:
         # more concurrent requests than Granian's default (backlog / workers = 512).
         backlog=16384,
         backpressure=8192,
+        # A worker that dies (killed, out of memory, a crash in native code) is started
+        # again instead of Granian stopping the whole server with it. Granian still exits
+        # if the same worker dies again within 5.5 s of its respawn (a crash loop).
+        respawn_failed_workers=True,
+        respawn_interval=1.0,
     ).serve()
 
 
