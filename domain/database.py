@@ -205,6 +205,13 @@ def is_outage(error: BaseException) -> bool:
             text in str(current) for text in _CLOSED_MESSAGES
         ):
             return True
+        if isinstance(current, asyncpg.exceptions.InternalClientError) and (
+            "cannot switch to state" in str(current)
+        ):
+            # Seen when PostgreSQL shuts down: it sends FATAL 57P01 to an idle pooled
+            # connection, and the next query on it finds the protocol still consuming that
+            # error. The connection is closed right after; the next request reconnects.
+            return True
         if isinstance(current, OSError | TimeoutError) and _raised_by_asyncpg(current):
             return True
         stack.extend((current.__cause__, current.__context__))

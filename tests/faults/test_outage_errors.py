@@ -49,6 +49,9 @@ async def test_a_missing_socket_file_is_an_outage(tmp_path):
         asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator"),
         asyncpg.exceptions.TooManyConnectionsError("sorry, too many clients already"),
         asyncpg.InterfaceError("cannot call Connection.fetch(): connection is closed"),
+        asyncpg.exceptions.InternalClientError(
+            "cannot switch to state 12; another operation (2) is in progress"
+        ),
         DBConnectionError("Can't establish connection to database busbook"),
     ],
     ids=lambda e: type(e).__name__,
