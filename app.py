@@ -129,7 +129,10 @@ def create_app(
     async def stop_live_updates() -> None:
         warm = app.extensions.pop(WARM_KEY, None)
         if warm is not None:
-            with contextlib.suppress(Exception):
+            # Stopping need not wait for the PDF warm-up (seconds on a busy machine): the
+            # thread finishes on its own; only the freeze after it is skipped.
+            warm.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await warm
         stop = app.extensions.pop(MAIL_STOP_KEY, None)
         if stop is not None:
@@ -262,6 +265,11 @@ def serve(host: str, port: int, workers: int, demo: bool | None) -> None:
         # more concurrent requests than Granian's default (backlog / workers = 512).
         backlog=16384,
         backpressure=8192,
+        # A worker that dies (killed, out of memory, a crash in native code) is started
+        # again instead of Granian stopping the whole server with it. Granian still exits
+        # if the same worker dies again within 5.5 s of its respawn (a crash loop).
+        respawn_failed_workers=True,
+        respawn_interval=1.0,
     ).serve()
 
 

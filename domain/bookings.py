@@ -57,7 +57,7 @@ from domain.models import (
     Ticket,
     User,
 )
-from domain.payments.base import GatewayError, GatewayEvent, PaymentInfo
+from domain.payments.base import Gateway, GatewayError, GatewayEvent, PaymentInfo
 from domain.payments.registry import Gateways
 
 log = logging.getLogger(__name__)
@@ -188,6 +188,8 @@ async def start_checkout(
     if existing is not None:
         if existing.user_id != user.id:
             raise ValidationFailed({"": "This form is out of date. Please reload the page."})
+        if _never_reached_gateway(existing):
+            return await _resume_checkout(user, existing, reservation, gateways, config, now)
         return existing  # the same form sent twice: one payment
     current = await quote(reservation)
     details = _validate(data, current.seats)
@@ -270,12 +272,66 @@ async def start_checkout(
         if existing is None:
             raise
         return existing
+    return await _open_at_gateway(
+        user,
+        payment,
+        reservation.public_id,
+        gateway,
+        description,
+        details["contact_email"],
+        config,
+        now,
+    )
+
+
+def _never_reached_gateway(payment: Payment) -> bool:
+    """A pending payment without a checkout page: it was recorded, but the process stopped
+    (database outage, worker killed) before the gateway's answer was stored. No payer has
+    seen a checkout page for it, so no money can have moved."""
+    return payment.status == PaymentStatus.PENDING and not payment.checkout_url
+
+
+async def _resume_checkout(
+    user: User,
+    payment: Payment,
+    reservation: Reservation,
+    gateways: Gateways,
+    config: CheckoutConfig,
+    now: datetime,
+) -> Payment:
+    """The same form sent again after an interrupted start: finish that start (the payment
+    keeps its idempotency key, so a real gateway hands back the same checkout session)."""
+    if reservation.status != ReservationStatus.ACTIVE or reservation.expires_at <= now:
+        raise HoldExpired()
+    gateway = gateways.get(payment.gateway)
+    trip = await load_trip(reservation.schedule_id)
+    seats = len(payment.checkout_data.get("passengers", ()))
+    description = f"{trip.schedule.route.name}, {seats} seat(s)"
+    email = str(payment.checkout_data.get("contact_email", ""))
+    return await _open_at_gateway(
+        user, payment, reservation.public_id, gateway, description, email, config, now
+    )
+
+
+async def _open_at_gateway(
+    user: User,
+    payment: Payment,
+    reservation_ref: str,
+    gateway: Gateway,
+    description: str,
+    email: str,
+    config: CheckoutConfig,
+    now: datetime,
+) -> Payment:
+    """Ask the gateway for its checkout page and store where it is. If this process stops
+    between the two, the payment stays pending without a page, and the same form sent
+    again comes back here (`_resume_checkout`)."""
     base = config.public_base_url
     try:
         start = await gateway.start_checkout(
-            payment_info(payment, description, details["contact_email"]),
+            payment_info(payment, description, email),
             return_url=f"{base}/payments/{payment.public_id}/return",
-            cancel_url=f"{base}/reservations/{reservation.public_id}",
+            cancel_url=f"{base}/reservations/{reservation_ref}",
         )
     except GatewayError as exc:
         async with in_transaction() as conn:

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 import asyncpg
 from tortoise import Tortoise
 from tortoise import timezone as tortoise_timezone
+from tortoise.exceptions import DBConnectionError
 from tortoise.migrations.api import migrate as tortoise_migrate
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,59 @@ async def migrate(url: str) -> None:
     with _keep_environment():
         await tortoise_migrate(config=tortoise_config(url, pool_size=2))
     await Tortoise.close_connections()
+
+
+# Errors that mean "the database is not there right now", not "this request is wrong":
+# the server stopped or restarted (08xxx, 57P01-57P03), ran out of connection slots (53300),
+# or a pooled connection was closed under us.
+_OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,  # ConnectionDoesNotExistError, ConnectionFailureError ...
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    DBConnectionError,
+)
+_CLOSED_MESSAGES = ("connection is closed", "connection was closed", "pool is closing")
+
+
+def _raised_by_asyncpg(error: BaseException) -> bool:
+    tb = error.__traceback__
+    while tb is not None:
+        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith("asyncpg"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether `error` (or what it wraps: Tortoise re-raises some asyncpg errors as its own)
+    says the database is unreachable. Socket errors count only when asyncpg raised them
+    (connecting: refused, no socket file, timed out), not when a mail server or a gateway did."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [error]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, _OUTAGE_ERRORS):
+            return True
+        if isinstance(current, asyncpg.InterfaceError) and any(
+            text in str(current) for text in _CLOSED_MESSAGES
+        ):
+            return True
+        if isinstance(current, asyncpg.exceptions.InternalClientError) and (
+            "cannot switch to state" in str(current)
+        ):
+            # Seen when PostgreSQL shuts down: it sends FATAL 57P01 to an idle pooled
+            # connection, and the next query on it finds the protocol still consuming that
+            # error. The connection is closed right after; the next request reconnects.
+            return True
+        if isinstance(current, OSError | TimeoutError) and _raised_by_asyncpg(current):
+            return True
+        stack.extend((current.__cause__, current.__context__))
+    return False
 
 
 async def ping() -> None:

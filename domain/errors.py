@@ -34,6 +34,18 @@ class TooManyAttempts(DomainError):
     message = "Too many attempts. Please wait a few minutes and try again."
 
 
+class ServiceUnavailable(DomainError):
+    """The database cannot be reached (stopped, restarting, out of connections): nothing was
+    changed, and the same request will work again once it is back."""
+
+    status = 503
+    retry_after = 5  # seconds; a restart or fail-over usually takes about that long
+    message = (
+        "Busbook is briefly unavailable while we reconnect to our database. Nothing was "
+        "changed: please try again in a few seconds."
+    )
+
+
 class ValidationFailed(DomainError):
     """Bad input: one message per form field (key "" for the form as a whole)."""
 

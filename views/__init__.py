@@ -6,11 +6,12 @@ import inspect
 import logging
 from datetime import timedelta
 
-from quart import Quart
+from quart import Quart, g, make_response
 from quart.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from domain.errors import DomainError
+from domain import database
+from domain.errors import DomainError, ServiceUnavailable
 from views import web
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ TITLES = {
     422: "Please check what you entered",
     429: "Too many attempts",
     500: "Something went wrong on our side",
+    503: "Busbook is briefly unavailable",
 }
 MESSAGES = {
     404: "We could not find that page. Check the address, or start again from the search.",
@@ -43,6 +45,18 @@ async def error_page(status: int, message: str) -> ResponseReturnValue:
         message=message,
         code=status,
     )
+
+
+async def unavailable_page(error: ServiceUnavailable) -> ResponseReturnValue:
+    """The 503 page of a database outage. It must not need the database itself: the viewer
+    is not looked up (the page shows the signed-out header), and `Retry-After` tells clients,
+    proxies and gateways (a webhook answered 503 is delivered again) when to come back."""
+    g.pop("deferred_claim", None)
+    g.user = None
+    response = await make_response(await error_page(error.status, error.message))
+    response.headers["Retry-After"] = str(error.retry_after)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _keep_hooks_on_the_loop(app: Quart) -> None:
@@ -107,6 +121,8 @@ def register_views(app: Quart) -> None:
 
     @app.errorhandler(DomainError)
     async def domain_error(error: DomainError) -> ResponseReturnValue:
+        if isinstance(error, ServiceUnavailable):
+            return await unavailable_page(error)
         return await error_page(error.status, error.message)
 
     @app.errorhandler(HTTPException)
@@ -118,5 +134,10 @@ def register_views(app: Quart) -> None:
 
     @app.errorhandler(Exception)
     async def unexpected_error(error: Exception) -> ResponseReturnValue:
+        if database.is_outage(error):
+            # One line, not a traceback per request: an outage is not a bug, and a stopped
+            # database would otherwise flood the log.
+            log.warning("database unavailable: %s: %s", type(error).__name__, error)
+            return await unavailable_page(ServiceUnavailable())
         log.exception("unhandled error", exc_info=error)
         return await error_page(500, MESSAGES[500])

@@ -6,6 +6,7 @@ from quart import Blueprint
 from quart.typing import ResponseReturnValue
 
 from domain import catalogue, database
+from domain.errors import ServiceUnavailable
 from views import web
 
 blueprint = Blueprint("pages", __name__)
@@ -25,5 +26,13 @@ async def show_home() -> ResponseReturnValue:
 
 @blueprint.get("/healthz")
 async def show_health() -> ResponseReturnValue:
-    await database.ping()
+    """200 when this process can reach PostgreSQL; 503 (with Retry-After) while it cannot,
+    so a load balancer sends traffic elsewhere until the database is back."""
+    try:
+        await database.ping()
+    except Exception as exc:
+        if not database.is_outage(exc):
+            raise
+        retry = str(ServiceUnavailable.retry_after)
+        return {"status": "unavailable", "database": "unreachable"}, 503, {"Retry-After": retry}
     return {"status": "ok"}

@@ -1,0 +1,1 @@
+"""Fault tests: the database stopped, a worker killed, the mail server down."""
