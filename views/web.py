@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import unicodedata
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from markupsafe import Markup
 from quart import current_app, g, redirect, render_template, request, session, url_for
@@ -121,12 +122,24 @@ def login_required(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R |
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
-    """Only same-site relative paths may be redirect targets after login."""
-    if not target:
+    """Only same-site paths may be redirect targets after login or registration.
+
+    Browsers parse a Location the WHATWG way, not like urlsplit: a backslash counts as a
+    slash (`/\\evil.example` is `//evil.example`), tabs and newlines are removed anywhere
+    (`/<TAB>/evil.example`), leading spaces and control characters are dropped. So the target
+    must be one path starting with a single `/`, followed by neither `/` nor `\\`, with no
+    backslash, whitespace or control character anywhere; everything else is refused."""
+    if not target or len(target) > 2048:
         return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return default
+    # Checked once more percent-decoded, in case anything on the way decodes it again.
+    for form in (target, unquote(target)):
+        if form[0] != "/" or form[1:2] in ("/", "\\"):
+            return default
+        if "\\" in form or any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in form):
+            return default
+        parts = urlsplit(form)
+        if parts.scheme or parts.netloc:
+            return default
     return target
 
 
