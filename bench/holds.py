@@ -266,7 +266,14 @@ async def raw_hold(
             raise RawConflict("blocked")
         seat_ids = [s["seat_id"] for s in seats]
         checked = await conn.fetch(
-            holds.CHECK_SQL, schedule_id, seat_ids, segment.from_seq, segment.to_seq, user_id, now
+            holds.CHECK_SQL,
+            schedule_id,
+            seat_ids,
+            segment.from_seq,
+            segment.to_seq,
+            user_id,
+            now,
+            "127.0.0.1",
         )
         if checked[0]["seat_id"] is not None:
             raise RawConflict("taken")

@@ -95,6 +95,7 @@ LOGIN_REFUSED = "Too many failed sign-in attempts."
 
 
 def login_limits(email: str, ip: str | None, limits: LoginLimits) -> list[attempts.Limit]:
+    ip = attempts.address_group(ip)
     checks = [
         attempts.Limit(f"login:{email}|{ip or '-'}", limits.per_account_ip, limits.window),
         attempts.Limit(f"login-account:{email}", limits.per_account, ACCOUNT_WINDOW),
@@ -193,8 +194,9 @@ async def register(
         errors |= taken
     if errors:
         raise ValidationFailed(errors)
+    group = attempts.address_group(ip)
     per_ip = (
-        [attempts.Limit(f"register:{ip}", limits.registrations_per_ip, timedelta(hours=1))]
+        [attempts.Limit(f"register:{group}", limits.registrations_per_ip, timedelta(hours=1))]
         if limits is not None and ip
         else []
     )

@@ -13,6 +13,7 @@ count (the right password, a refused attempt, a form with mistakes) is given bac
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +22,22 @@ from datetime import datetime, timedelta
 from tortoise import connections
 
 from domain.errors import TooManyAttempts
+
+
+def address_group(ip: str | None) -> str | None:
+    """The unit the per-address limits count: an IPv4 address, or the /64 network of an
+    IPv6 address (one subscriber gets a whole /64, so single IPv6 addresses cost nothing)."""
+    if not ip:
+        return None
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 @dataclass(frozen=True)

@@ -244,7 +244,8 @@ class Reservation(Model):
     grace_applied = fields.BooleanField(default=False)
     created_at = fields.DatetimeField()
     ended_at = fields.DatetimeField(null=True)
-    # Who asked, for the per-address hold limits (MAX_ACTIVE_HOLDS_PER_IP and seats per trip).
+    # Where the hold came from, as the per-address limits count it (an IPv4 address or an
+    # IPv6 /64: domain/attempts.address_group), for MAX_ACTIVE_HOLDS_PER_IP and seats per trip.
     ip = fields.CharField(max_length=64, null=True)
     seat_count = fields.SmallIntField(default=0)
     user_id: int

@@ -88,6 +88,8 @@ class Settings:
             max_seats=self.max_seats_per_hold,
             max_holds_per_trip=self.max_holds_per_trip,
             max_active_holds=self.max_active_holds,
+            max_active_holds_per_ip=self.max_active_holds_per_ip,
+            max_seats_per_ip_per_trip=self.max_held_seats_per_ip_per_trip,
         )
 
     @property
