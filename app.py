@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 from quart import Quart
 
-from domain import bookings, cancellations, clock, database, holds, mail, tickets
+from domain import attempts, bookings, cancellations, clock, database, holds, mail, tickets
 from domain.events import SeatBroker
 from domain.payments.registry import Gateways
 from domain.settings import Settings
@@ -177,6 +177,7 @@ async def _sweep_forever(interval: float) -> None:
             expired = await holds.expire_holds(clock.now())
             if expired:
                 log.info("sweeper: %d holds expired", expired)
+            await attempts.forget_old(clock.now())  # login/registration counters past their window
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,20 +15,112 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from domain import audit
+from domain import attempts, audit
 from domain.enums import UserRole
 from domain.errors import (
     Forbidden,
     InvalidCredentials,
-    TooManyAttempts,
     UserNotFound,
     ValidationFailed,
 )
-from domain.models import ActivityLog, User
+from domain.models import User
 
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so both paths cost the same time.
 _DUMMY_HASH = _hasher.hash("busbook-timing-equaliser")
+
+# ------------------------------------------------------------------ password hashing
+# An argon2 hash or check takes tens of milliseconds of CPU. On the event loop it stalls
+# every other request of the worker (30 concurrent logins pushed /healthz p95 to 2 s), so
+# it runs in a thread, and only a few at once per process: more threads would only queue
+# on the same cores and starve the loop of the GIL.
+
+HASH_CONCURRENCY = 2
+_hash_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def set_hash_concurrency(slots: int) -> None:
+    """How many hashes or checks may run at once in this process (PASSWORD_HASH_CONCURRENCY)."""
+    global HASH_CONCURRENCY
+    HASH_CONCURRENCY = max(1, slots)
+    _hash_slots.clear()
+
+
+def hash_slots() -> asyncio.Semaphore:
+    """This event loop's semaphore (one per loop: a semaphore belongs to the loop it first
+    waited on)."""
+    loop = asyncio.get_running_loop()
+    slots = _hash_slots.get(loop)
+    if slots is None:
+        slots = _hash_slots[loop] = asyncio.Semaphore(HASH_CONCURRENCY)
+    return slots
+
+
+def _verify_sync(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def hash_password(password: str) -> str:
+    async with hash_slots():
+        return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password(password_hash: str, password: str) -> bool:
+    async with hash_slots():
+        return await asyncio.to_thread(_verify_sync, password_hash, password)
+
+
+# ------------------------------------------------------------------------- limits
+
+
+@dataclass(frozen=True)
+class LoginLimits:
+    """Failed password checks allowed (see README: LOGIN_MAX_FAILURES and the others)."""
+
+    per_account_ip: int = 5  # one account from one address, per `window`
+    per_account: int = 20  # one account from everywhere, per hour: the slow ceiling
+    per_ip: int = 100  # every account from one address, per `window`
+    window: timedelta = timedelta(minutes=15)
+    password_checks: int = 5  # wrong current passwords (password or email change), per window
+    registrations_per_ip: int = 10  # new accounts from one address, per hour
+
+
+ACCOUNT_WINDOW = timedelta(hours=1)
+LOGIN_REFUSED = "Too many failed sign-in attempts."
+
+
+def login_limits(email: str, ip: str | None, limits: LoginLimits) -> list[attempts.Limit]:
+    ip = attempts.address_group(ip)
+    checks = [
+        attempts.Limit(f"login:{email}|{ip or '-'}", limits.per_account_ip, limits.window),
+        attempts.Limit(f"login-account:{email}", limits.per_account, ACCOUNT_WINDOW),
+    ]
+    if ip:
+        checks.append(attempts.Limit(f"login-ip:{ip}", limits.per_ip, limits.window))
+    return checks
+
+
+def password_check_limit(user: User, limits: LoginLimits) -> attempts.Limit:
+    return attempts.Limit(f"password:{user.id}", limits.password_checks, limits.window)
+
+
+async def check_own_password(
+    user: User, password: str, *, now: datetime, limits: LoginLimits
+) -> bool:
+    """A signed-in user proves it is them (changing the password or the email): counted,
+    so a stolen session cannot guess the password either."""
+    limit = password_check_limit(user, limits)
+    await attempts.reserve([limit], now=now, message="Too many wrong passwords.")
+    if await verify_password(user.password_hash, password):
+        await attempts.reset([limit])
+        return True
+    return False
+
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 PHONE_RE = re.compile(r"^\+?[0-9]{10,15}$")
@@ -89,7 +183,10 @@ async def register(
     now: datetime,
     role: UserRole = UserRole.CUSTOMER,
     ip: str | None = None,
+    limits: LoginLimits | None = None,
 ) -> User:
+    """Create an account. With `limits` and an `ip`, at most `registrations_per_ip` new
+    accounts per hour come from one address (throwaway accounts for hoarding seats)."""
     data = _clean(data)
     errors = _validate_profile(data) | _password_errors(password)
     taken = {"email": "An account with this email already exists. Log in instead?"}
@@ -97,11 +194,21 @@ async def register(
         errors |= taken
     if errors:
         raise ValidationFailed(errors)
+    group = attempts.address_group(ip)
+    per_ip = (
+        [attempts.Limit(f"register:{group}", limits.registrations_per_ip, timedelta(hours=1))]
+        if limits is not None and ip
+        else []
+    )
+    await attempts.reserve(
+        per_ip, now=now, message="Too many new accounts were made from your network."
+    )
+    password_hash = await hash_password(password)
     try:
         async with in_transaction() as conn:
             user = await User.create(
                 email=data.email,
-                password_hash=_hasher.hash(password),
+                password_hash=password_hash,
                 first_name=data.first_name,
                 last_name=data.last_name,
                 phone_number=data.phone_number,
@@ -118,7 +225,11 @@ async def register(
                 using_db=conn,
             )
     except IntegrityError as exc:  # two registrations racing for one email
+        await attempts.release(per_ip)
         raise ValidationFailed(taken) from exc
+    except BaseException:
+        await attempts.release(per_ip)
+        raise
     return user
 
 
@@ -128,31 +239,30 @@ async def authenticate(
     *,
     now: datetime,
     ip: str | None = None,
-    max_failures: int = 5,
-    window: timedelta = timedelta(minutes=15),
+    limits: LoginLimits = LoginLimits(),
 ) -> User:
-    """Check credentials. After `max_failures` failed tries for one email (or from one IP)
-    within `window`, refuse further tries until the window has passed."""
+    """Check credentials, within the brute-force limits: `per_account_ip` failures for one
+    email from one address per window (the owner elsewhere still gets in), `per_account`
+    per hour from everywhere, `per_ip` for every email from one address. The attempt is
+    counted before the password is checked, so parallel guesses cannot overshoot."""
     email = normalise_email(email)
-    since = now - window
-    failures = ActivityLog.filter(action="user.login_failed", created_at__gte=since)
-    if await failures.filter(data__contains={"email": email}).count() >= max_failures or (
-        ip and await failures.filter(ip=ip).count() >= max_failures * 4
-    ):
-        raise TooManyAttempts(
-            "Too many failed sign-in attempts. Please wait 15 minutes and try again."
-        )
-    user = await User.get_or_none(email=email)
+    checks = login_limits(email, ip, limits)
+    await attempts.reserve(checks, now=now, message=LOGIN_REFUSED)
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-        ok = user is not None and user.is_active
-    except (VerificationError, InvalidHashError):
-        ok = False
+        user = await User.get_or_none(email=email)
+        ok = await verify_password(user.password_hash if user else _DUMMY_HASH, password)
+        ok = ok and user is not None and user.is_active
+    except BaseException:
+        await attempts.release(checks)  # nothing was checked
+        raise
     if not ok or user is None:
         await audit.record("user.login_failed", now=now, actor=user, data={"email": email}, ip=ip)
         raise InvalidCredentials()
+    # The right password: this attempt was no failure, and this address's typos are forgiven.
+    await attempts.reset(checks[:1])
+    await attempts.release(checks[1:])
     if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+        user.password_hash = await hash_password(password)
         await user.save(update_fields=["password_hash"])
     await audit.record("user.logged_in", now=now, actor=user, subject=user, ip=ip)
     return user
@@ -199,8 +309,18 @@ async def get_profile(viewer: User, user_id: int) -> User:
 
 
 async def update_profile(
-    viewer: User, user_id: int, data: ProfileInput, *, now: datetime, ip: str | None = None
+    viewer: User,
+    user_id: int,
+    data: ProfileInput,
+    *,
+    now: datetime,
+    ip: str | None = None,
+    current_password: str = "",
+    limits: LoginLimits = LoginLimits(),
 ) -> User:
+    """Save profile changes. A new email needs the viewer's current password: the email is
+    where password resets and tickets go, so a borrowed session must not be able to take
+    the account over by changing it."""
     user = await get_profile(viewer, user_id)
     data = _clean(data)
     errors = _validate_profile(data)
@@ -212,6 +332,13 @@ async def update_profile(
         errors["email"] = "Another account already uses this email."
     if errors:
         raise ValidationFailed(errors)
+    if data.email != user.email:
+        if not current_password:
+            raise ValidationFailed(
+                {"email_password": "Enter your current password to change your email."}
+            )
+        if not await check_own_password(viewer, current_password, now=now, limits=limits):
+            raise ValidationFailed({"email_password": "That is not your current password."})
     changed = {
         field: getattr(data, field)
         for field in ("email", "first_name", "last_name", "phone_number")
@@ -244,22 +371,22 @@ async def change_password(
     *,
     now: datetime,
     ip: str | None = None,
+    limits: LoginLimits = LoginLimits(),
 ) -> User:
-    """Change the password and revoke every other session (bumps session_version)."""
-    errors: dict[str, str] = {}
-    try:
-        _hasher.verify(user.password_hash, current_password)
-    except (VerificationError, InvalidHashError):
-        errors["current_password"] = "That is not your current password."
-    errors |= _password_errors(new_password, "new_password")
+    """Change the password and revoke every other session (bumps session_version). Wrong
+    current passwords count against `limits.password_checks` (then 429)."""
+    errors = _password_errors(new_password, "new_password")
     if errors:
         raise ValidationFailed(errors)
+    if not await check_own_password(user, current_password, now=now, limits=limits):
+        raise ValidationFailed({"current_password": "That is not your current password."})
+    password_hash = await hash_password(new_password)
     async with in_transaction() as conn:
         await (
             User.filter(id=user.id)
             .using_db(conn)
             .update(
-                password_hash=_hasher.hash(new_password),
+                password_hash=password_hash,
                 session_version=F("session_version") + 1,
                 updated_at=now,
             )

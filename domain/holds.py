@@ -22,6 +22,7 @@ from tortoise.transactions import in_transaction
 
 from domain import audit, events, public_ids
 from domain.accounts import SessionClaim
+from domain.attempts import address_group
 from domain.enums import AllocationKind, ReservationStatus, ScheduleStatus
 from domain.errors import (
     Busy,
@@ -44,6 +45,10 @@ class HoldPolicy:
     max_seats: int = 6
     max_holds_per_trip: int = 2
     max_active_holds: int = 5
+    # Per address as well as per account: throwaway accounts from one place cannot take a
+    # whole bus (MAX_ACTIVE_HOLDS_PER_IP, MAX_HELD_SEATS_PER_IP_PER_TRIP).
+    max_active_holds_per_ip: int = 10
+    max_seats_per_ip_per_trip: int = 12
     lock_timeout_ms: int = 2000
 
     @property
@@ -202,12 +207,17 @@ def split_lock_rows(
     return trip, seats
 
 
-# 3. The customer's live holds (for the limits) and the allocations in the way, in one
-#    answer: the first row always carries the counts; overlap columns are null when free.
+# 3. The customer's live holds and those from the same address (for the limits) and the
+#    allocations in the way, in one answer: the first row always carries the counts;
+#    overlap columns are null when free. No address ($7 null): no per-address counts.
 CHECK_SQL = """
     WITH mine AS (
         SELECT count(*) FILTER (WHERE schedule_id = $1) AS on_trip, count(*) AS in_all
         FROM reservations WHERE user_id = $5 AND status = 'active' AND expires_at > $6
+    ), from_ip AS (
+        SELECT count(*) AS ip_holds,
+               coalesce(sum(seat_count) FILTER (WHERE schedule_id = $1), 0) AS ip_seats_on_trip
+        FROM reservations WHERE ip = $7 AND status = 'active' AND expires_at > $6
     ), overlapping AS (
         SELECT a.seat_id, a.kind, a.reservation_id, r.user_id, r.status, r.expires_at,
                r.from_seq, r.to_seq, r.boarding_point_id, r.dropping_point_id
@@ -215,8 +225,8 @@ CHECK_SQL = """
         WHERE a.schedule_id = $1 AND a.seat_id = ANY($2::int[]) AND a.active
           AND a.from_seq < $4 AND a.to_seq > $3
     )
-    SELECT mine.on_trip, mine.in_all, overlapping.*
-    FROM mine LEFT JOIN overlapping ON true
+    SELECT mine.on_trip, mine.in_all, from_ip.ip_holds, from_ip.ip_seats_on_trip, overlapping.*
+    FROM mine CROSS JOIN from_ip LEFT JOIN overlapping ON true
 """
 # 4. The reservation, its allocations (the exclusion constraint is the last guard), the
 #    audit row and the seat event, in one statement.
@@ -224,8 +234,9 @@ INSERT_HOLD_SQL = f"""
     WITH reservation AS (
         INSERT INTO reservations (user_id, schedule_id, from_seq, to_seq, boarding_point_id,
             dropping_point_id, status, total_amount, currency, expires_at, grace_applied,
-            created_at)
-        VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, false, $10)
+            created_at, ip, seat_count)
+        VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8, $9, false, $10, $16,
+                cardinality($11::int[]))
         RETURNING id, public_id
     ), allocations AS (
         INSERT INTO seat_allocations (schedule_id, seat_id, from_seq, to_seq, kind,
@@ -266,7 +277,8 @@ def hold_parameters(
     numbers: list[str],
     ip: str | None,
 ) -> list[object]:
-    """The parameters of INSERT_HOLD_SQL (bench/holds.py sends the same statement)."""
+    """The parameters of INSERT_HOLD_SQL (bench/holds.py sends the same statement). The
+    audit row keeps the address itself, the reservation what the per-address limits count."""
     data = {
         "schedule_id": schedule_id,
         "seat_ids": schedule_seat_ids,
@@ -293,6 +305,7 @@ def hold_parameters(
         ip,
         events.CHANNEL,
         payload,
+        address_group(ip),
     ]
 
 
@@ -312,6 +325,7 @@ async def hold_seats(
     product, and every statement runs while the seats are locked."""
     claim = SessionClaim.of(customer) if isinstance(customer, User) else customer
     user_id = claim.user_id
+    group = address_group(ip)  # what the per-address limits count (an IPv6 /64)
     _check_request(request, policy)
     wanted = sorted(request.schedule_seat_ids)
     try:
@@ -348,8 +362,9 @@ async def hold_seats(
                 segment.to_seq,
                 user_id,
                 now,
+                group,
             )
-            on_trip, in_all = checked[0]["on_trip"], checked[0]["in_all"]
+            counts = checked[0]
             overlapping = [a for a in checked if a["seat_id"] is not None]
             stale_ids = sorted(
                 {
@@ -380,7 +395,7 @@ async def hold_seats(
                 raise SeatsUnavailable(
                     sorted({number_of[a["seat_id"]] for a in overlapping}, key=_natural)
                 )
-            _check_limits(on_trip, in_all, policy)
+            _check_limits(counts, len(wanted), policy)
             fare = trip.segment_fare(segment)
             total = sum((seat_fare(fare, s["price_factor"]) for s in seats), Decimal(0))
             total = total.quantize(Decimal("0.01"))  # as the column keeps it
@@ -419,6 +434,8 @@ async def hold_seats(
                 expires_at=expires_at,
                 grace_applied=False,
                 created_at=now,
+                ip=group,
+                seat_count=len(wanted),
             )
             reservation._saved_in_db = True
     except (IntegrityError, OperationalError, asyncpg.PostgresError) as exc:
@@ -472,16 +489,26 @@ async def _numbers(schedule_seat_ids: list[int]) -> list[str]:
     return sorted((s.seat.number for s in seats), key=_natural)
 
 
-def _check_limits(on_trip: int, in_all: int, policy: HoldPolicy) -> None:
-    if on_trip >= policy.max_holds_per_trip:
+def _check_limits(counts: Mapping[str, Any], seats: int, policy: HoldPolicy) -> None:
+    """The limits, from CHECK_SQL's counts: per customer (on this trip, in all) and per
+    address (holds in all, seats on this trip)."""
+    if counts["on_trip"] >= policy.max_holds_per_trip:
         raise HoldLimitReached(
             f"You already have {policy.max_holds_per_trip} holds on this trip. Finish or "
             "cancel one of them (see “My holds”) before holding more seats."
         )
-    if in_all >= policy.max_active_holds:
+    if counts["in_all"] >= policy.max_active_holds:
         raise HoldLimitReached(
             f"You already have {policy.max_active_holds} active holds. Finish or cancel one "
             "(see “My holds”) before holding more seats."
+        )
+    if (
+        counts["ip_holds"] >= policy.max_active_holds_per_ip
+        or counts["ip_seats_on_trip"] + seats > policy.max_seats_per_ip_per_trip
+    ):
+        raise HoldLimitReached(
+            "Many seats are already held from your network. Finish or cancel a hold, or "
+            "try again when a hold ends."
         )
 
 

@@ -249,6 +249,10 @@ class Reservation(Model):
     grace_applied = fields.BooleanField(default=False)
     created_at = fields.DatetimeField()
     ended_at = fields.DatetimeField(null=True)
+    # Where the hold came from, as the per-address limits count it (an IPv4 address or an
+    # IPv6 /64: domain/attempts.address_group), for MAX_ACTIVE_HOLDS_PER_IP and seats per trip.
+    ip = fields.CharField(max_length=64, null=True)
+    seat_count = fields.SmallIntField(default=0)
     user_id: int
     schedule_id: int
     boarding_point_id: int | None
@@ -507,3 +511,16 @@ class EmailOutbox(Model):
     class Meta:
         table = "email_outbox"
         indexes = (Index(fields=("status", "next_attempt_at")),)
+
+
+class AttemptCounter(Model):
+    """One brute-force or abuse counter (domain/attempts.py): attempts under `key` since
+    `window_started_at`, for `window_seconds`."""
+
+    key = fields.CharField(max_length=80, primary_key=True)
+    window_started_at = fields.DatetimeField()
+    window_seconds = fields.IntField()
+    count = fields.IntField(default=0)
+
+    class Meta:
+        table = "attempt_counters"

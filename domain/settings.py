@@ -9,10 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from domain.accounts import LoginLimits
 from domain.bookings import CheckoutConfig
 from domain.cancellations import Tier, parse_tiers
 from domain.holds import HoldPolicy
 from domain.payments.registry import Gateways, build_gateways
+from domain.proxies import ProxyTrust, parse_trusted_proxies
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,6 +70,15 @@ class Settings:
     login_max_failures: int = 5
     login_window_minutes: int = 15
     db_pool_size: int = 10
+    # Safety limits and the proxy setting (issue 9): see README's configuration table.
+    trusted_proxies: str = ""
+    login_max_failures_per_account: int = 20
+    login_max_failures_per_ip: int = 100
+    password_check_max_failures: int = 5
+    registrations_per_ip_per_hour: int = 10
+    max_active_holds_per_ip: int = 10
+    max_held_seats_per_ip_per_trip: int = 12
+    password_hash_concurrency: int = 2
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -77,6 +88,8 @@ class Settings:
             max_seats=self.max_seats_per_hold,
             max_holds_per_trip=self.max_holds_per_trip,
             max_active_holds=self.max_active_holds,
+            max_active_holds_per_ip=self.max_active_holds_per_ip,
+            max_seats_per_ip_per_trip=self.max_held_seats_per_ip_per_trip,
         )
 
     @property
@@ -103,6 +116,21 @@ class Settings:
     @property
     def tiers(self) -> tuple[Tier, ...]:
         return parse_tiers(self.cancellation_tiers)
+
+    @property
+    def proxy_trust(self) -> ProxyTrust:
+        return parse_trusted_proxies(self.trusted_proxies)
+
+    @property
+    def login_limits(self) -> LoginLimits:
+        return LoginLimits(
+            per_account_ip=self.login_max_failures,
+            per_account=self.login_max_failures_per_account,
+            per_ip=self.login_max_failures_per_ip,
+            window=timedelta(minutes=self.login_window_minutes),
+            password_checks=self.password_check_max_failures,
+            registrations_per_ip=self.registrations_per_ip_per_hour,
+        )
 
     @property
     def tz(self) -> ZoneInfo:
@@ -143,6 +171,16 @@ class Settings:
             "razorpay_key_secret": env.get("RAZORPAY_KEY_SECRET") or None,
             "razorpay_webhook_secret": env.get("RAZORPAY_WEBHOOK_SECRET") or None,
             "razorpay_base_url": env.get("RAZORPAY_BASE_URL") or None,
+            "trusted_proxies": env.get("TRUSTED_PROXIES", "").strip(),
+            "login_max_failures": _int(env, "LOGIN_MAX_FAILURES", 5),
+            "login_window_minutes": _int(env, "LOGIN_WINDOW_MINUTES", 15),
+            "login_max_failures_per_account": _int(env, "LOGIN_MAX_FAILURES_PER_ACCOUNT", 20),
+            "login_max_failures_per_ip": _int(env, "LOGIN_MAX_FAILURES_PER_IP", 100),
+            "password_check_max_failures": _int(env, "PASSWORD_CHECK_MAX_FAILURES", 5),
+            "registrations_per_ip_per_hour": _int(env, "REGISTRATIONS_PER_IP_PER_HOUR", 10),
+            "max_active_holds_per_ip": _int(env, "MAX_ACTIVE_HOLDS_PER_IP", 10),
+            "max_held_seats_per_ip_per_trip": _int(env, "MAX_HELD_SEATS_PER_IP_PER_TRIP", 12),
+            "password_hash_concurrency": max(1, _int(env, "PASSWORD_HASH_CONCURRENCY", 2)),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
@@ -152,6 +190,13 @@ class Settings:
         except ValueError as exc:
             raise SystemExit(
                 f"CANCELLATION_TIERS must look like 48:90,24:75,12:50,4:25,0:0 ({exc})"
+            ) from exc
+        try:
+            settings.proxy_trust  # noqa: B018 - validate now
+        except ValueError as exc:
+            raise SystemExit(
+                "TRUSTED_PROXIES must be a number of proxy hops (e.g. 1) or addresses and "
+                f"networks separated by commas (e.g. 10.0.0.1,10.1.0.0/16): {exc}"
             ) from exc
         if not settings.secret_key:
             settings = cls(**{**values, "secret_key": load_or_create_secret(settings.var_dir)})  # type: ignore[arg-type]

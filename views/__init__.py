@@ -10,9 +10,11 @@ from quart import Quart, g, make_response
 from quart.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
+from domain import accounts as accounts_domain
 from domain import database
 from domain.errors import DomainError, ServiceUnavailable
 from views import web
+from views.proxies import TrustedProxies
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +85,13 @@ def register_views(app: Quart) -> None:
         trips,
     )
 
+    # Forwarded headers count only from the proxies TRUSTED_PROXIES names (views/proxies.py).
+    app.asgi_app = TrustedProxies(app.asgi_app, app.config["BUSBOOK"].proxy_trust)  # type: ignore[method-assign,assignment]
     web.auth.init_app(app)
     app.before_request(web.load_user)
     app.before_request(web.check_csrf)
+    app.after_request(web.security_headers)
+    accounts_domain.set_hash_concurrency(app.config["BUSBOOK"].password_hash_concurrency)
     app.context_processor(web.template_globals)
     app.jinja_env.filters.update(
         datetime=web.format_datetime,

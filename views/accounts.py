@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, redirect, request, url_for
+from quart import Blueprint, redirect, request, session, url_for
 from quart.typing import ResponseReturnValue
 from quart_auth import login_user, logout_user
 
@@ -17,7 +17,14 @@ PROFILE_FIELDS = ("email", "first_name", "last_name", "phone_number")
 
 
 def _sign_in(user: User) -> None:
+    # A new session (and so a new CSRF token) at every sign-in: a session cookie or token
+    # planted or read before the login is worth nothing after it (session fixation).
+    session.clear()
     login_user(web.AuthUser(web.auth_id_for(user)), remember=True)
+
+
+def _errors(exc: ValidationFailed | TooManyAttempts) -> dict[str, str]:
+    return exc.errors if isinstance(exc, ValidationFailed) else {"": exc.message}
 
 
 @blueprint.route("/register", methods=["GET", "POST"])
@@ -34,9 +41,10 @@ async def register() -> ResponseReturnValue:
                 posted.get("password", ""),
                 now=web.now(),
                 ip=web.client_ip(),
+                limits=web.settings().login_limits,
             )
-        except ValidationFailed as exc:
-            errors, status = exc.errors, exc.status
+        except (ValidationFailed, TooManyAttempts) as exc:
+            errors, status = _errors(exc), exc.status
         else:
             _sign_in(user)
             return redirect(web.safe_next(posted.get("next")), 303)
@@ -65,7 +73,7 @@ async def login() -> ResponseReturnValue:
                 posted.get("password", ""),
                 now=web.now(),
                 ip=web.client_ip(),
-                max_failures=web.settings().login_max_failures,
+                limits=web.settings().login_limits,
             )
         except (InvalidCredentials, TooManyAttempts) as exc:
             errors, status = {"": exc.message}, exc.status
@@ -83,6 +91,7 @@ async def logout() -> ResponseReturnValue:
     if user is not None:
         await accounts.log_out(user, now=web.now(), ip=web.client_ip())
     logout_user()
+    session.clear()  # and a new CSRF token for whoever uses this browser next
     return redirect("/", 303)
 
 
@@ -101,10 +110,16 @@ async def profile(user_id: int) -> ResponseReturnValue:
         form = {field: posted.get(field, "") for field in PROFILE_FIELDS}
         try:
             await accounts.update_profile(
-                user, user_id, accounts.ProfileInput(**form), now=web.now(), ip=web.client_ip()
+                user,
+                user_id,
+                accounts.ProfileInput(**form),
+                now=web.now(),
+                ip=web.client_ip(),
+                current_password=posted.get("email_password", ""),
+                limits=web.settings().login_limits,
             )
-        except ValidationFailed as exc:
-            errors, status = exc.errors, exc.status
+        except (ValidationFailed, TooManyAttempts) as exc:
+            errors, status = _errors(exc), exc.status
         else:
             return redirect(url_for("accounts.profile", user_id=user_id, saved=1), 303)
     return await web.render(
@@ -134,8 +149,9 @@ async def change_password(user_id: int) -> ResponseReturnValue:
             posted.get("new_password", ""),
             now=web.now(),
             ip=web.client_ip(),
+            limits=web.settings().login_limits,
         )
-    except ValidationFailed as exc:
+    except (ValidationFailed, TooManyAttempts) as exc:
         account = await accounts.get_profile(user, user_id)
         return await web.render(
             "pages/accounts/profile.html",
@@ -143,7 +159,7 @@ async def change_password(user_id: int) -> ResponseReturnValue:
             account=account,
             form={field: getattr(account, field) for field in PROFILE_FIELDS},
             errors={},
-            password_errors=exc.errors,
+            password_errors=_errors(exc),
             saved=False,
             password_saved=False,
         )

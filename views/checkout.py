@@ -18,6 +18,7 @@ from views import web
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("checkout", __name__)
+RAZORPAY_CHECKOUT = "https://checkout.razorpay.com"
 GATEWAYS_KEY = "busbook.gateways"
 
 METHOD_LABELS = {
@@ -194,6 +195,15 @@ async def payment_return(payment_id: str) -> ResponseReturnValue:
                 reservation_id=payment.reservation.public_id if payment.reservation else "",
                 _external=True,
             ),
+        )
+        # Razorpay Checkout: their script from their CDN, their payment frame and the
+        # calls and styles it makes, on this page only (views/web.py CSP).
+        web.allow_in_csp(
+            script_src=(RAZORPAY_CHECKOUT,),
+            frame_src=("https://api.razorpay.com", RAZORPAY_CHECKOUT),
+            connect_src=("https://api.razorpay.com", "https://lumberjack.razorpay.com"),
+            img_src=("https://cdn.razorpay.com",),
+            style_src=("'unsafe-inline'",),
         )
         return await web.render("pages/payments/razorpay.html", payment=payment, options=options)
     if payment.gateway == "simulator" and token:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import unicodedata
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from markupsafe import Markup
-from quart import current_app, g, redirect, render_template, request, session, url_for
+from quart import Response, current_app, g, redirect, render_template, request, session, url_for
 from quart.typing import ResponseReturnValue
 from quart_auth import AuthUser, QuartAuth, current_user
 from werkzeug.exceptions import Forbidden
@@ -121,12 +122,24 @@ def login_required(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R |
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
-    """Only same-site relative paths may be redirect targets after login."""
-    if not target:
+    """Only same-site paths may be redirect targets after login or registration.
+
+    Browsers parse a Location the WHATWG way, not like urlsplit: a backslash counts as a
+    slash (`/\\evil.example` is `//evil.example`), tabs and newlines are removed anywhere
+    (`/<TAB>/evil.example`), leading spaces and control characters are dropped. So the target
+    must be one path starting with a single `/`, followed by neither `/` nor `\\`, with no
+    backslash, whitespace or control character anywhere; everything else is refused."""
+    if not target or len(target) > 2048:
         return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return default
+    # Checked once more percent-decoded, in case anything on the way decodes it again.
+    for form in (target, unquote(target)):
+        if form[0] != "/" or form[1:2] in ("/", "\\"):
+            return default
+        if "\\" in form or any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in form):
+            return default
+        parts = urlsplit(form)
+        if parts.scheme or parts.netloc:
+            return default
     return target
 
 
@@ -141,6 +154,16 @@ def csrf_token() -> str:
     return str(token)
 
 
+def own_origins() -> set[str]:
+    """This request's own origin (as the trusted proxies forwarded it) and the configured
+    PUBLIC_BASE_URL's: a browser on either is on this site."""
+    public = urlsplit(settings().public_base_url)
+    return {
+        f"{request.scheme}://{request.host}".lower(),
+        f"{public.scheme}://{public.netloc}".lower(),
+    }
+
+
 CSRF_MESSAGE = "This form has expired or was sent from another site. Reload the page and try again."
 
 
@@ -153,10 +176,8 @@ async def check_csrf() -> None:
     if view is not None and getattr(view, "csrf_exempt", False):
         return
     origin = request.headers.get("Origin")
-    if origin and origin != "null":
-        expected = f"{request.scheme}://{request.host}"
-        if origin.rstrip("/") != expected:
-            raise Forbidden(CSRF_MESSAGE)
+    if origin and origin != "null" and origin.rstrip("/").lower() not in own_origins():
+        raise Forbidden(CSRF_MESSAGE)
     expected_token = session.get(CSRF_FIELD)
     sent = request.headers.get(CSRF_HEADER)
     if not sent:
@@ -236,6 +257,79 @@ def format_money(value: Decimal | int, currency: str | None = None) -> str:
 
 async def template_globals() -> dict[str, Any]:
     return {"viewer": await current_viewer()}
+
+
+# ------------------------------------------------------------------------ security headers
+
+# No inline script or style anywhere: scripts and styles are static files, htmx's own
+# indicator style is switched off (templates/base.html, htmx-config) and it may not eval.
+CSP: dict[str, tuple[str, ...]] = {
+    "default-src": ("'self'",),
+    "script-src": ("'self'",),
+    "style-src": ("'self'",),
+    "img-src": ("'self'", "data:"),
+    "font-src": ("'self'",),
+    "connect-src": ("'self'",),
+    "frame-src": ("'none'",),
+    "object-src": ("'none'",),
+    "base-uri": ("'none'",),
+    "frame-ancestors": ("'none'",),
+}
+CSP_EXTRA_KEY = "csp_extra"
+# Pages about a person (their holds, bookings, tickets, payments, profile; the console):
+# never kept by the browser's or a proxy's cache, also when reached by a signed link.
+PERSONAL_PREFIXES = (
+    "/users",
+    "/reservations",
+    "/bookings",
+    "/tickets",
+    "/cancellations",
+    "/payments",
+    "/admin",
+)
+HSTS = "max-age=31536000"
+
+
+def allow_in_csp(**sources: tuple[str, ...]) -> None:
+    """Widen this response's Content-Security-Policy (e.g. a gateway's script on its
+    checkout page only): `allow_in_csp(script_src=("https://…",))`."""
+    extra: dict[str, tuple[str, ...]] = g.setdefault(CSP_EXTRA_KEY, {})
+    for name, values in sources.items():
+        directive = name.replace("_", "-")
+        extra[directive] = extra.get(directive, ()) + tuple(values)
+
+
+def content_security_policy() -> str:
+    policy = dict(CSP)
+    for directive, values in g.get(CSP_EXTRA_KEY, {}).items():
+        current = tuple(v for v in policy.get(directive, ()) if v != "'none'")
+        policy[directive] = current + tuple(v for v in values if v not in current)
+    return "; ".join(f"{name} {' '.join(values)}" for name, values in policy.items())
+
+
+def served_over_https() -> bool:
+    """The browser talks https: directly, or to a trusted proxy (views/proxies.py), or the
+    site is configured as https (PUBLIC_BASE_URL)."""
+    return request.scheme in ("https", "wss") or settings().secure_cookies
+
+
+async def security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", content_security_policy())
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if served_over_https():
+        headers.setdefault("Strict-Transport-Security", HSTS)
+    path = request.path
+    if not path.startswith("/static/") and (
+        session_claim() is not None or path.startswith(PERSONAL_PREFIXES)
+    ):
+        headers["Cache-Control"] = "no-store"
+        headers.pop("Expires", None)
+        headers.pop("ETag", None)
+        headers.pop("Last-Modified", None)
+    return response
 
 
 # -------------------------------------------------------------------------------- seats

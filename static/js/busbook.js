@@ -73,8 +73,20 @@
     refresh();
   }
 
+  // The boarding check: after each scan, clear the code field for the next ticket.
+  function boardingForm() {
+    var form = document.querySelector("form.boarding-form");
+    if (!form) return;
+    form.addEventListener("htmx:afterRequest", function () {
+      var code = form.querySelector("#code");
+      code.value = "";
+      code.focus();
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     startCountdowns();
     seatPicker();
+    boardingForm();
   });
 })();

@@ -9,10 +9,11 @@ import shutil
 import socket
 import sys
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright
 
 from domain import database
 from domain.settings import PROJECT_ROOT
@@ -40,6 +41,8 @@ async def busbook_server(
         "DATABASE_URL": url,
         "SECRET_KEY": "e2e-secret-" + "y" * 32,
         "BUSBOOK_VAR_DIR": str(artifacts / name),
+        # every browser of the suite comes from 127.0.0.1
+        "REGISTRATIONS_PER_IP_PER_HOUR": "1000",
         **extra_env,
     }
     log = (artifacts / f"e2e-{name}.log").open("wb")
@@ -103,3 +106,46 @@ async def browser() -> AsyncIterator[Browser]:
         )
         yield browser
         await browser.close()
+
+
+# Every page of every browser test runs under the app's Content-Security-Policy. Chromium
+# reports what the policy blocks on the console ("Refused to execute inline script …",
+# "Refused to load the script …"); a blocked script or style is a broken page, so any such
+# message fails the test that caused it.
+CSP_MARKERS = ("Content Security Policy", "Refused to ")
+
+
+@pytest.fixture(autouse=True)
+async def no_csp_violations(request: pytest.FixtureRequest) -> AsyncIterator[list[str]]:
+    if "browser" not in request.fixturenames:
+        yield []
+        return
+    browser: Browser = request.getfixturevalue("browser")
+    violations: list[str] = []
+
+    def watch(context: BrowserContext) -> BrowserContext:
+        def on_console(message: ConsoleMessage) -> None:
+            if any(marker in message.text for marker in CSP_MARKERS):
+                violations.append(f"{message.page.url if message.page else '?'}: {message.text}")
+
+        context.on("console", on_console)
+        return context
+
+    original_context, original_page = browser.new_context, browser.new_page
+
+    async def new_context(*args: Any, **kwargs: Any) -> BrowserContext:
+        return watch(await original_context(*args, **kwargs))
+
+    async def new_page(*args: Any, **kwargs: Any) -> Page:
+        page = await original_page(*args, **kwargs)
+        watch(page.context)
+        return page
+
+    browser.new_context = new_context  # type: ignore[method-assign]
+    browser.new_page = new_page  # type: ignore[method-assign]
+    try:
+        yield violations
+    finally:
+        browser.new_context = original_context  # type: ignore[method-assign]
+        browser.new_page = original_page  # type: ignore[method-assign]
+    assert violations == [], "pages broke under the Content-Security-Policy"

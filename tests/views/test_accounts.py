@@ -183,6 +183,7 @@ async def test_edit_profile(auth):
             "first_name": "Priya",
             "last_name": "S",
             "phone_number": "+91 98765 43211",
+            "email_password": "secret-pass-1",
         },
     )
     assert response.status_code == 303
@@ -202,6 +203,7 @@ async def test_edit_profile(auth):
             "first_name": "Priya",
             "last_name": "S",
             "phone_number": "+919876543211",
+            "email_password": "secret-pass-1",
         },
     )
     assert clash.status_code == 422
