@@ -11,7 +11,7 @@ from quart.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from domain.errors import DomainError
-from views import web
+from views import forms, web
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,9 @@ def register_views(app: Quart) -> None:
         trips,
     )
 
+    forms.install_converters(app.url_map)
     web.auth.init_app(app)
+    app.before_request(forms.refuse_unreadable)
     app.before_request(web.load_user)
     app.before_request(web.check_csrf)
     app.context_processor(web.template_globals)

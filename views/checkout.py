@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import logging
 import secrets
+from typing import Any
 
 from quart import Blueprint, current_app, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
 from domain import bookings, holds, inventory
 from domain.enums import PaymentMethod, PaymentStatus
-from domain.errors import Conflict, PaymentNotFound, ValidationFailed
+from domain.errors import Conflict, PaymentNotFound, ReservationNotFound, ValidationFailed
 from domain.payments.base import GatewayError, InvalidSignature
 from domain.payments.registry import Gateways
 from domain.payments.simulator import SimulatorGateway
-from views import web
+from views import forms, web
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("checkout", __name__)
@@ -82,25 +83,12 @@ async def start_checkout(reservation_id: int) -> ResponseReturnValue:
     assert user is not None
     posted = await request.form
     current = await holds.get_reservation(user, reservation_id)
+    if current.user_id != user.id:  # as start_checkout: only the holder pays (an admin: 404)
+        raise ReservationNotFound()
     seat_ids = [h.schedule_seat.id for h in await holds.reservation_seats(current)]
-    data = bookings.CheckoutInput(
-        passengers=[
-            bookings.PassengerInput(
-                schedule_seat_id=seat_id,
-                name=posted.get(f"passenger-{seat_id}-name", ""),
-                age=posted.get(f"passenger-{seat_id}-age", ""),
-                gender=posted.get(f"passenger-{seat_id}-gender", ""),
-            )
-            for seat_id in seat_ids
-        ],
-        contact_email=posted.get("contact_email", ""),
-        contact_phone=posted.get("contact_phone", ""),
-        method=posted.get("method", ""),
-        quoted_total=posted.get("quoted_total", ""),
-        idempotency_key=posted.get("idempotency_key", ""),
-    )
     form = {key: value for key, value in posted.items() if key != web.CSRF_FIELD}
     try:
+        data = _checkout_input(posted, seat_ids)
         payment = await bookings.start_checkout(
             user,
             reservation_id,
@@ -124,6 +112,45 @@ async def start_checkout(reservation_id: int) -> ResponseReturnValue:
     if payment.status in {PaymentStatus.PENDING, PaymentStatus.CREATED} and payment.checkout_url:
         return redirect(payment.checkout_url, 303)
     return redirect(url_for("checkout.show_payment", payment_id=payment.id), 303)
+
+
+def _checkout_input(posted: Any, seat_ids: list[int]) -> bookings.CheckoutInput:
+    """The checkout form, each value within its column; the domain checks the rest
+    (names present, email and phone shape, the method on offer)."""
+    p = forms.Parser(posted)
+    passengers = []
+    for seat_id in seat_ids:
+        prefix = f"passenger-{seat_id}"
+        name = p.text(f"{prefix}-name", max_len=120, label="The name")
+        age = p.optional_int(
+            f"{prefix}-age", lo=1, hi=120, message="Enter an age between 1 and 120."
+        )
+        gender = p.text(f"{prefix}-gender", max_len=16, label="The gender")
+        passengers.append(
+            bookings.PassengerInput(
+                schedule_seat_id=seat_id,
+                name=name,
+                age="" if age is None else str(age),
+                gender=gender,
+            )
+        )
+    email = p.text("contact_email", max_len=254, label="The email address")
+    phone = p.text("contact_phone", max_len=32, label="The phone number")
+    method = p.text("method", max_len=32, label="The payment method")
+    stale = "This form is out of date. Please reload the page and try again."
+    total = p.money("quoted_total", message=stale)
+    key = p.text("idempotency_key", max_len=64, message=stale)
+    if "quoted_total" in p.errors or "idempotency_key" in p.errors:
+        p.errors[""] = stale
+    p.check()
+    return bookings.CheckoutInput(
+        passengers=passengers,
+        contact_email=email,
+        contact_phone=phone,
+        method=method,
+        quoted_total=str(total),
+        idempotency_key=key,
+    )
 
 
 # ------------------------------------------------------------------------- the simulator

@@ -148,6 +148,8 @@ async def check_csrf() -> None:
     """Unsafe methods need a same-origin Origin (when sent) and the session's token."""
     if request.method in SAFE_METHODS:
         return
+    if request.routing_exception is not None:
+        return  # no such route or method (404/405): nothing to protect, let that answer
     endpoint = request.endpoint or ""
     view = current_app.view_functions.get(endpoint)
     if view is not None and getattr(view, "csrf_exempt", False):

@@ -19,6 +19,7 @@ from typing import Any
 
 from domain.enums import PaymentMethod
 from domain.payments.base import (
+    MALFORMED,
     CheckoutStart,
     GatewayError,
     GatewayEvent,
@@ -90,6 +91,8 @@ class SimulatorGateway:
             raise InvalidSignature("The payment notification is too old.")
         try:
             data: dict[str, Any] = json.loads(body)
+            if not isinstance(data, dict):  # signed, but a list, a number or a string
+                raise TypeError("not a JSON object")
             kind = str(data["type"])
             amount = Decimal(str(data["amount"]))
             event = GatewayEvent(
@@ -103,8 +106,8 @@ class SimulatorGateway:
                 failure_reason="" if kind == "payment.succeeded" else "Declined by the payer",
                 payload=data,
             )
-        except (KeyError, ValueError, ArithmeticError) as exc:
-            raise InvalidSignature("The payment notification is malformed.") from exc
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise InvalidSignature(MALFORMED) from exc
         if kind not in {"payment.succeeded", "payment.failed"}:
             return None
         return event

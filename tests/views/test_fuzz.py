@@ -16,7 +16,6 @@ from urllib.parse import quote, urlencode
 from werkzeug.routing import Rule
 
 from domain.models import ScheduleSeat
-
 from tests.views.test_authorization import csrf_of, world  # noqa: F401  (the fixture)
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
@@ -133,9 +132,7 @@ def fields_of(view: Any) -> list[str]:
     return sorted(set(FIELD_RE.findall(source)) & set(FIELDS)) or FIELDS
 
 
-def _pairs(
-    rng: random.Random, values: dict[str, Any], known: list[str]
-) -> list[tuple[str, str]]:
+def _pairs(rng: random.Random, values: dict[str, Any], known: list[str]) -> list[tuple[str, str]]:
     fields = rng.sample(known, rng.randint(0, min(len(known), 10)))
     fields += rng.sample(FIELDS, rng.randint(0, 2))
     seat = values["seat_ids"]
