@@ -6,9 +6,9 @@ import inspect
 import logging
 from datetime import timedelta
 
-from quart import Quart
+from quart import Quart, make_response
 from quart.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from domain.errors import DomainError
 from views import forms, web
@@ -114,7 +114,12 @@ def register_views(app: Quart) -> None:
         status = error.code or 500
         description = error.description or ""
         message = MESSAGES.get(status) if description.startswith(("The ", "No ", "You ")) else None
-        return await error_page(status, message or description or TITLES.get(status, ""))
+        page = await error_page(status, message or description or TITLES.get(status, ""))
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            response = await make_response(page)
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+            return response
+        return page
 
     @app.errorhandler(Exception)
     async def unexpected_error(error: Exception) -> ResponseReturnValue:

@@ -296,7 +296,14 @@ async def save_route() -> ResponseReturnValue:
         route_id = p.optional_int("route_id", lo=1, message="Choose a route from the list.")
         code = p.text("code", max_len=20, label="The code")
         name = p.text("name", max_len=160, label="The name")
-        stops = p.text("stops", max_len=STOPS_TEXT_MAX, multiline=True, label="The stops")
+        stops = p.text(
+            "stops",
+            max_len=STOPS_TEXT_MAX,
+            multiline=True,
+            label=f"The list of stops (at most {network.MAX_STOPS} lines)",
+        )
+        if "route_id" in p.errors:  # a hidden field: say it above the form
+            p.errors[""] = p.errors.pop("route_id")
         p.check()
         route = await network.save_route(admin, route_id, code, name, stops, now=web.now())
     except ValidationFailed as exc:
