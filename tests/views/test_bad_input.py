@@ -228,7 +228,8 @@ async def test_a_timetable_in_9999_is_refused(admin, trip):
         ("2027-01-01", "", "12345678901"),
     ):
         pairs = [*base, ("first_day", first), ("last_day", last), ("base_fare", fare)]
-        response = await admin_post(admin, "/admin/schedules", [*pairs, ("weekdays", "0")])
+        every_day = [("weekdays", d) for d in range(7)]
+        response = await admin_post(admin, "/admin/schedules", [*pairs, *every_day])
         assert response.status_code == 422, (first, last, fare)
     response = await admin_post(
         admin, "/admin/schedules", [*base, ("first_day", "2027-01-01"), ("weekdays", "²")]
