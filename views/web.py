@@ -164,7 +164,10 @@ async def check_csrf() -> None:
     if not sent:
         form = await request.form
         sent = form.get(CSRF_FIELD)
-    if not expected_token or not sent or not hmac.compare_digest(str(expected_token), sent):
+    if not expected_token or not sent:
+        raise Forbidden(CSRF_MESSAGE)
+    # bytes: compare_digest raises TypeError on a non-ASCII str (csrf_token=² was a 500)
+    if not hmac.compare_digest(str(expected_token).encode(), sent.encode()):
         raise Forbidden(CSRF_MESSAGE)
 
 

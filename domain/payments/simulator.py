@@ -85,7 +85,8 @@ class SimulatorGateway:
         except ValueError as exc:
             raise InvalidSignature() from exc
         expected = self.sign(body, timestamp=stamp).split("v1=", 1)[1]
-        if not hmac.compare_digest(expected, parts.get("v1", "")):
+        # bytes: compare_digest raises TypeError on a non-ASCII str (headers arrive latin-1)
+        if not hmac.compare_digest(expected.encode(), parts.get("v1", "").encode()):
             raise InvalidSignature()
         if abs(time.time() - stamp) > TOLERANCE_SECONDS:
             raise InvalidSignature("The payment notification is too old.")
@@ -120,7 +121,8 @@ class SimulatorGateway:
     def read_return(self, payment_id: int, token: str) -> bool | None:
         """True (approved), False (declined) or None (not a token we signed)."""
         for succeeded in (True, False):
-            if hmac.compare_digest(self.return_token(payment_id, succeeded=succeeded), token):
+            expected = self.return_token(payment_id, succeeded=succeeded)
+            if hmac.compare_digest(expected.encode(), token.encode()):
                 return succeeded
         return None
 

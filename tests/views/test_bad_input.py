@@ -506,6 +506,28 @@ def test_signed_razorpay_bodies_that_are_not_events_are_invalid(body):
 # ------------------------------------------------------------------- methods and CSRF
 
 
+async def test_a_non_ascii_csrf_token_is_refused_not_a_crash(auth):
+    await auth.register()
+    for token in ("²", "é" * 43):
+        response = await auth.client.post("/users/logout", form={"csrf_token": token})
+        assert response.status_code == 403
+        response = await auth.client.post("/users/logout", headers={"X-CSRF-Token": token})
+        assert response.status_code == 403
+
+
+async def test_non_ascii_signatures_from_the_simulator_are_refused(app, auth, client, trip):
+    seats = (await factories.schedule_seats(trip))[:2]
+    await auth.register()
+    await buy(auth, trip, seats, outcome="decline")
+    payment = await Payment.get()
+    response = await auth.client.get(f"/payments/{payment.id}/return?sig=%C2%B2")
+    assert response.status_code == 303
+    body = b"{}"
+    headers = {"X-Simulator-Signature": f"t={int(time.time())},v1=\xe9"}
+    response = await client.post("/payments/webhook/simulator", data=body, headers=headers)
+    assert response.status_code == 400
+
+
 async def test_put_and_delete_are_405_with_allow_even_without_a_csrf_token(client, trip):
     for method in ("PUT", "DELETE", "PATCH"):
         for path in ("/users/login", f"/schedules/{trip.id}", "/reservations", "/admin/buses"):
