@@ -536,3 +536,15 @@ async def test_put_and_delete_are_405_with_allow_even_without_a_csrf_token(clien
             assert "GET" in response.headers["Allow"] or "POST" in response.headers["Allow"]
     # and an unknown path stays a 404, not a CSRF refusal
     assert (await client.post("/no-such-page")).status_code == 404
+
+
+async def test_a_form_body_that_is_not_utf8_is_refused_not_a_crash(auth):
+    await auth.register()
+    token = await auth.csrf()
+    body = b"email=%ff%fe\xff&password=\xc3&csrf_token=" + token.encode()
+    response = await auth.client.post(
+        "/users/login", data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert response.status_code == 403  # the form cannot be read, so neither can its token
+    assert "This form has expired" in await text(response)
+    assert await ActivityLog.filter(action__startswith="user.log").count() == 0
