@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
 
 from quart import Blueprint, current_app, redirect, request, url_for
 from quart.typing import ResponseReturnValue
@@ -87,8 +86,9 @@ async def start_checkout(reservation_id: int) -> ResponseReturnValue:
         raise ReservationNotFound()
     seat_ids = [h.schedule_seat.id for h in await holds.reservation_seats(current)]
     form = {key: value for key, value in posted.items() if key != web.CSRF_FIELD}
+    p = forms.Parser(posted)
+    data = _checkout_input(p, seat_ids)
     try:
-        data = _checkout_input(posted, seat_ids)
         payment = await bookings.start_checkout(
             user,
             reservation_id,
@@ -99,12 +99,9 @@ async def start_checkout(reservation_id: int) -> ResponseReturnValue:
             ip=web.client_ip(),
         )
     except ValidationFailed as exc:
+        errors = p.merged(exc.errors)
         return await render_hold(
-            reservation_id,
-            form=form,
-            errors=exc.errors,
-            error=exc.errors.get("", ""),
-            status=exc.status,
+            reservation_id, form=form, errors=errors, error=errors.get("", ""), status=exc.status
         )
     except (Conflict, GatewayError) as exc:
         form.pop("idempotency_key", None)  # a fresh attempt gets a fresh key
@@ -114,41 +111,33 @@ async def start_checkout(reservation_id: int) -> ResponseReturnValue:
     return redirect(url_for("checkout.show_payment", payment_id=payment.id), 303)
 
 
-def _checkout_input(posted: Any, seat_ids: list[int]) -> bookings.CheckoutInput:
-    """The checkout form, each value within its column; the domain checks the rest
-    (names present, email and phone shape, the method on offer)."""
-    p = forms.Parser(posted)
+def _checkout_input(p: forms.Parser, seat_ids: list[int]) -> bookings.CheckoutInput:
+    """The checkout form, each value within its column. A value that is not reaches the
+    domain blank, and the domain refuses blanks in every one of these fields (names,
+    ages, genders, contact, method, total, key): the page shows both sets of messages."""
     passengers = []
     for seat_id in seat_ids:
         prefix = f"passenger-{seat_id}"
-        name = p.text(f"{prefix}-name", max_len=120, label="The name")
-        age = p.optional_int(
-            f"{prefix}-age", lo=1, hi=120, message="Enter an age between 1 and 120."
-        )
-        gender = p.text(f"{prefix}-gender", max_len=16, label="The gender")
+        age = p.optional_int(f"{prefix}-age", message="Enter an age between 1 and 120.")
         passengers.append(
             bookings.PassengerInput(
                 schedule_seat_id=seat_id,
-                name=name,
+                name=p.text(f"{prefix}-name", max_len=120, label="The name"),
                 age="" if age is None else str(age),
-                gender=gender,
+                gender=p.text(f"{prefix}-gender", max_len=16, label="The gender"),
             )
         )
-    email = p.text("contact_email", max_len=254, label="The email address")
-    phone = p.text("contact_phone", max_len=32, label="The phone number")
-    method = p.text("method", max_len=32, label="The payment method")
     stale = "This form is out of date. Please reload the page and try again."
     total = p.money("quoted_total", message=stale)
-    key = p.text("idempotency_key", max_len=64, message=stale)
+    key = p.text("idempotency_key", max_len=64, label="The form key")
     if "quoted_total" in p.errors or "idempotency_key" in p.errors:
-        p.errors[""] = stale
-    p.check()
+        p.errors[""] = stale  # hidden fields: say it above the form
     return bookings.CheckoutInput(
         passengers=passengers,
-        contact_email=email,
-        contact_phone=phone,
-        method=method,
-        quoted_total=str(total),
+        contact_email=p.text("contact_email", max_len=254, label="The email address"),
+        contact_phone=p.text("contact_phone", max_len=32, label="The phone number"),
+        method=p.text("method", max_len=32, label="The payment method"),
+        quoted_total="" if total is None else str(total),
         idempotency_key=key,
     )
 

@@ -233,7 +233,9 @@ class Parser:
         name = p.text("name", max_len=120, required=True)
         p.check()  # raises ValidationFailed with all the errors at once
 
-    A field that failed reads as None (or its `default`)."""
+    A field that failed reads as None (text: ""). Where the domain validates the same form
+    and refuses blanks, skip `check()`, call the domain and show `p.merged(exc.errors)`:
+    the person then sees every field's problem at once."""
 
     values: Mapping[str, Any]
     errors: dict[str, str] = field(default_factory=dict)
@@ -284,6 +286,12 @@ class Parser:
     def check(self) -> None:
         if self.errors:
             raise ValidationFailed(dict(self.errors))
+
+    def merged(self, domain_errors: dict[str, str]) -> dict[str, str]:
+        """For forms whose domain call validates too: a field this parser refused is
+        handed on blank (which the domain refuses, more vaguely), so the page shows the
+        domain's errors for every field with this parser's sentence where it has one."""
+        return domain_errors | self.errors
 
 
 # ----------------------------------------------------------------- URL and request guard

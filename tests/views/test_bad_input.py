@@ -135,6 +135,12 @@ async def test_unicode_digits_and_huge_ages_in_checkout_are_refused(auth, trip):
         )
         assert response.status_code == 422
         assert "Enter an age between 1 and 120." in await text(response)
+    pairs = checkout_pairs(
+        page, seats, **{f"passenger-{seats[0].id}-age": "²", "contact_phone": "12"}
+    )
+    response = await post(auth, f"/reservations/{reservation.id}/checkout", pairs, page="/")
+    body = await text(response)
+    assert "Enter an age between 1 and 120." in body and "10 to 15 digits" in body
     assert await counts() == before
 
 
@@ -250,15 +256,20 @@ async def test_login_with_an_email_longer_than_the_column(auth):
 
 
 async def test_registration_fields_beyond_their_columns(auth):
-    for field, value in (
-        ("first_name", "P" * 81),
-        ("email", "a" * 250 + "@example.com"),
-        ("phone_number", "9" * 40),
-        ("password", "x" * 2000),
+    for fields, message in (
+        ({"first_name": "P" * 81}, "at most 80 characters"),
+        ({"email": "a" * 250 + "@example.com"}, "at most 254 characters"),
+        ({"phone_number": "9" * 40}, "at most 32 characters"),
+        ({"password": "x" * 2000}, "That password is too long."),
     ):
-        response = await auth.register(**{field: value})
-        assert response.status_code == 422, field
-        assert "at most" in await text(response)
+        response = await auth.register(**fields)
+        assert response.status_code == 422, fields
+        assert message in await text(response)
+    # every field's problem at once: the reader's and the domain's
+    response = await auth.register(first_name="P" * 81, phone_number="12")
+    assert response.status_code == 422
+    body = await text(response)
+    assert "at most 80 characters" in body and "10 to 15 digits" in body
     assert await User.all().count() == 0
 
 
