@@ -1037,8 +1037,15 @@ async def booking_of(payment: Payment) -> Booking | None:
     return await Booking.get_or_none(id=payment.booking_id) if payment.booking_id else None
 
 
+REFERENCE_MAX = 12  # Booking.reference
+TICKET_NUMBER_MAX = 20  # Ticket.number
+
+
 async def get_booking(viewer: User | None, reference: str) -> Booking:
-    booking = await Booking.get_or_none(reference=reference.strip().upper()).prefetch_related(
+    reference = reference.strip().upper()
+    if len(reference) > REFERENCE_MAX:  # no such booking (Tortoise would refuse the filter)
+        raise BookingNotFound()
+    booking = await Booking.get_or_none(reference=reference).prefetch_related(
         "passengers",
         "passengers__seat",
         "tickets",
@@ -1060,16 +1067,23 @@ class TicketView:
 
 async def get_ticket(viewer: User | None, number: str) -> TicketView:
     """A ticket its owner (or an admin) may see; anyone else gets a 404."""
-    ticket = await Ticket.get_or_none(number=number.strip().upper())
+    ticket = await _ticket(number)
     if ticket is None:
         raise TicketNotFound()
     booking = await get_booking(viewer, (await ticket.booking).reference)
     return TicketView(ticket, booking)
 
 
+async def _ticket(number: str) -> Ticket | None:
+    number = number.strip().upper()
+    if len(number) > TICKET_NUMBER_MAX:
+        return None
+    return await Ticket.get_or_none(number=number)
+
+
 async def ticket_by_number(number: str) -> TicketView:
     """For a holder of a signed link: no login, the link itself is the permission."""
-    ticket = await Ticket.get_or_none(number=number.strip().upper())
+    ticket = await _ticket(number)
     if ticket is None:
         raise TicketNotFound()
     booking = await Booking.get(id=ticket.booking_id).prefetch_related(

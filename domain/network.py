@@ -4,6 +4,7 @@ cancelling a whole trip."""
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -72,7 +73,8 @@ def plan_layout(data: LayoutInput) -> Layout:
         ("columns", data.columns, 1, 6),
         ("aisle_after", data.aisle_after, 0, 6),
     ):
-        value = int(raw) if raw.strip().isdigit() else -1
+        text = raw.strip()
+        value = int(text) if text.isascii() and text.isdigit() and len(text) <= 3 else -1
         if not low <= value <= high:
             errors[field] = f"Enter a whole number from {low} to {high}."
         numbers[field] = value
@@ -375,21 +377,44 @@ class StopLine:
     points: list[str]
 
 
+# Bounds of a route: a real one has a few dozen stops and runs for days at most; the
+# bounds keep a typo (or 20,000 lines) from becoming minutes of work or a column overflow.
+MAX_STOPS = 60
+MAX_MINUTES = 14 * 24 * 60
+MAX_KM = 20_000
+CITY_MAX = 80  # City.name
+POINT_MAX = 120  # StopPoint.name
+_WHOLE = re.compile(r"[0-9]{1,6}")
+
+
 def parse_stops(text: str) -> list[StopLine]:
     """One stop per line: `City | minutes from origin | km from origin | point; point`."""
     stops: list[StopLine] = []
     problems: list[str] = []
-    for number, raw in enumerate((line for line in text.splitlines() if line.strip()), 1):
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) > MAX_STOPS:
+        raise ValidationFailed({"stops": f"A route can have at most {MAX_STOPS} stops."})
+    for number, raw in enumerate(lines, 1):
         parts = [p.strip() for p in raw.split("|")]
         if len(parts) < 3 or not parts[0]:
             problems.append(f"line {number}: write City | minutes | km | points")
             continue
-        try:
-            minutes, km = int(parts[1]), int(parts[2])
-        except ValueError:
+        if not (_WHOLE.fullmatch(parts[1]) and _WHOLE.fullmatch(parts[2])):
             problems.append(f"line {number}: minutes and km must be whole numbers")
             continue
+        minutes, km = int(parts[1]), int(parts[2])
+        if minutes > MAX_MINUTES or km > MAX_KM:
+            problems.append(
+                f"line {number}: at most {MAX_MINUTES} minutes and {MAX_KM} km from the origin"
+            )
+            continue
         points = [p.strip() for p in (parts[3] if len(parts) > 3 else "").split(";") if p.strip()]
+        if len(" ".join(parts[0].split())) > CITY_MAX or any(len(p) > POINT_MAX for p in points):
+            problems.append(
+                f"line {number}: city names can have at most {CITY_MAX} characters, "
+                f"boarding points {POINT_MAX}"
+            )
+            continue
         stops.append(
             StopLine(
                 " ".join(parts[0].split()).title(),

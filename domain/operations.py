@@ -32,6 +32,9 @@ from domain.models import (
     User,
 )
 
+INT32_MAX = 2**31 - 1
+TICKET_NUMBER_MAX = 20  # Ticket.number
+
 
 @dataclass(frozen=True)
 class DayFigure:
@@ -175,7 +178,9 @@ async def find_bookings(search: str) -> list[Booking]:
             | Q(contact_phone__contains=search.replace(" ", ""))
             | Q(user__email__icontains=search)
         )
-        if search.isdigit():
+        # All digits may be a trip number, or a phone number (9876543210) that no trip id
+        # can be: only an id that fits PostgreSQL's integer is looked up as one.
+        if search.isascii() and search.isdigit() and len(search) <= 10 and int(search) <= INT32_MAX:
             condition |= Q(schedule_id=int(search))
         query = query.filter(condition)
     return (
@@ -258,6 +263,8 @@ async def board(
     number = payload.ticket_number if payload else code.upper()
     if payload is None and not number.startswith("TK-"):
         return BoardingResult(False, "Not a valid ticket", "The code's signature does not match.")
+    if len(number) > TICKET_NUMBER_MAX:
+        return BoardingResult(False, "Unknown ticket", "That is not a ticket number.")
     async with in_transaction() as conn:
         ticket = await Ticket.filter(number=number).select_for_update().using_db(conn).first()
         if ticket is None:

@@ -8,12 +8,12 @@ from datetime import timedelta
 
 from quart import Quart, g, make_response
 from quart.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from domain import accounts as accounts_domain
 from domain import database
 from domain.errors import DomainError, ServiceUnavailable
-from views import web
+from views import forms, web
 from views.proxies import TrustedProxies
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,9 @@ def register_views(app: Quart) -> None:
 
     # Forwarded headers count only from the proxies TRUSTED_PROXIES names (views/proxies.py).
     app.asgi_app = TrustedProxies(app.asgi_app, app.config["BUSBOOK"].proxy_trust)  # type: ignore[method-assign,assignment]
+    forms.install_converters(app.url_map)
     web.auth.init_app(app)
+    app.before_request(forms.refuse_unreadable)
     app.before_request(web.load_user)
     app.before_request(web.check_csrf)
     app.after_request(web.security_headers)
@@ -136,7 +138,12 @@ def register_views(app: Quart) -> None:
         status = error.code or 500
         description = error.description or ""
         message = MESSAGES.get(status) if description.startswith(("The ", "No ", "You ")) else None
-        return await error_page(status, message or description or TITLES.get(status, ""))
+        page = await error_page(status, message or description or TITLES.get(status, ""))
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            response = await make_response(page)
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+            return response
+        return page
 
     @app.errorhandler(Exception)
     async def unexpected_error(error: Exception) -> ResponseReturnValue:

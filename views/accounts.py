@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from quart import Blueprint, redirect, request, session, url_for
 from quart.typing import ResponseReturnValue
 from quart_auth import login_user, logout_user
@@ -9,11 +11,30 @@ from quart_auth import login_user, logout_user
 from domain import accounts
 from domain.errors import Forbidden, InvalidCredentials, TooManyAttempts, ValidationFailed
 from domain.models import User
-from views import web
+from views import forms, web
 
 blueprint = Blueprint("accounts", __name__, url_prefix="/users")
 
 PROFILE_FIELDS = ("email", "first_name", "last_name", "phone_number")
+# Column lengths (User), and a password cap well above any real one (argon2 hashes it all).
+FIELD_LIMITS = {"email": 254, "first_name": 80, "last_name": 80, "phone_number": 32}
+LABELS = {
+    "email": "The email address",
+    "first_name": "Your first name",
+    "last_name": "Your last name",
+    "phone_number": "The phone number",
+}
+PASSWORD_MAX = 1024
+
+
+def _profile_input(p: forms.Parser) -> accounts.ProfileInput:
+    """The profile fields within their columns; one that is not reaches the domain blank
+    (refused there: every profile field is required), its message kept in `p.errors`."""
+    values = {
+        name: p.text(name, max_len=limit, label=LABELS[name])
+        for name, limit in FIELD_LIMITS.items()
+    }
+    return accounts.ProfileInput(**values)
 
 
 def _sign_in(user: User) -> None:
@@ -35,16 +56,17 @@ async def register() -> ResponseReturnValue:
     if request.method == "POST":
         posted = await request.form
         form = {field: posted.get(field, "") for field in PROFILE_FIELDS}
+        p = forms.Parser(posted)
         try:
             user = await accounts.register(
-                accounts.ProfileInput(**form),
-                posted.get("password", ""),
+                _profile_input(p),
+                posted.get("password", ""),  # the domain bounds its length
                 now=web.now(),
                 ip=web.client_ip(),
                 limits=web.settings().login_limits,
             )
         except (ValidationFailed, TooManyAttempts) as exc:
-            errors, status = _errors(exc), exc.status
+            errors, status = p.merged(_errors(exc)), exc.status
         else:
             _sign_in(user)
             return redirect(web.safe_next(posted.get("next")), 303)
@@ -55,6 +77,21 @@ async def register() -> ResponseReturnValue:
         errors=errors,
         next=web.safe_next(request.args.get("next"), ""),
     )
+
+
+def _login_input(posted: Any) -> None:
+    """Refuse what no account can match (too long, control characters) before the
+    database sees it; the domain then checks the credentials."""
+    p = forms.Parser(posted)
+    p.text("email", max_len=FIELD_LIMITS["email"], label="The email address")
+    p.parse(
+        "password",
+        forms.secret_field,
+        posted.get("password"),
+        max_len=PASSWORD_MAX,
+        label="The password",
+    )
+    p.check()
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
@@ -68,6 +105,7 @@ async def login() -> ResponseReturnValue:
         email = posted.get("email", "")
         next_target = web.safe_next(posted.get("next"), "")
         try:
+            _login_input(posted)
             user = await accounts.authenticate(
                 email,
                 posted.get("password", ""),
@@ -75,7 +113,7 @@ async def login() -> ResponseReturnValue:
                 ip=web.client_ip(),
                 limits=web.settings().login_limits,
             )
-        except (InvalidCredentials, TooManyAttempts) as exc:
+        except (InvalidCredentials, TooManyAttempts, ValidationFailed) as exc:
             errors, status = {"": exc.message}, exc.status
         else:
             _sign_in(user)
@@ -108,18 +146,19 @@ async def profile(user_id: int) -> ResponseReturnValue:
     if request.method == "POST":
         posted = await request.form
         form = {field: posted.get(field, "") for field in PROFILE_FIELDS}
+        p = forms.Parser(posted)
         try:
             await accounts.update_profile(
                 user,
                 user_id,
-                accounts.ProfileInput(**form),
+                _profile_input(p),
                 now=web.now(),
                 ip=web.client_ip(),
                 current_password=posted.get("email_password", ""),
                 limits=web.settings().login_limits,
             )
         except (ValidationFailed, TooManyAttempts) as exc:
-            errors, status = _errors(exc), exc.status
+            errors, status = p.merged(_errors(exc)), exc.status
         else:
             return redirect(url_for("accounts.profile", user_id=user_id, saved=1), 303)
     return await web.render(
@@ -143,6 +182,16 @@ async def change_password(user_id: int) -> ResponseReturnValue:
         raise Forbidden("You can only change your own password.")
     posted = await request.form
     try:
+        p = forms.Parser(posted)
+        for name in ("current_password", "new_password"):
+            p.parse(
+                name,
+                forms.secret_field,
+                posted.get(name),
+                max_len=PASSWORD_MAX,
+                label="The password",
+            )
+        p.check()
         user = await accounts.change_password(
             user,
             posted.get("current_password", ""),

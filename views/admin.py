@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date
+from decimal import Decimal
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
@@ -12,9 +12,11 @@ from quart.typing import ResponseReturnValue
 
 from domain import holds, inventory, network, operations
 from domain.errors import Conflict, Forbidden, ValidationFailed
-from views import web
+from views import forms, web
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
+SEARCH_MAX = 200  # a search box: longer than any email, name, phone or reference
+REASON_MAX = 255
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -51,7 +53,9 @@ async def dashboard() -> ResponseReturnValue:
 @blueprint.get("/reservations")
 @admin_required
 async def list_holds() -> ResponseReturnValue:
-    search = request.args.get("q", "")
+    search = forms.text_field(
+        request.args.get("q"), name="q", max_len=SEARCH_MAX, label="The search"
+    )
     reservations = await operations.active_holds(web.now(), search)
     return await web.render(
         "pages/admin/holds.html",
@@ -70,7 +74,14 @@ async def release_hold(reservation_id: str) -> ResponseReturnValue:
     assert admin is not None
     form = await request.form
     try:
-        await holds.release_hold(admin, reservation_id, form.get("reason", ""), now=web.now())
+        reason = forms.text_field(
+            form.get("reason"),
+            name="reason",
+            max_len=REASON_MAX,
+            multiline=True,
+            label="The reason",
+        )
+        await holds.release_hold(admin, reservation_id, reason, now=web.now())
     except ValidationFailed as exc:
         reservations = await operations.active_holds(web.now())
         return await web.render(
@@ -88,31 +99,29 @@ async def release_hold(reservation_id: str) -> ResponseReturnValue:
 @blueprint.get("/bookings")
 @admin_required
 async def list_bookings() -> ResponseReturnValue:
-    search = request.args.get("q", "")
+    search = forms.text_field(
+        request.args.get("q"), name="q", max_len=SEARCH_MAX, label="The search"
+    )
     found = await operations.find_bookings(search)
     return await web.render("pages/admin/bookings.html", bookings=found, q=search)
-
-
-def _date(raw: str | None) -> date | None:
-    try:
-        return date.fromisoformat(raw) if raw else None
-    except ValueError:
-        return None
 
 
 @blueprint.get("/activity-logs")
 @admin_required
 async def activity_logs() -> ResponseReturnValue:
     args = request.args
-    filters = operations.LogFilter(
-        actor=args.get("actor", ""),
-        action=args.get("action", ""),
-        subject_type=args.get("subject_type", ""),
-        subject_id=args.get("subject_id", ""),
-        since=_date(args.get("since")),
-        until=_date(args.get("until")),
+    p = forms.Parser(args)
+    today = web.local(web.now()).date()
+    filters = operations.LogFilter(  # bounded by ActivityLog's columns
+        actor=p.text("actor", max_len=254, label="The actor"),
+        action=p.text("action", max_len=64, label="The action"),
+        subject_type=p.text("subject_type", max_len=32, label="The subject type"),
+        subject_id=p.text("subject_id", max_len=64, label="The subject id"),
+        since=p.optional_date("since", today=today),
+        until=p.optional_date("until", today=today),
     )
-    page = int(args["page"]) if args.get("page", "").isdigit() else 1
+    page = p.optional_int("page", lo=1, hi=100_000, message="Pages are numbered from 1.") or 1
+    p.check()
     rows, more = await operations.activity(filters, page, web.settings().tz)
     query = {k: v for k, v in args.items() if k != "page" and v}
     return await web.render(
@@ -137,14 +146,18 @@ async def boarding() -> ResponseReturnValue:
         schedule_id = form.get("schedule_id", "")
         admin = web.viewer()
         assert admin is not None
-        if not schedule_id.isdigit():
+        trip_id = forms.int_or_none(schedule_id, lo=1)
+        if trip_id is None:
             errors["schedule_id"] = "Choose the bus you are boarding."
         else:
             try:
+                code = forms.text_field(
+                    form.get("code"), name="code", max_len=512, label="The ticket code"
+                )
                 result = await operations.board(
                     admin,
-                    form.get("code", ""),
-                    int(schedule_id),
+                    code,
+                    trip_id,
                     secret=web.settings().secret_key,
                     now=now,
                     tz=web.settings().tz,
@@ -167,14 +180,27 @@ async def boarding() -> ResponseReturnValue:
 
 
 def _layout_input(form: Any) -> network.LayoutInput:
+    """The bus form; the ranges are the layout editor's (network.plan_layout checks them
+    again, with the rules between fields)."""
+    p = forms.Parser(form)
+    name = p.text("name", max_len=120, label="The name")
+    registration = p.text("registration", max_len=20, label="The registration")
+    kind = p.text("kind", max_len=16, label="The kind") if form.get("kind") else "seater"
+    numbers = {}
+    for field, default, lo, hi in (
+        ("rows", "10", 1, 20),
+        ("columns", "4", 1, 6),
+        ("aisle_after", "2", 0, 6),
+    ):
+        value = p.parse(field, forms.int_field, form.get(field, default), lo=lo, hi=hi)
+        numbers[field] = str(value)
+    p.check()
     return network.LayoutInput(
-        name=form.get("name", ""),
-        registration=form.get("registration", ""),
-        kind=form.get("kind", "seater"),
+        name=name,
+        registration=registration,
+        kind=kind,
         is_ac=form.get("is_ac") == "on",
-        rows=form.get("rows", "10"),
-        columns=form.get("columns", "4"),
-        aisle_after=form.get("aisle_after", "2"),
+        **numbers,
     )
 
 
@@ -264,22 +290,57 @@ async def save_route() -> ResponseReturnValue:
     admin = web.viewer()
     assert admin is not None
     form = await request.form
-    raw_id = form.get("route_id", "")
     values = {k: form.get(k, "") for k in ("route_id", "code", "name", "stops")}
     try:
-        route = await network.save_route(
-            admin,
-            int(raw_id) if raw_id.isdigit() else None,
-            form.get("code", ""),
-            form.get("name", ""),
-            form.get("stops", ""),
-            now=web.now(),
+        p = forms.Parser(form)
+        route_id = p.optional_int("route_id", lo=1, message="Choose a route from the list.")
+        code = p.text("code", max_len=20, label="The code")
+        name = p.text("name", max_len=160, label="The name")
+        stops = p.text(
+            "stops",
+            max_len=STOPS_TEXT_MAX,
+            multiline=True,
+            label=f"The list of stops (at most {network.MAX_STOPS} lines)",
         )
+        if "route_id" in p.errors:  # a hidden field: say it above the form
+            p.errors[""] = p.errors.pop("route_id")
+        p.check()
+        route = await network.save_route(admin, route_id, code, name, stops, now=web.now())
     except ValidationFailed as exc:
         return await _routes_page(values, exc.errors, status=exc.status)
     except Conflict as exc:
         return await _routes_page(values, {}, status=exc.status, error=exc.message)
     return redirect(url_for("admin.list_routes", message=f"Route {route.code} saved."), 303)
+
+
+# network.MAX_STOPS lines of `City | minutes | km | points`, each well under 300 characters.
+STOPS_TEXT_MAX = network.MAX_STOPS * 300
+
+
+def _timetable_input(form: Any) -> network.TimetableInput:
+    """The timetable form in range: dates within the sane window (a trip in 9999 is a
+    typo, and overflows date arithmetic), a fare within the money column."""
+    p = forms.Parser(form)
+    today = web.local(web.now()).date()
+    route_id = p.int("route_id", lo=1, message="Choose a route.")
+    bus_id = p.int("bus_id", lo=1, message="Choose a bus.")
+    departs = p.time("departure_time", message="Enter the departure time as HH:MM.")
+    first = p.date("first_day", today=today, message="Enter the dates as YYYY-MM-DD.")
+    last = p.optional_date("last_day", today=today, message="Enter the dates as YYYY-MM-DD.")
+    weekdays = p.int_list("weekdays", lo=0, hi=6, message="Choose days of the week.")
+    fare = p.money(
+        "base_fare", lo=Decimal("0.01"), message="Enter the fare for the whole route, e.g. 650."
+    )
+    p.check()
+    return network.TimetableInput(
+        route_id=str(route_id),
+        bus_id=str(bus_id),
+        departure_time=departs.strftime("%H:%M") if departs else "",
+        first_day=first.isoformat() if first else "",
+        last_day=last.isoformat() if last else "",
+        weekdays=[str(d) for d in weekdays],
+        base_fare=str(fare),
+    )
 
 
 async def _schedules_page(
@@ -312,17 +373,9 @@ async def create_schedules() -> ResponseReturnValue:
     admin = web.viewer()
     assert admin is not None
     form = await request.form
-    data = network.TimetableInput(
-        route_id=form.get("route_id", ""),
-        bus_id=form.get("bus_id", ""),
-        departure_time=form.get("departure_time", ""),
-        first_day=form.get("first_day", ""),
-        last_day=form.get("last_day", ""),
-        weekdays=form.getlist("weekdays"),
-        base_fare=form.get("base_fare", ""),
-    )
     values = {**form.to_dict(), "weekdays": form.getlist("weekdays")}
     try:
+        data = _timetable_input(form)
         created = await network.create_timetable(admin, data, now=web.now(), tz=web.settings().tz)
     except ValidationFailed as exc:
         return await _schedules_page(values, exc.errors, status=exc.status)
@@ -353,10 +406,17 @@ async def cancel_trip(schedule_id: int) -> ResponseReturnValue:
     assert admin is not None
     form = await request.form
     try:
+        reason = forms.text_field(
+            form.get("reason"),
+            name="reason",
+            max_len=REASON_MAX,
+            multiline=True,
+            label="The reason",
+        )
         refunded = await network.cancel_trip(
             admin,
             schedule_id,
-            form.get("reason", ""),
+            reason,
             now=web.now(),
             gateways=gateways(),
             config=web.settings().checkout,
@@ -393,15 +453,16 @@ async def block_seat(schedule_seat_id: int) -> ResponseReturnValue:
     assert admin is not None
     form = await request.form
     blocked = form.get("blocked") == "1"
+    reason = forms.text_field(form.get("reason"), name="reason", max_len=200, label="The reason")
     try:
         seat = await network.set_seat_blocked(
-            admin, schedule_seat_id, blocked, form.get("reason", ""), now=web.now()
+            admin, schedule_seat_id, blocked, reason, now=web.now()
         )
     except Conflict as exc:
         return redirect(
             url_for(
                 "admin.show_schedule",
-                schedule_id=int(form.get("schedule_id", "0") or 0),
+                schedule_id=forms.int_or_none(form.get("schedule_id"), lo=1) or 0,
                 error=exc.message,
             ),
             303,

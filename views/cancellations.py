@@ -7,14 +7,19 @@ from quart.typing import ResponseReturnValue
 
 from domain import bookings, cancellations, inventory
 from domain.errors import Conflict, ValidationFailed
-from views import web
+from views import forms, web
 from views.checkout import gateways
 
 blueprint = Blueprint("cancellations", __name__)
 
 
+REASON_MAX = 255  # Cancellation.reason
+
+
 def _ids(raw: list[str]) -> list[int]:
-    return [int(v) for v in raw if v.isdigit() and len(v) < 10]
+    return forms.int_list(
+        raw, name="passenger_ids", message="Choose passengers of this booking from the list."
+    )
 
 
 async def _page(
@@ -47,7 +52,10 @@ async def _page(
 @blueprint.get("/bookings/<reference>/cancel")
 @web.login_required
 async def quote_cancellation(reference: str) -> ResponseReturnValue:
-    chosen = _ids(request.args.getlist("passenger_ids"))
+    try:
+        chosen = _ids(request.args.getlist("passenger_ids"))
+    except ValidationFailed as exc:
+        return await _page(reference, [], error=exc.message, status=exc.status)
     return await _page(reference, chosen, confirm=bool(chosen))
 
 
@@ -57,9 +65,17 @@ async def cancel_booking(reference: str) -> ResponseReturnValue:
     user = web.viewer()
     assert user is not None
     form = await request.form
-    chosen = _ids(form.getlist("passenger_ids"))
     booking = await bookings.get_booking(user, reference)
+    chosen: list[int] = []
     try:
+        chosen = _ids(form.getlist("passenger_ids"))
+        reason = forms.text_field(
+            form.get("reason"),
+            name="reason",
+            max_len=REASON_MAX,
+            multiline=True,
+            label="The reason",
+        )
         cancellation = await cancellations.cancel_booking(
             user,
             booking,
@@ -68,7 +84,7 @@ async def cancel_booking(reference: str) -> ResponseReturnValue:
             gateways=gateways(),
             config=web.settings().checkout,
             tiers=web.settings().tiers,
-            reason=form.get("reason", "")[:255],
+            reason=reason,
         )
     except (ValidationFailed, Conflict) as exc:
         return await _page(reference, chosen, error=exc.message, status=exc.status)

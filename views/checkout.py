@@ -10,11 +10,11 @@ from quart.typing import ResponseReturnValue
 
 from domain import bookings, holds, inventory
 from domain.enums import PaymentMethod, PaymentStatus
-from domain.errors import Conflict, PaymentNotFound, ValidationFailed
+from domain.errors import Conflict, PaymentNotFound, ReservationNotFound, ValidationFailed
 from domain.payments.base import GatewayError, InvalidSignature
 from domain.payments.registry import Gateways
 from domain.payments.simulator import SimulatorGateway
-from views import web
+from views import forms, web
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("checkout", __name__)
@@ -83,24 +83,12 @@ async def start_checkout(reservation_id: str) -> ResponseReturnValue:
     assert user is not None
     posted = await request.form
     current = await holds.get_reservation(user, reservation_id)
+    if current.user_id != user.id:  # as start_checkout: only the holder pays (an admin: 404)
+        raise ReservationNotFound()
     seat_ids = [h.schedule_seat.id for h in await holds.reservation_seats(current)]
-    data = bookings.CheckoutInput(
-        passengers=[
-            bookings.PassengerInput(
-                schedule_seat_id=seat_id,
-                name=posted.get(f"passenger-{seat_id}-name", ""),
-                age=posted.get(f"passenger-{seat_id}-age", ""),
-                gender=posted.get(f"passenger-{seat_id}-gender", ""),
-            )
-            for seat_id in seat_ids
-        ],
-        contact_email=posted.get("contact_email", ""),
-        contact_phone=posted.get("contact_phone", ""),
-        method=posted.get("method", ""),
-        quoted_total=posted.get("quoted_total", ""),
-        idempotency_key=posted.get("idempotency_key", ""),
-    )
     form = {key: value for key, value in posted.items() if key != web.CSRF_FIELD}
+    p = forms.Parser(posted)
+    data = _checkout_input(p, seat_ids)
     try:
         payment = await bookings.start_checkout(
             user,
@@ -112,12 +100,9 @@ async def start_checkout(reservation_id: str) -> ResponseReturnValue:
             ip=web.client_ip(),
         )
     except ValidationFailed as exc:
+        errors = p.merged(exc.errors)
         return await render_hold(
-            reservation_id,
-            form=form,
-            errors=exc.errors,
-            error=exc.errors.get("", ""),
-            status=exc.status,
+            reservation_id, form=form, errors=errors, error=errors.get("", ""), status=exc.status
         )
     except (Conflict, GatewayError) as exc:
         form.pop("idempotency_key", None)  # a fresh attempt gets a fresh key
@@ -125,6 +110,37 @@ async def start_checkout(reservation_id: str) -> ResponseReturnValue:
     if payment.status in {PaymentStatus.PENDING, PaymentStatus.CREATED} and payment.checkout_url:
         return redirect(payment.checkout_url, 303)
     return redirect(url_for("checkout.show_payment", payment_id=payment.public_id), 303)
+
+
+def _checkout_input(p: forms.Parser, seat_ids: list[int]) -> bookings.CheckoutInput:
+    """The checkout form, each value within its column. A value that is not reaches the
+    domain blank, and the domain refuses blanks in every one of these fields (names,
+    ages, genders, contact, method, total, key): the page shows both sets of messages."""
+    passengers = []
+    for seat_id in seat_ids:
+        prefix = f"passenger-{seat_id}"
+        age = p.optional_int(f"{prefix}-age", message="Enter an age between 1 and 120.")
+        passengers.append(
+            bookings.PassengerInput(
+                schedule_seat_id=seat_id,
+                name=p.text(f"{prefix}-name", max_len=120, label="The name"),
+                age="" if age is None else str(age),
+                gender=p.text(f"{prefix}-gender", max_len=16, label="The gender"),
+            )
+        )
+    stale = "This form is out of date. Please reload the page and try again."
+    total = p.money("quoted_total", message=stale)
+    key = p.text("idempotency_key", max_len=64, label="The form key")
+    if "quoted_total" in p.errors or "idempotency_key" in p.errors:
+        p.errors[""] = stale  # hidden fields: say it above the form
+    return bookings.CheckoutInput(
+        passengers=passengers,
+        contact_email=p.text("contact_email", max_len=254, label="The email address"),
+        contact_phone=p.text("contact_phone", max_len=32, label="The phone number"),
+        method=p.text("method", max_len=32, label="The payment method"),
+        quoted_total="" if total is None else str(total),
+        idempotency_key=key,
+    )
 
 
 # ------------------------------------------------------------------------- the simulator

@@ -10,15 +10,10 @@ from quart.typing import ResponseReturnValue
 from domain import holds
 from domain.errors import Conflict, SignedOut, ValidationFailed
 from domain.holds import HoldRequest
-from views import web
+from views import forms, web
 from views.trips import Selection, render_trip
 
 blueprint = Blueprint("holds", __name__)
-
-
-def _int(raw: str | None) -> int | None:
-    raw = (raw or "").strip()
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
 
 
 def _back_after_login(
@@ -44,8 +39,9 @@ def _back_after_login(
 @web.checks_session_itself
 async def create_hold() -> ResponseReturnValue:
     form = await request.form
-    schedule_id = _int(form.get("schedule_id"))
-    from_seq, to_seq = _int(form.get("from_stop")), _int(form.get("to_stop"))
+    schedule_id = forms.int_or_none(form.get("schedule_id"), lo=1)
+    from_seq = forms.int_or_none(form.get("from_stop"))
+    to_seq = forms.int_or_none(form.get("to_stop"))
     if schedule_id is None:
         raise ValidationFailed({"schedule_id": "Choose a trip first."})
     selection = Selection.parse(form)
@@ -69,7 +65,13 @@ async def create_hold() -> ResponseReturnValue:
                 schedule_id=schedule_id,
                 from_seq=from_seq,
                 to_seq=to_seq,
-                schedule_seat_ids=tuple(_ints_in_order(form.getlist("seat_ids"))),
+                schedule_seat_ids=tuple(
+                    forms.int_list(
+                        form.getlist("seat_ids"),
+                        name="seat_ids",
+                        message="Pick seats from the seat map.",
+                    )
+                ),
                 boarding_point_id=selection.boarding_point_id,
                 dropping_point_id=selection.dropping_point_id,
             ),
@@ -105,16 +107,6 @@ async def create_hold() -> ResponseReturnValue:
             ),
         )
     return redirect(url_for("holds.show_hold", reservation_id=reservation.public_id), 303)
-
-
-def _ints_in_order(raw: list[str]) -> list[int]:
-    values = []
-    for value in raw:
-        number = _int(value)
-        if number is None:
-            raise ValidationFailed({"seat_ids": "Pick seats from the seat map."})
-        values.append(number)
-    return values
 
 
 @blueprint.get("/reservations")

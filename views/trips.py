@@ -14,7 +14,7 @@ from domain import catalogue, inventory
 from domain.catalogue import SearchFilters, SortKey, TimeWindow
 from domain.enums import BusKind
 from domain.errors import ValidationFailed
-from views import web
+from views import forms, web
 
 blueprint = Blueprint("trips", __name__)
 
@@ -24,6 +24,7 @@ WINDOW_LABELS = {
     TimeWindow.AFTERNOON: "Noon to 6 pm",
     TimeWindow.NIGHT: "After 6 pm",
 }
+CITY_MAX = 80  # City.name
 SORT_LABELS = {
     SortKey.DEPARTURE: "Departure time",
     SortKey.FARE: "Lowest fare",
@@ -45,7 +46,9 @@ def _parse_filters(args: MultiDict[str, str]) -> SearchFilters:
 async def suggest_cities() -> ResponseReturnValue:
     args = request.args
     prefix = args.get("q") or args.get("origin_city") or args.get("destination_city") or ""
-    cities = await catalogue.suggest_cities(prefix[:80])
+    # Suggestions only help typing: a prefix longer than any city name suggests nothing.
+    prefix = forms.text_field(prefix, name="q", max_len=200, label="The city")
+    cities = await catalogue.suggest_cities(prefix[:CITY_MAX])
     return await web.render("partials/_city_options.html", cities=cities)
 
 
@@ -57,6 +60,16 @@ async def search_schedules() -> ResponseReturnValue:
         "destination_city": args.get("destination_city", ""),
         "date": args.get("date", ""),
     }
+    parser = forms.Parser(args)
+    today = web.local(web.now()).date()
+    origin = parser.text("origin_city", max_len=CITY_MAX, label="The city you leave from")
+    destination = parser.text("destination_city", max_len=CITY_MAX, label="The city you go to")
+    day = parser.date(
+        "date",
+        today=today,
+        latest=forms.latest_date(today),
+        message="Enter the travel date as YYYY-MM-DD.",
+    )
     filters = _parse_filters(args)
     settings = web.settings()
     context: dict[str, Any] = {
@@ -67,16 +80,16 @@ async def search_schedules() -> ResponseReturnValue:
         "today": web.local(web.now()).date().isoformat(),
         "all_cities": await catalogue.all_cities(),
     }
+    errors: dict[str, str] = {}
     try:
         query = await catalogue.parse_query(
-            form["origin_city"],
-            form["destination_city"],
-            form["date"],
-            now=web.now(),
-            tz=settings.tz,
+            origin, destination, day.isoformat() if day else "", now=web.now(), tz=settings.tz
         )
     except ValidationFailed as exc:
-        return await web.render("pages/home.html", status=exc.status, errors=exc.errors, **context)
+        errors = exc.errors
+    errors |= parser.errors  # the reader's message wins over "not a date" from the domain
+    if errors:
+        return await web.render("pages/home.html", status=422, errors=errors, **context)
     results = await catalogue.search_trips(query, filters, now=web.now(), tz=settings.tz)
     return await web.render(
         "pages/schedules/search.html",
@@ -98,15 +111,16 @@ class Selection:
 
     @classmethod
     def parse(cls, values: MultiDict[str, str]) -> Selection:
-        return cls(
-            seat_ids=frozenset(_ints(values.getlist("seat_ids"))),
-            boarding_point_id=next(iter(_ints([values.get("boarding_point_id", "")])), None),
-            dropping_point_id=next(iter(_ints([values.get("dropping_point_id", "")])), None),
+        """Lenient: a selection only pre-ticks seats, so values that are no seat are
+        dropped (the hold itself refuses them)."""
+        seat_ids = (
+            forms.int_or_none(v, lo=1) for v in values.getlist("seat_ids")[: forms.MAX_LIST]
         )
-
-
-def _ints(raw: list[str]) -> list[int]:
-    return [int(v) for v in raw if v.strip().isdigit() and len(v.strip()) < 10]
+        return cls(
+            seat_ids=frozenset(i for i in seat_ids if i is not None),
+            boarding_point_id=forms.int_or_none(values.get("boarding_point_id"), lo=1),
+            dropping_point_id=forms.int_or_none(values.get("dropping_point_id"), lo=1),
+        )
 
 
 async def render_trip(

@@ -171,6 +171,8 @@ async def check_csrf() -> None:
     """Unsafe methods need a same-origin Origin (when sent) and the session's token."""
     if request.method in SAFE_METHODS:
         return
+    if request.routing_exception is not None:
+        return  # no such route or method (404/405): nothing to protect, let that answer
     endpoint = request.endpoint or ""
     view = current_app.view_functions.get(endpoint)
     if view is not None and getattr(view, "csrf_exempt", False):
@@ -183,7 +185,10 @@ async def check_csrf() -> None:
     if not sent:
         form = await request.form
         sent = form.get(CSRF_FIELD)
-    if not expected_token or not sent or not hmac.compare_digest(str(expected_token), sent):
+    if not expected_token or not sent:
+        raise Forbidden(CSRF_MESSAGE)
+    # bytes: compare_digest raises TypeError on a non-ASCII str (csrf_token=² was a 500)
+    if not hmac.compare_digest(str(expected_token).encode(), sent.encode()):
         raise Forbidden(CSRF_MESSAGE)
 
 

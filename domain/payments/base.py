@@ -6,6 +6,7 @@ Adapters talk to the gateway and verify what it sends back; they never touch the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -13,6 +14,10 @@ from typing import Any, Protocol
 
 from domain.enums import PaymentMethod
 from domain.errors import DomainError
+
+INT32_MAX = 2**31 - 1
+MONEY_MAX = Decimal("9999999999.99")  # DECIMAL(12, 2)
+MALFORMED = "The payment notification is malformed."
 
 
 class InvalidSignature(DomainError):
@@ -63,6 +68,24 @@ class GatewayEvent:
     payment_id: int | None = None  # our Payment id, when the gateway echoes it back
     failure_reason: str = ""
     payload: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Even a correctly signed notification is checked against what the inbox and the
+        payment columns hold; adapters turn the ValueError into InvalidSignature(MALFORMED)
+        (a 400), never a database error."""
+        if not 0 < len(self.event_id) <= 128 or len(self.event_type) > 64:
+            raise ValueError("event id or type out of bounds")
+        if not 0 < len(self.gateway_reference) <= 128:
+            raise ValueError("gateway reference out of bounds")
+        if not (len(self.currency) == 3 and self.currency.isascii() and self.currency.isalpha()):
+            raise ValueError("not a currency code")
+        if not (self.amount.is_finite() and 0 <= self.amount <= MONEY_MAX):
+            raise ValueError("amount out of bounds")
+        if self.payment_id is not None and not 0 < self.payment_id <= INT32_MAX:
+            raise ValueError("payment id out of bounds")
+        text = (self.event_id, self.event_type, self.gateway_reference, self.failure_reason)
+        if any("\x00" in t for t in text) or "\\u0000" in json.dumps(self.payload, default=str):
+            raise ValueError("NUL in the notification")  # PostgreSQL text and jsonb refuse it
 
 
 class Gateway(Protocol):

@@ -33,6 +33,7 @@ import requests
 
 from domain.enums import PaymentMethod
 from domain.payments.base import (
+    MALFORMED,
     CheckoutStart,
     GatewayError,
     GatewayEvent,
@@ -201,8 +202,15 @@ class RazorpayGateway:
             # TypeError: a non-ASCII signature; ValueError: not UTF-8 / not JSON.
             raise InvalidSignature() from exc
         if not isinstance(data, dict):
-            raise InvalidSignature()
+            raise InvalidSignature(MALFORMED)
+        try:
+            return self._map(headers, body, data)
+        except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+            raise InvalidSignature(MALFORMED) from exc
 
+    def _map(
+        self, headers: Mapping[str, str], body: bytes, data: dict[str, Any]
+    ) -> GatewayEvent | None:
         event_type = str(data.get("event", ""))
         if event_type not in SUCCEEDED_EVENTS and event_type not in FAILED_EVENTS:
             return None

@@ -19,6 +19,7 @@ from typing import Any
 
 from domain.enums import PaymentMethod
 from domain.payments.base import (
+    MALFORMED,
     CheckoutStart,
     GatewayError,
     GatewayEvent,
@@ -86,12 +87,15 @@ class SimulatorGateway:
         except ValueError as exc:
             raise InvalidSignature() from exc
         expected = self.sign(body, timestamp=stamp).split("v1=", 1)[1]
-        if not hmac.compare_digest(expected, parts.get("v1", "")):
+        # bytes: compare_digest raises TypeError on a non-ASCII str (headers arrive latin-1)
+        if not hmac.compare_digest(expected.encode(), parts.get("v1", "").encode()):
             raise InvalidSignature()
         if abs(time.time() - stamp) > TOLERANCE_SECONDS:
             raise InvalidSignature("The payment notification is too old.")
         try:
             data: dict[str, Any] = json.loads(body)
+            if not isinstance(data, dict):  # signed, but a list, a number or a string
+                raise TypeError("not a JSON object")
             kind = str(data["type"])
             amount = Decimal(str(data["amount"]))
             event = GatewayEvent(
@@ -105,8 +109,8 @@ class SimulatorGateway:
                 failure_reason="" if kind == "payment.succeeded" else "Declined by the payer",
                 payload=data,
             )
-        except (KeyError, ValueError, ArithmeticError) as exc:
-            raise InvalidSignature("The payment notification is malformed.") from exc
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise InvalidSignature(MALFORMED) from exc
         if kind not in {"payment.succeeded", "payment.failed"}:
             return None
         return event
@@ -120,7 +124,8 @@ class SimulatorGateway:
     def read_return(self, payment_ref: str, token: str) -> bool | None:
         """True (approved), False (declined) or None (not a token we signed)."""
         for succeeded in (True, False):
-            if hmac.compare_digest(self.return_token(payment_ref, succeeded=succeeded), token):
+            expected = self.return_token(payment_ref, succeeded=succeeded)
+            if hmac.compare_digest(expected.encode(), token.encode()):
                 return succeeded
         return None
 

@@ -25,6 +25,7 @@ import stripe
 
 from domain.enums import PaymentMethod
 from domain.payments.base import (
+    MALFORMED,
     CheckoutStart,
     GatewayError,
     GatewayEvent,
@@ -159,12 +160,18 @@ class StripeGateway:
             )
         except stripe.SignatureVerificationError as exc:
             raise InvalidSignature() from exc
-        except ValueError as exc:  # signed, but not a JSON event we can read
-            raise InvalidSignature() from exc
+        except (ValueError, TypeError, AttributeError) as exc:
+            # signed, but not a JSON object (the SDK calls .get on a list, a number, null)
+            raise InvalidSignature(MALFORMED) from exc
+        try:
+            return self._map(event.to_dict(for_json=True))
+        except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+            raise InvalidSignature(MALFORMED) from exc
 
-        data = event.to_dict(for_json=True)
+    def _map(self, data: dict[str, Any]) -> GatewayEvent | None:
         event_type = str(data.get("type", ""))
-        session = (data.get("data") or {}).get("object") or {}
+        inner = data.get("data")
+        session = inner.get("object") if isinstance(inner, dict) else None
         if not isinstance(session, dict) or session.get("object") != "checkout.session":
             return None
         if event_type in SUCCEEDED_EVENTS:
@@ -182,7 +189,8 @@ class StripeGateway:
         payment_intent = session.get("payment_intent")
         if isinstance(payment_intent, dict):
             payment_intent = payment_intent.get("id")
-        metadata = session.get("metadata") or {}
+        metadata = session.get("metadata")
+        metadata = metadata if isinstance(metadata, dict) else {}
         return GatewayEvent(
             event_id=str(event["id"]),
             event_type=str(event["type"]),
