@@ -202,6 +202,9 @@ async def test_payments_needing_attention_refund_and_resolve_with_a_reason(admin
     after = await (await admin.client.get(refunded.headers["Location"])).get_data(as_text=True)
     assert f"Payment #{first.id} refunded in full." in after
     assert (await Payment.get(id=first.id)).status == "refunded"
+    told = await (await auth.client.get(f"/payments/{first.public_id}")).get_data(as_text=True)
+    assert "refunded in full" in told and "customer asked on the phone." in told
+    assert "Search for another bus" in told and "phone.." not in told
 
     resolved = await admin.client.post(
         f"/admin/payments/{second.public_id}/resolve",
