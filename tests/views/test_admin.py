@@ -152,22 +152,11 @@ async def test_an_admin_cancels_on_the_customers_behalf(admin, auth, trip):
 
 async def start_paying(auth, trip, seats):
     """A customer who reached the gateway's page and stopped there."""
-    from tests.views.test_checkout import checkout_pairs, post
-
-    reservation = await hold(auth, trip, seats)
-    page = await (await auth.client.get(f"/reservations/{reservation.public_id}")).get_data(
-        as_text=True
-    )
-    response = await post(
-        auth,
-        f"/reservations/{reservation.public_id}/checkout",
-        checkout_pairs(page, seats),
-        page=f"/reservations/{reservation.public_id}",
-    )
-    assert response.status_code == 303
     from domain.models import Payment
+    from tests.views.test_checkout import reach_gateway
 
-    return await Payment.get(reservation_id=reservation.id)
+    gateway_page = await reach_gateway(auth, trip, seats)
+    return await Payment.get(public_id=gateway_page.rsplit("/", 1)[1])
 
 
 async def test_payments_needing_attention_refund_and_resolve_with_a_reason(admin, auth, trip):

@@ -65,7 +65,8 @@ def checkout_pairs(page_html, seats, **overrides):
     return list((pairs | overrides).items())
 
 
-async def buy(auth, trip, seats, outcome="approve"):
+async def reach_gateway(auth, trip, seats) -> str:
+    """Hold the seats, fill in the passengers and pay: the gateway's page it lands on."""
     reservation = await hold(auth, trip, seats)
     page = await (await auth.client.get(f"/reservations/{reservation.public_id}")).get_data(
         as_text=True
@@ -77,7 +78,11 @@ async def buy(auth, trip, seats, outcome="approve"):
         page=f"/reservations/{reservation.public_id}",
     )
     assert response.status_code == 303
-    simulator_page = response.headers["Location"]
+    return str(response.headers["Location"])
+
+
+async def buy(auth, trip, seats, outcome="approve"):
+    simulator_page = await reach_gateway(auth, trip, seats)
     assert simulator_page.startswith("/payments/simulator/")
     shown = await (await auth.client.get(simulator_page)).get_data(as_text=True)
     assert "Approve payment" in shown and "₹1,333" in shown
