@@ -22,6 +22,7 @@ from domain.enums import (
     PassengerStatus,
     PaymentStatus,
     RefundStatus,
+    ScheduleStatus,
     TicketStatus,
 )
 from domain.errors import Conflict, NotFound, ValidationFailed
@@ -83,6 +84,7 @@ class RefundQuote:
     tier: Tier
     hours_before: float
     lines: list[QuoteLine]
+    operator_cancelled: bool = False  # the operator cancelled the trip: everything back
 
     @property
     def fee(self) -> Decimal:
@@ -122,21 +124,31 @@ async def quote_refund(
         chosen.append(passenger)
     trip = await load_trip(booking.schedule_id)
     departs = trip.stop(booking.from_seq).arrives_at
-    if departs <= now:
+    # A seat on a trip the operator cancelled is refunded in full, whoever cancels it and
+    # whenever: the customer never chose to give it up.
+    operator_cancelled = trip.schedule.status == ScheduleStatus.CANCELLED
+    if departs <= now and not operator_cancelled:
         raise Conflict("This bus has already left, so the booking can no longer be cancelled.")
-    hours = (departs - now).total_seconds() / 3600
-    tier = tier_for(hours, tiers)
+    hours = max((departs - now).total_seconds() / 3600, 0)
+    tier = FULL_REFUND if operator_cancelled else tier_for(hours, tiers)
     lines = []
     for passenger in sorted(chosen, key=lambda p: p.id):
         refund = (passenger.fare * tier.refund_percent / 100).quantize(CENT, ROUND_HALF_UP)
         lines.append(QuoteLine(passenger, passenger.fare, passenger.fare - refund, refund))
-    return RefundQuote(tier, hours, lines)
+    return RefundQuote(tier, hours, lines, operator_cancelled)
+
+
+FULL_REFUND = Tier(0, 100)
+
+
+class NothingToCancel(Conflict):
+    message = "Every seat of this booking is already cancelled."
 
 
 async def cancel_booking(
     actor: User,
     booking: Booking,
-    passenger_ids: Sequence[int],
+    passenger_ids: Sequence[int] | None,
     *,
     now: datetime,
     gateways: Gateways,
@@ -146,13 +158,24 @@ async def cancel_booking(
     full_refund: bool = False,
 ) -> Cancellation:
     """Cancel some or all passengers of a booking and refund per policy (in full when the
-    operator cancels the trip: `full_refund`)."""
+    operator cancels the trip: `full_refund`, or when the trip is cancelled already).
+    `passenger_ids=None` cancels every seat still active, read under the booking's lock."""
     async with in_transaction() as conn:
         locked = await Booking.filter(id=booking.id).select_for_update().using_db(conn).first()
         if locked is None:
             raise NotFound("We could not find that booking.")
+        if passenger_ids is None:
+            passenger_ids = [
+                p.id
+                for p in await Passenger.filter(
+                    booking_id=locked.id, status=PassengerStatus.ACTIVE
+                ).using_db(conn)
+            ]
+            if not passenger_ids:
+                raise NothingToCancel()
         quote = await quote_refund(locked, passenger_ids, now=now, tiers=tiers)
-        tier = Tier(0, 100) if full_refund else quote.tier
+        full_refund = full_refund or quote.operator_cancelled
+        tier = FULL_REFUND if full_refund else quote.tier
         lines = (
             [QuoteLine(line.passenger, line.fare, Decimal(0), line.fare) for line in quote.lines]
             if full_refund

@@ -4,6 +4,7 @@ cancelling a whole trip."""
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -13,12 +14,11 @@ from zoneinfo import ZoneInfo
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from domain import audit, cancellations, events, holds, inventory
+from domain import audit, cancellations, database, events, holds, inventory
 from domain.bookings import CheckoutConfig
 from domain.enums import (
     BookingStatus,
     BusKind,
-    PassengerStatus,
     ReservationStatus,
     ScheduleStatus,
 )
@@ -29,7 +29,6 @@ from domain.models import (
     Bus,
     City,
     Operator,
-    Passenger,
     Reservation,
     Route,
     RouteStop,
@@ -40,6 +39,8 @@ from domain.models import (
     User,
 )
 from domain.payments.registry import Gateways
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -293,6 +294,16 @@ async def set_seat_blocked(
     return seat
 
 
+@dataclass(frozen=True)
+class TripCancellation:
+    """What one run of `cancel_trip` did: bookings refunded now, and the ones that could not
+    be done this time (run it again to finish them)."""
+
+    refunded: int
+    failed: int
+    resumed: bool  # the trip was already cancelled: this run finished earlier work
+
+
 async def cancel_trip(
     admin: User,
     schedule_id: int,
@@ -301,9 +312,15 @@ async def cancel_trip(
     now: datetime,
     gateways: Gateways,
     config: CheckoutConfig,
-) -> int:
+) -> TripCancellation:
     """The operator cancels a trip: seats closed, holds released, every booking refunded in
-    full and its passengers emailed. Returns the number of bookings refunded."""
+    full and its passengers emailed.
+
+    A saga: the trip is marked cancelled first (from then on no payment can become a
+    booking on it), then each hold and each booking is ended in its own transaction. One
+    that fails (a customer cancelling a seat at the same moment, a lock that times out) is
+    counted and the rest go on; running it again on the cancelled trip finishes what is
+    left, and refunds nobody twice."""
     reason = reason.strip()
     if not reason:
         raise ValidationFailed({"reason": "Say why the trip is cancelled; passengers are told."})
@@ -311,35 +328,45 @@ async def cancel_trip(
         schedule = await Schedule.filter(id=schedule_id).select_for_update().using_db(conn).first()
         if schedule is None:
             raise NotFound("We could not find that trip.")
-        if schedule.departure_at <= now:
-            raise Conflict("This trip has already left and cannot be cancelled.")
-        if schedule.status == ScheduleStatus.CANCELLED:
-            raise Conflict("This trip is already cancelled.")
-        schedule.status = ScheduleStatus.CANCELLED
-        await schedule.save(update_fields=["status"], using_db=conn)
-        await audit.record(
-            "schedule.cancelled",
-            now=now,
-            actor=admin,
-            subject=schedule,
-            data={"reason": reason},
-            using_db=conn,
-        )
+        resumed = schedule.status == ScheduleStatus.CANCELLED
+        if not resumed:
+            if schedule.departure_at <= now:
+                raise Conflict("This trip has already left and cannot be cancelled.")
+            schedule.status = ScheduleStatus.CANCELLED
+            await schedule.save(update_fields=["status"], using_db=conn)
+            await audit.record(
+                "schedule.cancelled",
+                now=now,
+                actor=admin,
+                subject=schedule,
+                data={"reason": reason},
+                using_db=conn,
+            )
+    failed = 0
+    holds_ended = 0
     for reservation in await Reservation.filter(
         schedule_id=schedule_id, status=ReservationStatus.ACTIVE
     ):
-        await holds.release_hold(admin, reservation.public_id, f"Trip cancelled: {reason}", now=now)
+        try:
+            await holds.release_hold(
+                admin, reservation.public_id, f"Trip cancelled: {reason}", now=now
+            )
+            holds_ended += 1
+        except Exception as exc:
+            if database.is_outage(exc):
+                raise
+            log.exception("cancel trip %s: hold %s not released", schedule_id, reservation.id)
+            failed += 1
     refunded = 0
     for booking in await Booking.filter(
         schedule_id=schedule_id,
         status__in=[BookingStatus.CONFIRMED, BookingStatus.PARTIALLY_CANCELLED],
     ):
-        active = await Passenger.filter(booking=booking, status=PassengerStatus.ACTIVE)
-        if active:
+        try:
             await cancellations.cancel_booking(
                 admin,
                 booking,
-                [p.id for p in active],
+                None,  # every seat still active when the booking is locked
                 now=now,
                 gateways=gateways,
                 config=config,
@@ -347,7 +374,24 @@ async def cancel_trip(
                 full_refund=True,
             )
             refunded += 1
-    return refunded
+        except cancellations.NothingToCancel:
+            continue  # its last seats were cancelled a moment ago (in full: trip cancelled)
+        except Exception as exc:
+            if database.is_outage(exc):
+                raise
+            log.exception("cancel trip %s: booking %s not refunded", schedule_id, booking.id)
+            failed += 1
+    if resumed and not (refunded or failed or holds_ended):
+        raise Conflict("This trip is already cancelled and every booking on it was refunded.")
+    if failed:
+        await audit.record(
+            "schedule.cancellation_incomplete",
+            now=now,
+            actor=admin,
+            subject=schedule,
+            data={"refunded": refunded, "failed": failed},
+        )
+    return TripCancellation(refunded, failed, resumed)
 
 
 async def list_routes() -> list[Route]:

@@ -39,14 +39,21 @@ MESSAGES = {
 
 
 async def error_page(status: int, message: str) -> ResponseReturnValue:
-    return await web.render(
-        "pages/error.html",
-        "partials/_error.html",
-        status=status,
-        title=TITLES.get(status, "Something is not right"),
-        message=message,
-        code=status,
-    )
+    try:
+        return await web.render(
+            "pages/error.html",
+            "partials/_error.html",
+            status=status,
+            title=TITLES.get(status, "Something is not right"),
+            message=message,
+            code=status,
+        )
+    except Exception as exc:
+        # The page shows who is signed in, which a view that checks the session itself
+        # (a hold) loads only now: during an outage that fails, and the answer is the 503.
+        if not database.is_outage(exc) or status == 503:
+            raise
+        return await unavailable_page(ServiceUnavailable())
 
 
 async def unavailable_page(error: ServiceUnavailable) -> ResponseReturnValue:

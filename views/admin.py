@@ -413,7 +413,7 @@ async def cancel_trip(schedule_id: int) -> ResponseReturnValue:
             multiline=True,
             label="The reason",
         )
-        refunded = await network.cancel_trip(
+        done = await network.cancel_trip(
             admin,
             schedule_id,
             reason,
@@ -426,7 +426,16 @@ async def cancel_trip(schedule_id: int) -> ResponseReturnValue:
     return redirect(
         url_for(
             "admin.list_schedules",
-            message=f"Trip #{schedule_id} cancelled; {refunded} booking(s) refunded in full.",
+            message=(
+                f"Trip #{schedule_id} {'cancellation resumed' if done.resumed else 'cancelled'}; "
+                f"{done.refunded} booking(s) refunded in full."
+                + (
+                    f" {done.failed} could not be finished just now: cancel the trip again "
+                    "to finish them."
+                    if done.failed
+                    else ""
+                )
+            ),
         ),
         303,
     )

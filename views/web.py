@@ -104,8 +104,13 @@ def viewer() -> User | None:
     return user
 
 
+NEXT_MAX = 2048  # what safe_next accepts; a longer address comes back as its path alone
+
+
 def login_url() -> str:
     target = request.full_path.rstrip("?") if request.method == "GET" else request.path
+    if len(target) > NEXT_MAX:  # a huge query string would become a huge Location header
+        target = request.path if len(request.path) <= NEXT_MAX else "/"
     return url_for("accounts.login", next=target)
 
 
@@ -129,7 +134,7 @@ def safe_next(target: str | None, default: str = "/") -> str:
     (`/<TAB>/evil.example`), leading spaces and control characters are dropped. So the target
     must be one path starting with a single `/`, followed by neither `/` nor `\\`, with no
     backslash, whitespace or control character anywhere; everything else is refused."""
-    if not target or len(target) > 2048:
+    if not target or len(target) > NEXT_MAX:
         return default
     # Checked once more percent-decoded, in case anything on the way decodes it again.
     for form in (target, unquote(target)):

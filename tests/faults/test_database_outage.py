@@ -109,6 +109,12 @@ async def test_postgresql_stopped_and_started_again_under_load(fault_postgres: F
                 | {"seat_ids": outage_seat},
             )
             assert held_now.status_code == 503 and "Retry-After" in held_now.headers
+            # Refused before the database (no CSRF token): its error page would show who is
+            # signed in, which this view loads only then; that too is the 503, not a 500.
+            no_token = await browser.http.post(
+                "/reservations", data={"schedule_id": schedule_id, "seat_ids": outage_seat}
+            )
+            assert no_token.status_code == 503, no_token.text[:300]
             paid_now = await browser.post(f"/reservations/{waiting}/checkout", waiting_form)
             assert paid_now.status_code == 503 and "Nothing was changed" in paid_now.text
             await asyncio.sleep(1)  # let the load see the outage for a while

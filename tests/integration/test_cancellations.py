@@ -44,9 +44,10 @@ def gateways(simulator):
     return Gateways([simulator])
 
 
-async def buy(gateways, simulator, seats_wanted=3):
-    trip = await factories.make_trip(DEPARTURE, rows=2)
-    seats = (await factories.schedule_seats(trip))[:seats_wanted]
+async def buy(gateways, simulator, seats_wanted=3, *, trip=None, skip=0):
+    """A paid booking of `seats_wanted` seats (on `trip`, from its `skip`-th seat on)."""
+    trip = trip or await factories.make_trip(DEPARTURE, rows=2)
+    seats = (await factories.schedule_seats(trip))[skip : skip + seats_wanted]
     user = await factories.make_user()
     reservation = await holds.hold_seats(
         user,

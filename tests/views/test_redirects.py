@@ -103,3 +103,10 @@ def test_the_off_site_cases_really_leave_the_site_in_a_browser():
     """The list is meaningful: most of these leave the site when sent unchanged."""
     leaving = [t for t in OFF_SITE if _resolved_host(t) not in (None, "localhost")]
     assert len(leaving) >= 12
+
+
+async def test_a_huge_address_does_not_become_a_huge_redirect(client):
+    response = await client.get("/bookings", query_string={"q": "\xff" * 20_000})
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert len(location) < 200 and location.endswith("next=/bookings")

@@ -1,0 +1,117 @@
+"""Cancelling a trip is a saga that never strands a paid booking on the cancelled trip.
+
+Found from outside (issue 9): a customer cancelling a seat at the moment the operator
+cancelled the trip made the operator's run stop with a 409 after marking the trip
+cancelled; the other bookings stayed paid with valid tickets, and "already cancelled" refused
+every second try.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from domain import cancellations, network
+from domain.enums import BookingStatus, ScheduleStatus
+from domain.models import ActivityLog, Booking, Cancellation, Passenger, Schedule, Ticket
+from tests import factories
+from tests.integration.test_cancellations import CONFIG, NOW, buy
+from tests.integration.test_cancellations import gateways as gateways
+from tests.integration.test_cancellations import simulator as simulator
+from tests.integrity import assert_integrity
+
+pytestmark = pytest.mark.usefixtures("db")
+
+
+async def two_bookings(gateways, simulator):
+    first_user, first, first_passengers = await buy(gateways, simulator, 2)
+    trip = await Schedule.get(id=first.schedule_id)
+    _, second, _ = await buy(gateways, simulator, 2, trip=trip, skip=2)
+    return trip, first_user, first, first_passengers, second
+
+
+@pytest.mark.parametrize("rounds", [6])
+async def test_a_customer_cancelling_a_seat_meanwhile_never_stops_the_refunds(
+    gateways, simulator, rounds
+):
+    admin = await factories.make_user(admin=True)
+    for _ in range(rounds):
+        trip, user, first, passengers, second = await two_bookings(gateways, simulator)
+        await asyncio.gather(
+            cancellations.cancel_booking(
+                user, first, [passengers[0].id], now=NOW, gateways=gateways, config=CONFIG
+            ),
+            network.cancel_trip(admin, trip.id, "flood", now=NOW, gateways=gateways, config=CONFIG),
+            return_exceptions=True,
+        )
+        live = await Booking.filter(
+            schedule_id=trip.id,
+            status__in=[BookingStatus.CONFIRMED, BookingStatus.PARTIALLY_CANCELLED],
+        ).count()
+        assert live == 0
+        assert not await Ticket.filter(booking__schedule_id=trip.id, status="valid").exists()
+        # The seat the customer cancelled follows the policy if that came first, and is
+        # free if the trip was already cancelled; everything else goes back in full.
+        second_refund = sum(c.refund_amount for c in await Cancellation.filter(booking=second))
+        assert second_refund == second.total_amount
+        by_operator = await Cancellation.filter(booking=first, actor_id=admin.id)
+        assert sum(c.fee for c in by_operator) == Decimal(0)
+        assert {p for c in await Cancellation.filter(booking=first) for p in c.passenger_ids} == {
+            p.id for p in passengers
+        }
+        await assert_integrity()
+
+
+async def test_running_it_again_finishes_a_cancellation_that_stopped_halfway(gateways, simulator):
+    trip, _user, first, _passengers, second = await two_bookings(gateways, simulator)
+    # An earlier run marked the trip cancelled and then died (worker killed, outage).
+    await Schedule.filter(id=trip.id).update(status=ScheduleStatus.CANCELLED)
+    admin = await factories.make_user(admin=True)
+    done = await network.cancel_trip(
+        admin, trip.id, "breakdown", now=NOW, gateways=gateways, config=CONFIG
+    )
+    assert (done.refunded, done.failed, done.resumed) == (2, 0, True)
+    for booking in (first, second):
+        await booking.refresh_from_db()
+        assert booking.status == BookingStatus.CANCELLED
+    assert len(simulator.refunds) == 2
+    with pytest.raises(cancellations.Conflict, match="every booking on it was refunded"):
+        await network.cancel_trip(
+            admin, trip.id, "breakdown", now=NOW, gateways=gateways, config=CONFIG
+        )
+    assert len(simulator.refunds) == 2  # nobody refunded twice
+    await assert_integrity()
+
+
+@pytest.mark.breaks_integrity  # one seat stays booked on the trip marked cancelled
+async def test_a_seat_on_a_cancelled_trip_is_refunded_in_full_whoever_cancels_it(
+    gateways, simulator
+):
+    user, booking, passengers = await buy(gateways, simulator, 2)
+    await Schedule.filter(id=booking.schedule_id).update(status=ScheduleStatus.CANCELLED)
+    quote = await cancellations.quote_refund(booking, [passengers[0].id], now=NOW)
+    assert quote.operator_cancelled and quote.fee == Decimal(0)
+    cancellation = await cancellations.cancel_booking(
+        user, booking, [passengers[0].id], now=NOW, gateways=gateways, config=CONFIG
+    )
+    assert cancellation.fee == Decimal(0)
+    assert cancellation.refund_amount == passengers[0].fare
+    assert await Passenger.filter(booking=booking, status="active").count() == 1
+    assert await ActivityLog.filter(action="booking.partially_cancelled").exists()
+
+
+@pytest.mark.breaks_integrity  # the trip is left cancelled with a live booking on purpose
+async def test_nothing_left_to_cancel_is_said_plainly(gateways, simulator):
+    user, booking, _ = await buy(gateways, simulator, 1)
+    await cancellations.cancel_booking(
+        user, booking, None, now=NOW, gateways=gateways, config=CONFIG
+    )
+    with pytest.raises(cancellations.NothingToCancel):
+        await cancellations.cancel_booking(
+            user, booking, None, now=NOW, gateways=gateways, config=CONFIG
+        )
+    await Schedule.filter(id=booking.schedule_id).update(status=ScheduleStatus.CANCELLED)
+    _, other, _ = await buy(gateways, simulator, 1)
+    assert other.id
