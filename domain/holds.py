@@ -47,8 +47,13 @@ class HoldPolicy:
     max_active_holds: int = 5
     # Per address as well as per account: throwaway accounts from one place cannot take a
     # whole bus (MAX_ACTIVE_HOLDS_PER_IP, MAX_HELD_SEATS_PER_IP_PER_TRIP).
-    max_active_holds_per_ip: int = 10
+    max_active_holds_per_ip: int = 10  # 0: no per-address limits (a proxy hides addresses)
     max_seats_per_ip_per_trip: int = 12
+
+    @property
+    def limits_addresses(self) -> bool:
+        return self.max_active_holds_per_ip > 0 and self.max_seats_per_ip_per_trip > 0
+
     lock_timeout_ms: int = 2000
 
     @property
@@ -165,11 +170,19 @@ async def end_reservations(
 #    row is locked), lock the customer if their login cookie still holds (the session
 #    version: this is the request's only check of it), then (the EXISTS is evaluated once,
 #    before the first seat) lock the seats asked for in id order; read the trip alongside.
+#    Before the customer, holds from one address ($6, when per-address limits are on) take
+#    turns on an advisory lock for the rest of the transaction, so that many fresh accounts
+#    sending at the same instant cannot all pass the per-address count (a NAT's holds queue
+#    for a few milliseconds each).
 #    One row per seat found, or one row with null seat columns, or none for an unknown
 #    trip; `picked_signed_in` is false when the cookie no longer holds.
 LOCK_SQL = """
-    WITH customer AS MATERIALIZED (
-        SELECT set_config('lock_timeout', $4, true) AS lock_timeout
+    WITH address AS MATERIALIZED (
+        SELECT set_config('lock_timeout', $4, true) AS lock_timeout,
+               CASE WHEN $6::text IS NOT NULL
+                    THEN pg_advisory_xact_lock(hashtextextended($6::text, 9))::text END AS lock
+    ), customer AS MATERIALIZED (
+        SELECT (SELECT lock_timeout FROM address) AS lock_timeout
         FROM users WHERE id = $1 AND session_version = $5 AND is_active
         FOR UPDATE
     ), picked AS MATERIALIZED (
@@ -338,6 +351,7 @@ async def hold_seats(
                 wanted,
                 f"{int(policy.lock_timeout_ms)}ms",
                 claim.session_version,
+                group if policy.limits_addresses else None,
             )
             if not rows:
                 raise ScheduleNotFound()
@@ -502,7 +516,7 @@ def _check_limits(counts: Mapping[str, Any], seats: int, policy: HoldPolicy) -> 
             f"You already have {policy.max_active_holds} active holds. Finish or cancel one "
             "(see “My holds”) before holding more seats."
         )
-    if (
+    if policy.limits_addresses and (
         counts["ip_holds"] >= policy.max_active_holds_per_ip
         or counts["ip_seats_on_trip"] + seats > policy.max_seats_per_ip_per_trip
     ):

@@ -112,3 +112,34 @@ async def test_holds_without_an_address_are_not_counted_together(bus):
             user, picked(schedule, seats[2 * n : 2 * n + 2]), now=NOW, policy=policy
         )
     assert await Reservation.filter(seat_count=2).count() == 3
+
+
+async def test_fresh_accounts_sending_at_the_same_instant_still_get_twelve_seats(bus):
+    """Found from outside: seven accounts from one address, one 6-seat hold each, all at
+    once, held 36 of 40 seats. Holds from one address now take turns (an advisory lock)."""
+    import asyncio
+
+    schedule, seats = bus
+    accounts = [await factories.make_user() for _ in range(6)]
+    chunks = [seats[i : i + 6] for i in range(0, 36, 6)]
+    results = await asyncio.gather(
+        *(
+            holds.hold_seats(account, picked(schedule, chunk), now=NOW, policy=POLICY, ip=HOME)
+            for account, chunk in zip(accounts, chunks, strict=True)
+        ),
+        return_exceptions=True,
+    )
+    held = [r for r in results if isinstance(r, Reservation)]
+    assert sum(r.seat_count for r in held) == 12
+    assert all(isinstance(r, Reservation | HoldLimitReached) for r in results), results
+
+
+async def test_no_per_address_limits_when_they_are_switched_off(bus):
+    schedule, seats = bus
+    off = HoldPolicy(max_active_holds_per_ip=0, max_seats_per_ip_per_trip=0)
+    accounts = [await factories.make_user() for _ in range(3)]
+    for n, account in enumerate(accounts):
+        await holds.hold_seats(
+            account, picked(schedule, seats[n * 6 : n * 6 + 6]), now=NOW, policy=off, ip=HOME
+        )
+    assert await Reservation.filter(ip=HOME).count() == 3
