@@ -273,7 +273,7 @@ async def raw_hold(
             segment.to_seq,
             user_id,
             now,
-            "127.0.0.1",
+            None,  # per-address limits off, as in the app phase
         )
         if checked[0]["seat_id"] is not None:
             raise RawConflict("taken")

@@ -376,7 +376,7 @@ async def hold_seats(
                 segment.to_seq,
                 user_id,
                 now,
-                group,
+                group if policy.limits_addresses else None,  # null: nothing to count
             )
             counts = checked[0]
             overlapping = [a for a in checked if a["seat_id"] is not None]
