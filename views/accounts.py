@@ -42,6 +42,7 @@ def _sign_in(user: User) -> None:
     # planted or read before the login is worth nothing after it (session fixation).
     session.clear()
     login_user(web.AuthUser(web.auth_id_for(user)), remember=True)
+    web.forget_session_claim()
 
 
 def _errors(exc: ValidationFailed | TooManyAttempts) -> dict[str, str]:
@@ -129,6 +130,7 @@ async def logout() -> ResponseReturnValue:
     if user is not None:
         await accounts.log_out(user, now=web.now(), ip=web.client_ip())
     logout_user()
+    web.forget_session_claim()
     session.clear()  # and a new CSRF token for whoever uses this browser next
     return redirect("/", 303)
 

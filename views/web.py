@@ -55,16 +55,31 @@ def auth_id_for(user: User) -> str:
     return f"{user.id}:{user.session_version}"
 
 
+_NO_CLAIM = object()
+
+
 def session_claim() -> accounts.SessionClaim | None:
-    """Who the login cookie says this is (nothing checked against the database yet)."""
+    """Who the login cookie says this is (nothing checked against the database yet). Read
+    once per request: the user lookup and the response headers both ask, and decoding the
+    signed cookie is a measurable share of a hold."""
+    cached = g.get("_session_claim", _NO_CLAIM)
+    if cached is not _NO_CLAIM:
+        return cached  # type: ignore[no-any-return]
+    claim = None
     auth_id = current_user.auth_id
-    if not auth_id:
-        return None
-    try:
-        user_id, version = (int(part) for part in auth_id.split(":", 1))
-    except ValueError:
-        return None
-    return accounts.SessionClaim(user_id, version)
+    if auth_id:
+        try:
+            user_id, version = (int(part) for part in auth_id.split(":", 1))
+            claim = accounts.SessionClaim(user_id, version)
+        except ValueError:
+            claim = None
+    g._session_claim = claim
+    return claim
+
+
+def forget_session_claim() -> None:
+    """After signing in or out within a request, the cookie says something new."""
+    g.pop("_session_claim", None)
 
 
 def checks_session_itself(view: Callable[P, R]) -> Callable[P, R]:
