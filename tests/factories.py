@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import count
+from typing import Any
 
 from domain import accounts, inventory
 from domain.enums import AllocationKind, BusKind, ReservationStatus, UserRole
@@ -189,3 +192,53 @@ async def make_users(count: int) -> list[User]:
     ]
     await User.bulk_create(users)
     return await User.filter(email__startswith=f"load{start}-").order_by("id")
+
+
+@dataclass(frozen=True)
+class Paying:
+    """A customer at the gateway's page: a hold with a payment started for it."""
+
+    user: User
+    trip: Schedule
+    reservation: Reservation
+    form: Any  # the CheckoutInput sent (a resent form reuses its idempotency key)
+    payment: Any  # the Payment, pending
+
+
+async def start_paying(
+    gateways: Any,
+    config: Any,
+    *,
+    now: datetime,
+    departs: datetime | None = None,
+    seats: int = 1,
+) -> Paying:
+    """Hold `seats` seats on a fresh trip and start paying for them, as the hold page does."""
+    from domain import bookings, holds
+    from domain.bookings import CheckoutInput, PassengerInput
+    from domain.holds import HoldPolicy, HoldRequest
+
+    trip = await make_trip(departs or now + timedelta(days=1), rows=2)
+    chosen = (await schedule_seats(trip))[:seats]
+    user = await make_user()
+    reservation = await holds.hold_seats(
+        user,
+        HoldRequest(trip.id, 0, 2, tuple(s.id for s in chosen)),
+        now=now,
+        policy=HoldPolicy(),
+    )
+    quote = await bookings.quote(reservation)
+    form = CheckoutInput(
+        passengers=[
+            PassengerInput(s.id, f"Passenger {i}", "34", "female") for i, s in enumerate(chosen)
+        ],
+        contact_email="asha@example.com",
+        contact_phone="+919876543210",
+        method="upi",
+        quoted_total=str(quote.total),
+        idempotency_key=secrets.token_urlsafe(24),
+    )
+    payment = await bookings.start_checkout(
+        user, reservation.public_id, form, gateways=gateways, config=config, now=now
+    )
+    return Paying(user, trip, reservation, form, payment)

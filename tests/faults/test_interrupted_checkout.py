@@ -4,16 +4,14 @@ write): the same form sent again finishes it, and the money still ends as one bo
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain import bookings, holds
-from domain.bookings import CheckoutConfig, CheckoutInput, PassengerInput
+from domain import bookings
+from domain.bookings import CheckoutConfig
 from domain.enums import PaymentStatus
 from domain.errors import HoldExpired
-from domain.holds import HoldPolicy, HoldRequest
 from domain.models import Booking, Payment
 from domain.payments.registry import Gateways
 from domain.payments.simulator import SimulatorGateway
@@ -30,26 +28,10 @@ async def _interrupted_start():
     its audit are committed, the gateway's reference and page are not."""
     simulator = SimulatorGateway(CONFIG.secret)
     gateways = Gateways([simulator])
-    trip = await factories.make_trip(NOW + timedelta(days=1), rows=2)
-    seats = await factories.schedule_seats(trip)
-    user = await factories.make_user()
-    reservation = await holds.hold_seats(
-        user, HoldRequest(trip.id, 0, 2, (seats[0].id,)), now=NOW, policy=HoldPolicy()
-    )
-    quote = await bookings.quote(reservation)
-    form = CheckoutInput(
-        passengers=[PassengerInput(seats[0].id, "Asha Rao", "34", "female")],
-        contact_email="asha@example.com",
-        contact_phone="+919876543210",
-        method="upi",
-        quoted_total=str(quote.total),
-        idempotency_key=secrets.token_urlsafe(24),
-    )
-    payment = await bookings.start_checkout(
-        user, reservation.public_id, form, gateways=gateways, config=CONFIG, now=NOW
-    )
+    paying = await factories.start_paying(gateways, CONFIG, now=NOW)
+    payment = paying.payment
     await Payment.filter(id=payment.id).update(gateway_reference=None, checkout_url=None)
-    return simulator, gateways, user, reservation, form, payment
+    return simulator, gateways, paying.user, paying.reservation, paying.form, payment
 
 
 async def test_the_same_form_again_finishes_an_interrupted_start(db):

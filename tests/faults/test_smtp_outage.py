@@ -5,15 +5,13 @@ exactly once when the server is back."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain import bookings, holds, mail
-from domain.bookings import CheckoutConfig, CheckoutInput, PassengerInput
+from domain import bookings, mail
+from domain.bookings import CheckoutConfig
 from domain.enums import BookingStatus, EmailStatus, PaymentStatus
-from domain.holds import HoldPolicy, HoldRequest
 from domain.mail import SmtpSender
 from domain.models import Booking, EmailOutbox
 from domain.payments.registry import Gateways
@@ -31,24 +29,7 @@ FROM = "Busbook <tickets@busbook.local>"
 async def _book() -> Booking:
     simulator = SimulatorGateway(CONFIG.secret)
     gateways = Gateways([simulator])
-    trip = await factories.make_trip(NOW + timedelta(days=1), rows=2)
-    seats = await factories.schedule_seats(trip)
-    user = await factories.make_user()
-    reservation = await holds.hold_seats(
-        user, HoldRequest(trip.id, 0, 2, (seats[0].id,)), now=NOW, policy=HoldPolicy()
-    )
-    quote = await bookings.quote(reservation)
-    form = CheckoutInput(
-        passengers=[PassengerInput(seats[0].id, "Asha Rao", "34", "female")],
-        contact_email="asha@example.com",
-        contact_phone="+919876543210",
-        method="upi",
-        quoted_total=str(quote.total),
-        idempotency_key=secrets.token_urlsafe(24),
-    )
-    payment = await bookings.start_checkout(
-        user, reservation.public_id, form, gateways=gateways, config=CONFIG, now=NOW
-    )
+    payment = (await factories.start_paying(gateways, CONFIG, now=NOW)).payment
     headers, body = simulator.webhook(bookings.payment_info(payment), succeeded=True)
     paid = await bookings.receive_webhook(
         "simulator", headers, body, gateways=gateways, config=CONFIG, now=NOW

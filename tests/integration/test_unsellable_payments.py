@@ -18,7 +18,7 @@ from domain import bookings, holds, network, operations
 from domain.bookings import CheckoutConfig, CheckoutInput, PassengerInput
 from domain.enums import PaymentStatus, ReservationStatus, ScheduleStatus, TicketStatus
 from domain.errors import TripDeparted
-from domain.holds import HoldPolicy, HoldRequest
+from domain.holds import HoldRequest
 from domain.models import (
     ActivityLog,
     Booking,
@@ -52,35 +52,8 @@ def gateways(simulator):
 
 async def paying(gateways, *, departs=NOW + timedelta(days=1)):
     """A customer holding two seats with a payment started at the gateway."""
-    trip = await factories.make_trip(departs, rows=2)
-    seats = await factories.schedule_seats(trip)
-    user = await factories.make_user()
-    reservation = await holds.hold_seats(
-        user,
-        HoldRequest(trip.id, 0, 2, (seats[0].id, seats[1].id)),
-        now=NOW,
-        policy=HoldPolicy(hold_minutes=15),
-    )
-    quote = await bookings.quote(reservation)
-    payment = await bookings.start_checkout(
-        user,
-        reservation.public_id,
-        CheckoutInput(
-            passengers=[
-                PassengerInput(s.id, f"Passenger {i}", "30", "female")
-                for i, s in enumerate(seats[:2])
-            ],
-            contact_email="priya@example.com",
-            contact_phone="+919876543210",
-            method="upi",
-            quoted_total=str(quote.total),
-            idempotency_key=secrets.token_urlsafe(24),
-        ),
-        gateways=gateways,
-        config=CONFIG,
-        now=NOW,
-    )
-    return trip, reservation, payment
+    started = await factories.start_paying(gateways, CONFIG, now=NOW, departs=departs, seats=2)
+    return started.trip, started.reservation, started.payment
 
 
 async def approve(simulator, gateways, payment, now=NOW):
