@@ -73,7 +73,7 @@ async def prepare(url: str, count: int) -> tuple[list[tuple[dict[str, str], byte
             quote = await bookings.quote(reservation)
             payment = await bookings.start_checkout(
                 user,
-                reservation.id,
+                reservation.public_id,
                 CheckoutInput(
                     passengers=[PassengerInput(seat, "Bench Passenger", "30", "female")],
                     contact_email=user.email,
