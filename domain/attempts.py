@@ -105,7 +105,8 @@ async def reserve(limits: Sequence[Limit], *, now: datetime, message: str) -> No
         resets_at = max(by_key[limit.stored_key]["resets_at"] for limit in over)
         minutes = max(1, math.ceil((resets_at - now).total_seconds() / 60))
         raise TooManyAttempts(
-            f"{message} Please wait {minutes} minute{'s' if minutes != 1 else ''} and try again."
+            f"{message} Please wait {minutes} minute{'s' if minutes != 1 else ''} and try again.",
+            retry_after=max(1, math.ceil((resets_at - now).total_seconds())),
         )
 
 

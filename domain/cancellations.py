@@ -142,6 +142,7 @@ FULL_REFUND = Tier(0, 100)
 
 
 class NothingToCancel(Conflict):
+    code = "nothing_to_cancel"
     message = "Every seat of this booking is already cancelled."
 
 

@@ -1,4 +1,10 @@
-"""Domain errors. Each carries a message a person can read and the HTTP status it maps to."""
+"""Domain errors. Each carries a message a person can read, the HTTP status it maps to, a
+stable machine `code` (snake_case; a JSON client branches on it, so it never changes once
+published) and `data`: the structured facts behind the message (which seats, which fields,
+the new price), so a client can act without parsing words.
+
+Every class that is raised defines its own `code`; tests/unit/test_error_codes.py checks that
+the codes are unique and well formed."""
 
 from __future__ import annotations
 
@@ -7,29 +13,35 @@ class DomainError(Exception):
     """Base of every error the domain raises on purpose."""
 
     status = 400
+    code = "bad_request"
     message = "Something about this request is not right."
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, **data: object) -> None:
         self.message = message or self.message
+        self.data: dict[str, object] = data
         super().__init__(self.message)
 
 
 class NotFound(DomainError):
+    code = "not_found"
     status = 404
     message = "We could not find that."
 
 
 class Forbidden(DomainError):
+    code = "forbidden"
     status = 403
     message = "You are not allowed to do that."
 
 
 class Conflict(DomainError):
+    code = "conflict"
     status = 409
     message = "That clashes with something that just changed. Please try again."
 
 
 class TooManyAttempts(DomainError):
+    code = "too_many_attempts"
     status = 429
     message = "Too many attempts. Please wait a few minutes and try again."
 
@@ -38,6 +50,7 @@ class ServiceUnavailable(DomainError):
     """The database cannot be reached (stopped, restarting, out of connections): nothing was
     changed, and the same request will work again once it is back."""
 
+    code = "service_unavailable"
     status = 503
     retry_after = 5  # seconds; a restart or fail-over usually takes about that long
     message = (
@@ -45,18 +58,25 @@ class ServiceUnavailable(DomainError):
         "changed: please try again in a few seconds."
     )
 
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, retry_after=self.retry_after)
+
 
 class ValidationFailed(DomainError):
     """Bad input: one message per form field (key "" for the form as a whole)."""
 
+    code = "validation_failed"
     status = 422
 
     def __init__(self, errors: dict[str, str]) -> None:
         self.errors = errors
-        super().__init__(" ".join(errors.values()) or "Please correct the highlighted fields.")
+        super().__init__(
+            " ".join(errors.values()) or "Please correct the highlighted fields.", errors=errors
+        )
 
 
 class InvalidCredentials(DomainError):
+    code = "invalid_credentials"
     status = 422
     message = "That email and password do not match an account."
 
@@ -65,25 +85,31 @@ class SignedOut(DomainError):
     """The login cookie no longer holds (logged out elsewhere, password changed, account
     closed): the browser has to sign in again."""
 
+    code = "signed_out"
     status = 401
     message = "Your session has ended. Please log in again."
 
 
 class ScheduleNotFound(NotFound):
+    code = "schedule_not_found"
     message = "We could not find that trip. It may have been removed; please search again."
 
 
 class UserNotFound(NotFound):
+    code = "user_not_found"
     message = "We could not find that account."
 
 
 class ReservationNotFound(NotFound):
+    code = "reservation_not_found"
     # Also for someone else's reservation: 404, not 403, so ids cannot be probed.
     message = "We could not find that hold. It may have ended; your seats are on the trip page."
 
 
 class SeatsUnavailable(Conflict):
     """Some requested seats were taken (or blocked) a moment before."""
+
+    code = "seats_unavailable"
 
     def __init__(self, numbers: list[str], *, blocked: bool = False) -> None:
         self.numbers = numbers
@@ -97,28 +123,35 @@ class SeatsUnavailable(Conflict):
                 f"{noun} {listed} {verb} no longer free: someone took "
                 f"{'it' if len(numbers) == 1 else 'them'} a moment ago. Please pick other seats."
             )
-        super().__init__(text)
+        super().__init__(text, seats=numbers, blocked=blocked)
 
 
 class Busy(Conflict):
+    code = "seats_busy"
+
     def __init__(self, numbers: list[str]) -> None:
         self.numbers = numbers
         super().__init__(
             f"Seat{'s' if len(numbers) != 1 else ''} {_join(numbers)} "
             f"{'are' if len(numbers) != 1 else 'is'} being booked by someone else right now. "
-            "Please try again in a moment."
+            "Please try again in a moment.",
+            seats=numbers,
         )
 
 
 class HoldLimitReached(Conflict):
-    pass
+    """data: `limit` (which one: holds_per_trip, active_holds, per_address) and `max`."""
+
+    code = "hold_limit_reached"
 
 
 class TripDeparted(Conflict):
+    code = "trip_departed"
     message = "This bus has already left that stop. Please search for a later trip."
 
 
 class HoldExpired(Conflict):
+    code = "hold_expired"
     message = "This hold has expired and its seats were released. Please pick your seats again."
 
 
@@ -129,22 +162,27 @@ def _join(items: list[str]) -> str:
 
 
 class PriceChanged(Conflict):
+    code = "price_changed"
     pass
 
 
 class PaymentNotFound(NotFound):
+    code = "payment_not_found"
     message = "We could not find that payment."
 
 
 class BookingNotFound(NotFound):
+    code = "booking_not_found"
     message = "We could not find that booking. Check the reference in your email."
 
 
 class TicketNotFound(NotFound):
+    code = "ticket_not_found"
     message = "We could not find that ticket."
 
 
 class TicketLinkInvalid(DomainError):
+    code = "ticket_link_invalid"
     status = 403
     message = (
         "This ticket link is not valid: it may have been changed or cut short. Open the link "
@@ -153,6 +191,7 @@ class TicketLinkInvalid(DomainError):
 
 
 class TicketLinkExpired(DomainError):
+    code = "ticket_link_expired"
     status = 410
     message = (
         "This ticket link has expired. Log in to Busbook and download the ticket from your "

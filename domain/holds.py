@@ -509,12 +509,16 @@ def _check_limits(counts: Mapping[str, Any], seats: int, policy: HoldPolicy) -> 
     if counts["on_trip"] >= policy.max_holds_per_trip:
         raise HoldLimitReached(
             f"You already have {policy.max_holds_per_trip} holds on this trip. Finish or "
-            "cancel one of them (see “My holds”) before holding more seats."
+            "cancel one of them (see “My holds”) before holding more seats.",
+            limit="holds_per_trip",
+            max=policy.max_holds_per_trip,
         )
     if counts["in_all"] >= policy.max_active_holds:
         raise HoldLimitReached(
             f"You already have {policy.max_active_holds} active holds. Finish or cancel one "
-            "(see “My holds”) before holding more seats."
+            "(see “My holds”) before holding more seats.",
+            limit="active_holds",
+            max=policy.max_active_holds,
         )
     if policy.limits_addresses and (
         counts["ip_holds"] >= policy.max_active_holds_per_ip
@@ -522,7 +526,9 @@ def _check_limits(counts: Mapping[str, Any], seats: int, policy: HoldPolicy) -> 
     ):
         raise HoldLimitReached(
             "Many seats are already held from your network. Finish or cancel a hold, or "
-            "try again when a hold ends."
+            "try again when a hold ends.",
+            limit="per_address",
+            max=policy.max_active_holds_per_ip,
         )
 
 

@@ -23,6 +23,7 @@ MALFORMED = "The payment notification is malformed."
 class InvalidSignature(DomainError):
     """A webhook whose signature does not verify: answered 400, logged, nothing changed."""
 
+    code = "invalid_signature"
     status = 400
     message = "The payment notification could not be verified."
 
@@ -30,6 +31,7 @@ class InvalidSignature(DomainError):
 class GatewayError(DomainError):
     """The gateway refused or could not be reached (for a refund: retried later)."""
 
+    code = "gateway_error"
     status = 502
     message = "The payment provider did not answer. Nothing was charged; please try again."
 
