@@ -139,6 +139,19 @@ class Busy(Conflict):
         )
 
 
+class RecordBusy(Conflict):
+    """A row lock was not granted within the bounded wait (domain/locking.py)."""
+
+    code = "busy"
+    message = (
+        "Someone else is changing this right now. Nothing was changed: please try again in "
+        "a moment."
+    )
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, retry_after=1)
+
+
 class HoldLimitReached(Conflict):
     """data: `limit` (which one: holds_per_trip, active_holds, per_address) and `max`."""
 

@@ -20,7 +20,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.transactions import in_transaction
 
-from domain import audit, events, public_ids
+from domain import audit, events, locking, public_ids
 from domain.accounts import SessionClaim
 from domain.attempts import address_group
 from domain.enums import AllocationKind, ReservationStatus, ScheduleStatus
@@ -69,17 +69,6 @@ class HoldRequest:
     schedule_seat_ids: tuple[int, ...]
     boarding_point_id: int | None = None
     dropping_point_id: int | None = None
-
-
-def _lock_error(exc: BaseException) -> bool:
-    """Tortoise passes lock and deadlock errors through raw, or wrapped: look at both."""
-    for error in (exc, exc.__cause__, exc.__context__):
-        if isinstance(
-            error,
-            asyncpg.exceptions.LockNotAvailableError | asyncpg.exceptions.DeadlockDetectedError,
-        ):
-            return True
-    return False
 
 
 def _exclusion_violation(exc: BaseException) -> bool:
@@ -454,7 +443,7 @@ async def hold_seats(
             reservation._saved_in_db = True
     except (IntegrityError, OperationalError, asyncpg.PostgresError) as exc:
         names = await _numbers(wanted)
-        if _lock_error(exc):
+        if locking.is_lock_error(exc):
             raise Busy(names) from exc
         if _exclusion_violation(exc):
             raise SeatsUnavailable(names) from exc
@@ -584,7 +573,7 @@ async def cancel_hold(
 ) -> Reservation:
     """The customer gives the seats back. Cancelling an ended hold changes nothing."""
     found = await get_reservation(user, public_id)
-    async with in_transaction() as conn:
+    async with locking.transaction() as conn:
         reservation = (
             await Reservation.filter(id=found.id).select_for_update().using_db(conn).first()
         )
@@ -610,7 +599,7 @@ async def release_hold(admin: User, public_id: str, reason: str, *, now: datetim
         raise ValidationFailed({"reason": "Say why you release this hold."})
     if not public_ids.looks_like(public_id, public_ids.RESERVATION):
         raise ReservationNotFound()
-    async with in_transaction() as conn:
+    async with locking.transaction() as conn:
         reservation = (
             await Reservation.filter(public_id=public_id).select_for_update().using_db(conn).first()
         )

@@ -42,7 +42,7 @@ from tortoise.expressions import F
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
-from domain import audit
+from domain import audit, locking
 from domain import clock as wall_clock
 from domain.enums import EmailStatus
 from domain.errors import NotFound
@@ -318,7 +318,7 @@ async def _settle(
 ) -> str:
     """Record how the claimed `row` went; returns what happened ("sent", "retried",
     "failed", "deferred" or "stale" when another worker has taken the row over)."""
-    async with in_transaction() as conn:
+    async with locking.transaction() as conn:
         current = await EmailOutbox.filter(id=row.id).select_for_update().using_db(conn).first()
         if current is None or current.status != EmailStatus.PENDING:
             return "stale"  # deleted, or another worker (after our lease ran out) settled it
@@ -493,7 +493,7 @@ async def requeue_email(email_id: int, *, now: datetime, actor: User | None = No
     """An admin sends a failed mail again (after fixing the address or the server): it gets
     a fresh set of attempts. Other rows are returned unchanged."""
     _require_aware(now)
-    async with in_transaction() as conn:
+    async with locking.transaction() as conn:
         row = await EmailOutbox.filter(id=email_id).select_for_update().using_db(conn).first()
         if row is None:
             raise NotFound("We could not find that email.")

@@ -10,9 +10,8 @@ from zoneinfo import ZoneInfo
 
 from tortoise import connections
 from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
 
-from domain import audit, mail, tickets
+from domain import audit, locking, mail, tickets
 from domain.enums import (
     PaymentStatus,
     RefundStatus,
@@ -265,7 +264,7 @@ async def board(
         return BoardingResult(False, "Not a valid ticket", "The code's signature does not match.")
     if len(number) > TICKET_NUMBER_MAX:
         return BoardingResult(False, "Unknown ticket", "That is not a ticket number.")
-    async with in_transaction() as conn:
+    async with locking.transaction() as conn:
         ticket = await Ticket.filter(number=number).select_for_update().using_db(conn).first()
         if ticket is None:
             return BoardingResult(False, "Unknown ticket", f"No ticket {number}.")

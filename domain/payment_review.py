@@ -16,9 +16,8 @@ from decimal import Decimal
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
 
-from domain import audit, public_ids
+from domain import audit, locking, public_ids
 from domain.bookings import (
     REFUND_ATTEMPTS_BEFORE_ALERT,
     CheckoutConfig,
@@ -152,7 +151,7 @@ async def refund_by_operator(
     now. A pending payment is refunded too (the gateway took the money and never told us);
     any later news from the gateway about it is then ignored."""
     reason = _reason(reason)
-    async with in_transaction() as conn:
+    async with locking.transaction() as conn:
         payment = await _locked(conn, payment_ref)
         if not (payment.status in WAITING or _holds_money(payment)):
             raise Conflict("This payment is already settled; there is nothing to refund.")
@@ -185,7 +184,7 @@ async def resolve_payment(admin: User, payment_ref: str, reason: str, *, now: da
     as failed; one holding money is marked refunded (the operator paid it back by other
     means). Either way the reason lands in the audit log."""
     reason = _reason(reason)
-    async with in_transaction() as conn:
+    async with locking.transaction() as conn:
         payment = await _locked(conn, payment_ref)
         if payment.status in WAITING:
             payment.status = PaymentStatus.FAILED
