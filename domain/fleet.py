@@ -1,11 +1,18 @@
-"""Bus layouts: the seat grids that a bus's seats (and each trip's inventory) come from."""
+"""The fleet: buses and their seat layouts (the grids a bus's seats, and each trip's
+inventory, come from), the layout editor's preview, adding a bus and listing buses."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
-from domain.enums import Deck, SeatPosition, SeatType
+from tortoise.transactions import in_transaction
+
+from domain import audit
+from domain.enums import BusKind, Deck, SeatPosition, SeatType
+from domain.errors import ValidationFailed
+from domain.models import Bus, Operator, Seat, User
 
 
 @dataclass(frozen=True)
@@ -65,3 +72,97 @@ def sleeper_layout(
                 )
             )
     return seats
+
+
+@dataclass(frozen=True)
+class LayoutInput:
+    name: str
+    registration: str
+    kind: str
+    is_ac: bool
+    rows: str
+    columns: str
+    aisle_after: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    kind: BusKind
+    rows: int
+    columns: int
+    aisle_after: int
+    seats: list[SeatSpec]
+
+
+def plan_layout(data: LayoutInput) -> Layout:
+    """Validate a layout and lay its seats out (the editor's preview and the saved bus)."""
+    errors: dict[str, str] = {}
+    if data.kind not in {k.value for k in BusKind}:
+        errors["kind"] = "Choose seater or sleeper."
+    numbers = {}
+    for field, raw, low, high in (
+        ("rows", data.rows, 1, 20),
+        ("columns", data.columns, 1, 6),
+        ("aisle_after", data.aisle_after, 0, 6),
+    ):
+        text = raw.strip()
+        value = int(text) if text.isascii() and text.isdigit() and len(text) <= 3 else -1
+        if not low <= value <= high:
+            errors[field] = f"Enter a whole number from {low} to {high}."
+        numbers[field] = value
+    if not errors and numbers["aisle_after"] >= numbers["columns"]:
+        errors["aisle_after"] = "The aisle must run between two columns of seats."
+    if not errors and numbers["rows"] * numbers["columns"] == 0:
+        errors["rows"] = "A bus needs at least one seat."
+    if errors:
+        raise ValidationFailed(errors)
+    kind = BusKind(data.kind)
+    build = sleeper_layout if kind is BusKind.SLEEPER else seater_layout
+    seats = build(numbers["rows"], numbers["columns"])
+    if len({(s.deck, s.number) for s in seats}) != len(seats):
+        raise ValidationFailed({"rows": "Seat numbers would repeat; change the layout."})
+    return Layout(kind, numbers["rows"], numbers["columns"], numbers["aisle_after"], seats)
+
+
+async def create_bus(admin: User, data: LayoutInput, *, now: datetime) -> Bus:
+    layout = plan_layout(data)
+    errors = {}
+    registration = data.registration.strip().upper()
+    if not registration:
+        errors["registration"] = "Enter the registration number."
+    elif await Bus.filter(registration=registration).exists():
+        errors["registration"] = "A bus with this registration already exists."
+    if not data.name.strip():
+        errors["name"] = "Give the bus a name passengers will recognise."
+    if errors:
+        raise ValidationFailed(errors)
+    operator = await Operator.first()
+    if operator is None:
+        operator = await Operator.create(name="Busbook Operator")
+    async with in_transaction() as conn:
+        bus = await Bus.create(
+            registration=registration,
+            name=data.name.strip()[:120],
+            operator=operator,
+            kind=layout.kind,
+            is_ac=data.is_ac,
+            decks=2 if layout.kind is BusKind.SLEEPER else 1,
+            rows=layout.rows,
+            columns=layout.columns,
+            aisle_after=layout.aisle_after,
+            using_db=conn,
+        )
+        await Seat.bulk_create([Seat(bus=bus, **vars(s)) for s in layout.seats], using_db=conn)
+        await audit.record(
+            "bus.created",
+            now=now,
+            actor=admin,
+            subject=bus,
+            using_db=conn,
+            data={"registration": registration, "seats": len(layout.seats)},
+        )
+    return bus
+
+
+async def list_buses() -> list[Bus]:
+    return await Bus.all().order_by("registration").prefetch_related("operator")

@@ -10,7 +10,7 @@ from typing import Any, ParamSpec, TypeVar
 from quart import Blueprint, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
-from domain import holds, inventory, network, operations
+from domain import fleet, holds, inventory, operations, routes, timetable, trip_cancellation
 from domain.errors import Conflict, Forbidden, ValidationFailed
 from views import forms, web
 
@@ -179,8 +179,8 @@ async def boarding() -> ResponseReturnValue:
 # ------------------------------------------------------------------------------ network
 
 
-def _layout_input(form: Any) -> network.LayoutInput:
-    """The bus form; the ranges are the layout editor's (network.plan_layout checks them
+def _layout_input(form: Any) -> fleet.LayoutInput:
+    """The bus form; the ranges are the layout editor's (fleet.plan_layout checks them
     again, with the rules between fields)."""
     p = forms.Parser(form)
     name = p.text("name", max_len=120, label="The name")
@@ -195,7 +195,7 @@ def _layout_input(form: Any) -> network.LayoutInput:
         value = p.parse(field, forms.int_field, form.get(field, default), lo=lo, hi=hi)
         numbers[field] = str(value)
     p.check()
-    return network.LayoutInput(
+    return fleet.LayoutInput(
         name=name,
         registration=registration,
         kind=kind,
@@ -210,14 +210,14 @@ async def _buses_page(
     preview = None
     if not errors:
         try:
-            preview = network.plan_layout(_layout_input(form))
+            preview = fleet.plan_layout(_layout_input(form))
         except ValidationFailed as exc:
             errors = exc.errors
     return await web.render(
         "pages/admin/buses.html",
         "partials/_layout_preview.html",
         status=status,
-        buses=await network.list_buses(),
+        buses=await fleet.list_buses(),
         form=form,
         errors=errors,
         preview=preview,
@@ -243,7 +243,7 @@ async def create_bus() -> ResponseReturnValue:
     assert admin is not None
     form = await request.form
     try:
-        bus = await network.create_bus(admin, _layout_input(form), now=web.now())
+        bus = await fleet.create_bus(admin, _layout_input(form), now=web.now())
     except ValidationFailed as exc:
         return await _buses_page(form, exc.errors, status=exc.status)
     return redirect(url_for("admin.list_buses", created=bus.registration), 303)
@@ -265,16 +265,16 @@ async def _routes_page(
     error: str = "",
     message: str = "",
 ) -> ResponseReturnValue:
-    routes = await network.list_routes()
+    all_routes = await routes.list_routes()
     return await web.render(
         "pages/admin/routes.html",
         status=status,
-        routes=routes,
+        routes=all_routes,
         form=form,
         errors=errors,
         error=error,
         message=message,
-        stops_text={r.id: _stops_text(r) for r in routes},
+        stops_text={r.id: _stops_text(r) for r in all_routes},
     )
 
 
@@ -300,12 +300,12 @@ async def save_route() -> ResponseReturnValue:
             "stops",
             max_len=STOPS_TEXT_MAX,
             multiline=True,
-            label=f"The list of stops (at most {network.MAX_STOPS} lines)",
+            label=f"The list of stops (at most {routes.MAX_STOPS} lines)",
         )
         if "route_id" in p.errors:  # a hidden field: say it above the form
             p.errors[""] = p.errors.pop("route_id")
         p.check()
-        route = await network.save_route(admin, route_id, code, name, stops, now=web.now())
+        route = await routes.save_route(admin, route_id, code, name, stops, now=web.now())
     except ValidationFailed as exc:
         return await _routes_page(values, exc.errors, status=exc.status)
     except Conflict as exc:
@@ -313,11 +313,11 @@ async def save_route() -> ResponseReturnValue:
     return redirect(url_for("admin.list_routes", message=f"Route {route.code} saved."), 303)
 
 
-# network.MAX_STOPS lines of `City | minutes | km | points`, each well under 300 characters.
-STOPS_TEXT_MAX = network.MAX_STOPS * 300
+# routes.MAX_STOPS lines of `City | minutes | km | points`, each well under 300 characters.
+STOPS_TEXT_MAX = routes.MAX_STOPS * 300
 
 
-def _timetable_input(form: Any) -> network.TimetableInput:
+def _timetable_input(form: Any) -> timetable.TimetableInput:
     """The timetable form in range: dates within the sane window (a trip in 9999 is a
     typo, and overflows date arithmetic), a fare within the money column."""
     p = forms.Parser(form)
@@ -332,7 +332,7 @@ def _timetable_input(form: Any) -> network.TimetableInput:
         "base_fare", lo=Decimal("0.01"), message="Enter the fare for the whole route, e.g. 650."
     )
     p.check()
-    return network.TimetableInput(
+    return timetable.TimetableInput(
         route_id=str(route_id),
         bus_id=str(bus_id),
         departure_time=departs.strftime("%H:%M") if departs else "",
@@ -349,9 +349,9 @@ async def _schedules_page(
     return await web.render(
         "pages/admin/schedules.html",
         status=status,
-        schedules=await network.upcoming_schedules(web.now()),
-        routes=await network.list_routes(),
-        buses=await network.list_buses(),
+        schedules=await timetable.upcoming_schedules(web.now()),
+        routes=await routes.list_routes(),
+        buses=await fleet.list_buses(),
         form=form,
         errors=errors,
         message=message,
@@ -376,7 +376,7 @@ async def create_schedules() -> ResponseReturnValue:
     values = {**form.to_dict(), "weekdays": form.getlist("weekdays")}
     try:
         data = _timetable_input(form)
-        created = await network.create_timetable(admin, data, now=web.now(), tz=web.settings().tz)
+        created = await timetable.create_timetable(admin, data, now=web.now(), tz=web.settings().tz)
     except ValidationFailed as exc:
         return await _schedules_page(values, exc.errors, status=exc.status)
     except Conflict as exc:
@@ -391,7 +391,7 @@ async def create_schedules() -> ResponseReturnValue:
 async def generate_seats(schedule_id: int) -> ResponseReturnValue:
     admin = web.viewer()
     assert admin is not None
-    count = await network.generate_seats(admin, schedule_id, now=web.now())
+    count = await timetable.generate_seats(admin, schedule_id, now=web.now())
     return redirect(
         url_for("admin.list_schedules", message=f"Trip #{schedule_id}: {count} seat(s) added."), 303
     )
@@ -413,7 +413,7 @@ async def cancel_trip(schedule_id: int) -> ResponseReturnValue:
             multiline=True,
             label="The reason",
         )
-        done = await network.cancel_trip(
+        done = await trip_cancellation.cancel_trip(
             admin,
             schedule_id,
             reason,
@@ -464,7 +464,7 @@ async def block_seat(schedule_seat_id: int) -> ResponseReturnValue:
     blocked = form.get("blocked") == "1"
     reason = forms.text_field(form.get("reason"), name="reason", max_len=200, label="The reason")
     try:
-        seat = await network.set_seat_blocked(
+        seat = await timetable.set_seat_blocked(
             admin, schedule_seat_id, blocked, reason, now=web.now()
         )
     except Conflict as exc:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain import holds, network
+from domain import fleet, holds, routes, trip_cancellation
 from domain.enums import BookingStatus, RefundStatus, ScheduleStatus
 from domain.errors import Conflict, ValidationFailed
 from domain.holds import HoldRequest
@@ -22,6 +22,7 @@ from domain.models import (
     ScheduleSeat,
     Seat,
 )
+from domain.timetable import TimetableInput, create_timetable, set_seat_blocked
 from tests import factories
 from tests.integration.test_cancellations import CONFIG, buy
 
@@ -40,17 +41,17 @@ def layout(**overrides):
         "columns": "3",
         "aisle_after": "1",
     }
-    return network.LayoutInput(**(data | overrides))
+    return fleet.LayoutInput(**(data | overrides))
 
 
 async def test_layout_editor_makes_a_two_deck_sleeper():
     admin = await factories.make_user(admin=True)
-    bus = await network.create_bus(admin, layout(), now=NOW)
+    bus = await fleet.create_bus(admin, layout(), now=NOW)
     numbers = await Seat.filter(bus=bus).values_list("number", flat=True)
     assert len(numbers) == 36 and {"L1", "U18"} <= set(numbers)
     assert bus.registration == "MH-14-XY-1"
     with pytest.raises(ValidationFailed, match="already exists"):
-        await network.create_bus(admin, layout(), now=NOW)
+        await fleet.create_bus(admin, layout(), now=NOW)
 
 
 @pytest.mark.parametrize(
@@ -66,7 +67,7 @@ async def test_layout_editor_makes_a_two_deck_sleeper():
 async def test_bad_layouts_are_refused(overrides, field):
     admin = await factories.make_user(admin=True)
     with pytest.raises(ValidationFailed) as caught:
-        await network.create_bus(admin, layout(**overrides), now=NOW)
+        await fleet.create_bus(admin, layout(**overrides), now=NOW)
     assert field in caught.value.errors
 
 
@@ -81,9 +82,7 @@ async def timetable(admin, route, bus, **overrides):
         "weekdays": ["0", "2", "4"],
         "base_fare": "650",
     }
-    return await network.create_timetable(
-        admin, network.TimetableInput(**(data | overrides)), now=NOW, tz=IST
-    )
+    return await create_timetable(admin, TimetableInput(**(data | overrides)), now=NOW, tz=IST)
 
 
 async def test_recurring_timetable_in_one_go_with_seats():
@@ -135,10 +134,10 @@ async def test_block_and_unblock_a_seat_but_not_a_held_one():
     user = await factories.make_user()
     await holds.hold_seats(user, HoldRequest(trip.id, 0, 2, (seats[0].id,)), now=NOW)
     with pytest.raises(Conflict, match="held or booked"):
-        await network.set_seat_blocked(admin, seats[0].id, True, "broken", now=NOW)
-    blocked = await network.set_seat_blocked(admin, seats[1].id, True, "broken recliner", now=NOW)
+        await set_seat_blocked(admin, seats[0].id, True, "broken", now=NOW)
+    blocked = await set_seat_blocked(admin, seats[1].id, True, "broken recliner", now=NOW)
     assert blocked.is_blocked and blocked.blocked_reason == "broken recliner"
-    await network.set_seat_blocked(admin, seats[1].id, False, "", now=NOW)
+    await set_seat_blocked(admin, seats[1].id, False, "", now=NOW)
     assert not (await ScheduleSeat.get(id=seats[1].id)).is_blocked
     assert await ActivityLog.filter(action__in=["seat.blocked", "seat.unblocked"]).count() == 2
 
@@ -150,10 +149,10 @@ async def test_cancelling_a_trip_refunds_everyone_in_full(gateways, simulator):
     seats = await factories.schedule_seats(await Schedule.get(id=booking.schedule_id))
     await holds.hold_seats(other, HoldRequest(booking.schedule_id, 0, 2, (seats[5].id,)), now=NOW)
     with pytest.raises(ValidationFailed):
-        await network.cancel_trip(
+        await trip_cancellation.cancel_trip(
             admin, booking.schedule_id, " ", now=NOW, gateways=gateways, config=CONFIG
         )
-    done = await network.cancel_trip(
+    done = await trip_cancellation.cancel_trip(
         admin, booking.schedule_id, "engine failure", now=NOW, gateways=gateways, config=CONFIG
     )
     assert (done.refunded, done.failed, done.resumed) == (1, 0, False)
@@ -166,7 +165,7 @@ async def test_cancelling_a_trip_refunds_everyone_in_full(gateways, simulator):
     assert await Reservation.filter(status="released").count() == 1
     assert await EmailOutbox.filter(subject__contains="cancellation").count() == 1
     with pytest.raises(Conflict, match="already cancelled"):
-        await network.cancel_trip(
+        await trip_cancellation.cancel_trip(
             admin, booking.schedule_id, "again", now=NOW, gateways=gateways, config=CONFIG
         )
     assert await Booking.all().count() == 1
@@ -191,7 +190,7 @@ STOPS = "Mumbai | 0 | 0 | Dadar; Sion\nLonavala | 120 | 83 | Bus stand\nPune | 2
 
 async def test_create_and_edit_a_route():
     admin = await factories.make_user(admin=True)
-    route = await network.save_route(admin, None, "mum-pun-2", "Express", STOPS, now=NOW)
+    route = await routes.save_route(admin, None, "mum-pun-2", "Express", STOPS, now=NOW)
     stops = (
         await factories.RouteStop.filter(route=route)
         .order_by("seq")
@@ -201,7 +200,7 @@ async def test_create_and_edit_a_route():
     assert [p.name for p in stops[0].points] == ["Dadar", "Sion"]
     assert route.code == "MUM-PUN-2"
     edited = STOPS.replace("Pune | 210 | 148", "Pune | 200 | 150").replace("Sion", "Chembur")
-    await network.save_route(admin, route.id, "MUM-PUN-2", "Express", edited, now=NOW)
+    await routes.save_route(admin, route.id, "MUM-PUN-2", "Express", edited, now=NOW)
     first = await factories.RouteStop.get(route=route, seq=0).prefetch_related("points")
     assert sorted(p.name for p in first.points) == ["Chembur", "Dadar"]
 
@@ -219,7 +218,7 @@ async def test_create_and_edit_a_route():
 async def test_stops_out_of_order_or_malformed_are_refused(text, message):
     admin = await factories.make_user(admin=True)
     with pytest.raises(ValidationFailed, match=message):
-        await network.save_route(admin, None, "BAD", "Bad", text, now=NOW)
+        await routes.save_route(admin, None, "BAD", "Bad", text, now=NOW)
     assert await factories.Route.all().count() == 0
 
 
@@ -229,7 +228,7 @@ async def test_a_route_with_bookings_keeps_its_stops(gateways, simulator):
     schedule = await Schedule.get(id=booking.schedule_id)
     route = await factories.Route.get(id=schedule.route_id)
     with pytest.raises(Conflict, match="holds or bookings"):
-        await network.save_route(
+        await routes.save_route(
             admin,
             route.id,
             route.code,
@@ -239,7 +238,7 @@ async def test_a_route_with_bookings_keeps_its_stops(gateways, simulator):
         )
     assert await factories.RouteStop.filter(route=route).count() == 3
     # Times and points may change; the booking's boarding point survives.
-    await network.save_route(
+    await routes.save_route(
         admin,
         route.id,
         route.code,

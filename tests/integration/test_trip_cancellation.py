@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from domain import cancellations, network
+from domain import cancellations, trip_cancellation
 from domain.enums import BookingStatus, ScheduleStatus
 from domain.models import ActivityLog, Booking, Cancellation, Passenger, Schedule, Ticket
 from tests import factories
@@ -43,7 +43,9 @@ async def test_a_customer_cancelling_a_seat_meanwhile_never_stops_the_refunds(
             cancellations.cancel_booking(
                 user, first, [passengers[0].id], now=NOW, gateways=gateways, config=CONFIG
             ),
-            network.cancel_trip(admin, trip.id, "flood", now=NOW, gateways=gateways, config=CONFIG),
+            trip_cancellation.cancel_trip(
+                admin, trip.id, "flood", now=NOW, gateways=gateways, config=CONFIG
+            ),
             return_exceptions=True,
         )
         live = await Booking.filter(
@@ -69,7 +71,7 @@ async def test_running_it_again_finishes_a_cancellation_that_stopped_halfway(gat
     # An earlier run marked the trip cancelled and then died (worker killed, outage).
     await Schedule.filter(id=trip.id).update(status=ScheduleStatus.CANCELLED)
     admin = await factories.make_user(admin=True)
-    done = await network.cancel_trip(
+    done = await trip_cancellation.cancel_trip(
         admin, trip.id, "breakdown", now=NOW, gateways=gateways, config=CONFIG
     )
     assert (done.refunded, done.failed, done.resumed) == (2, 0, True)
@@ -78,7 +80,7 @@ async def test_running_it_again_finishes_a_cancellation_that_stopped_halfway(gat
         assert booking.status == BookingStatus.CANCELLED
     assert len(simulator.refunds) == 2
     with pytest.raises(cancellations.Conflict, match="every booking on it was refunded"):
-        await network.cancel_trip(
+        await trip_cancellation.cancel_trip(
             admin, trip.id, "breakdown", now=NOW, gateways=gateways, config=CONFIG
         )
     assert len(simulator.refunds) == 2  # nobody refunded twice

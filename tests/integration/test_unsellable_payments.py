@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain import bookings, holds, network, operations
+from domain import bookings, holds, operations, trip_cancellation
 from domain.bookings import CheckoutConfig, CheckoutInput, PassengerInput
 from domain.enums import PaymentStatus, ReservationStatus, ScheduleStatus, TicketStatus
 from domain.errors import TripDeparted
@@ -68,7 +68,7 @@ async def test_payment_approved_after_the_operator_cancelled_the_trip_is_refunde
 ):
     trip, _reservation, payment = await paying(gateways)
     admin = await factories.make_user(admin=True)
-    await network.cancel_trip(
+    await trip_cancellation.cancel_trip(
         admin, trip.id, "breakdown", now=NOW, gateways=gateways, config=CONFIG
     )
     paid = await approve(simulator, gateways, payment)
@@ -164,7 +164,7 @@ async def test_cancel_racing_a_payment_never_leaves_a_booking_on_the_cancelled_t
     admin = await factories.make_user(admin=True)
 
     async def cancel():
-        await network.cancel_trip(
+        await trip_cancellation.cancel_trip(
             admin, trip.id, "flood", now=NOW, gateways=gateways, config=CONFIG
         )
 

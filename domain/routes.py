@@ -1,0 +1,216 @@
+"""Routes: the ordered stops of a route (city, minutes and km from the origin, boarding and
+dropping points), their bounds, and saving a route without breaking sold segments."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from domain import audit, inventory
+from domain.enums import BookingStatus, ReservationStatus
+from domain.errors import Conflict, NotFound, ValidationFailed
+from domain.models import Booking, City, Operator, Reservation, Route, RouteStop, StopPoint, User
+
+
+@dataclass(frozen=True)
+class StopLine:
+    city: str
+    minutes: int
+    km: int
+    points: list[str]
+
+
+# Bounds of a route: a real one has a few dozen stops and runs for days at most; the
+# bounds keep a typo (or 20,000 lines) from becoming minutes of work or a column overflow.
+MAX_STOPS = 60
+MAX_MINUTES = 14 * 24 * 60
+MAX_KM = 20_000
+CITY_MAX = 80  # City.name
+POINT_MAX = 120  # StopPoint.name
+_WHOLE = re.compile(r"[0-9]{1,6}")
+
+
+def parse_stops(text: str) -> list[StopLine]:
+    """One stop per line: `City | minutes from origin | km from origin | point; point`."""
+    stops: list[StopLine] = []
+    problems: list[str] = []
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) > MAX_STOPS:
+        raise ValidationFailed({"stops": f"A route can have at most {MAX_STOPS} stops."})
+    for number, raw in enumerate(lines, 1):
+        parts = [p.strip() for p in raw.split("|")]
+        if len(parts) < 3 or not parts[0]:
+            problems.append(f"line {number}: write City | minutes | km | points")
+            continue
+        if not (_WHOLE.fullmatch(parts[1]) and _WHOLE.fullmatch(parts[2])):
+            problems.append(f"line {number}: minutes and km must be whole numbers")
+            continue
+        minutes, km = int(parts[1]), int(parts[2])
+        if minutes > MAX_MINUTES or km > MAX_KM:
+            problems.append(
+                f"line {number}: at most {MAX_MINUTES} minutes and {MAX_KM} km from the origin"
+            )
+            continue
+        points = [p.strip() for p in (parts[3] if len(parts) > 3 else "").split(";") if p.strip()]
+        if len(" ".join(parts[0].split())) > CITY_MAX or any(len(p) > POINT_MAX for p in points):
+            problems.append(
+                f"line {number}: city names can have at most {CITY_MAX} characters, "
+                f"boarding points {POINT_MAX}"
+            )
+            continue
+        stops.append(
+            StopLine(
+                " ".join(parts[0].split()).title(),
+                minutes,
+                km,
+                points or [f"{parts[0].strip()} bus stand"],
+            )
+        )
+    if not problems and len(stops) < 2:
+        problems.append("a route needs at least two stops")
+    if not problems:
+        if stops[0].minutes != 0 or stops[0].km != 0:
+            problems.append("the first stop is the origin: 0 minutes and 0 km")
+        for before, after in itertools.pairwise(stops):
+            if after.minutes <= before.minutes or after.km <= before.km:
+                problems.append(
+                    f"{after.city} must come later and farther than {before.city}: stops are "
+                    "in travel order"
+                )
+        if len({s.city for s in stops}) != len(stops):
+            problems.append("a city can appear only once on a route")
+    if problems:
+        raise ValidationFailed({"stops": "; ".join(problems).capitalize() + "."})
+    return stops
+
+
+async def save_route(
+    admin: User, route_id: int | None, code: str, name: str, stops_text: str, *, now: datetime
+) -> Route:
+    """Create a route, or replace an existing route's stops. A route with holds or bookings
+    keeps its stops' number and order (their segments refer to them); only times, distances
+    and points may change then."""
+    errors: dict[str, str] = {}
+    code = code.strip().upper()
+    if not code:
+        errors["code"] = "Give the route a short code, e.g. MUM-PUN."
+    try:
+        stops = parse_stops(stops_text)
+    except ValidationFailed as exc:
+        errors |= exc.errors
+        stops = []
+    if errors:
+        raise ValidationFailed(errors)
+    clash = await Route.filter(code=code).exclude(id=route_id or 0).exists()
+    if clash:
+        raise ValidationFailed({"code": "Another route already uses this code."})
+    operator = await Operator.first() or await Operator.create(name="Busbook Operator")
+    async with in_transaction() as conn:
+        if route_id is None:
+            route = await Route.create(
+                code=code, name=name.strip() or code, operator=operator, using_db=conn
+            )
+            current: list[RouteStop] = []
+        else:
+            found = await Route.filter(id=route_id).select_for_update().using_db(conn).first()
+            if found is None:
+                raise NotFound("We could not find that route.")
+            route = found
+            current = list(
+                await RouteStop.filter(route=route)
+                .order_by("seq")
+                .using_db(conn)
+                .prefetch_related("city")
+            )
+            in_use = (
+                await Reservation.filter(
+                    schedule__route_id=route.id, status=ReservationStatus.ACTIVE
+                )
+                .using_db(conn)
+                .exists()
+                or await Booking.filter(
+                    schedule__route_id=route.id,
+                    status__in=[BookingStatus.CONFIRMED, BookingStatus.PARTIALLY_CANCELLED],
+                )
+                .using_db(conn)
+                .exists()
+            )
+            same_stops = [s.city.name for s in current] == [s.city for s in stops]
+            if in_use and not same_stops:
+                raise Conflict(
+                    "This route has holds or bookings, and their seats are sold by stop: its "
+                    "stops must stay the same cities in the same order. You can change times, "
+                    "distances and boarding points, or create a new route."
+                )
+            route.code, route.name = code, name.strip() or route.name
+            await route.save(update_fields=["code", "name"], using_db=conn)
+        for seq, line in enumerate(stops):
+            city, _ = await City.get_or_create(name=line.city, using_db=conn)
+            if seq < len(current) and current[seq].city_id == city.id:  # type: ignore[attr-defined]
+                stop = current[seq]
+                stop.minutes_from_origin, stop.km_from_origin = line.minutes, line.km
+                await stop.save(using_db=conn)
+                # Keep points that holds or bookings refer to; drop the others not listed.
+                for point in await StopPoint.filter(stop=stop).using_db(conn):
+                    if point.name in line.points:
+                        continue
+                    used = (
+                        await Reservation.filter(
+                            Q(boarding_point_id=point.id) | Q(dropping_point_id=point.id)
+                        )
+                        .using_db(conn)
+                        .exists()
+                        or await Booking.filter(
+                            Q(boarding_point_id=point.id) | Q(dropping_point_id=point.id)
+                        )
+                        .using_db(conn)
+                        .exists()
+                    )
+                    if not used:
+                        await point.delete(using_db=conn)
+            else:
+                if seq < len(current):
+                    await current[seq].delete(using_db=conn)
+                stop = await RouteStop.create(
+                    route=route,
+                    seq=seq,
+                    city=city,
+                    minutes_from_origin=line.minutes,
+                    km_from_origin=line.km,
+                    using_db=conn,
+                )
+            existing = {p.name for p in await StopPoint.filter(stop=stop).using_db(conn)}
+            for offset, point_name in enumerate(line.points):
+                if point_name in existing:
+                    continue
+                await StopPoint.create(
+                    stop=stop,
+                    name=point_name[:120],
+                    minutes_offset=offset * 10,
+                    is_boarding=seq < len(stops) - 1,
+                    is_dropping=seq > 0,
+                    using_db=conn,
+                )
+        for extra in current[len(stops) :]:
+            await extra.delete(using_db=conn)
+        await audit.record(
+            "route.saved",
+            now=now,
+            actor=admin,
+            subject=route,
+            using_db=conn,
+            data={"code": code, "stops": [s.city for s in stops]},
+        )
+    inventory.forget_routes()
+    return route
+
+
+async def list_routes() -> list[Route]:
+    return (
+        await Route.all().order_by("code").prefetch_related("stops", "stops__city", "stops__points")
+    )

@@ -1,0 +1,186 @@
+"""The timetable: trips (schedules) of a route on a bus, their seat inventory, blocking a
+seat on one trip, and the operator's list of upcoming trips."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from tortoise.transactions import in_transaction
+
+from domain import audit, events, inventory
+from domain.enums import ScheduleStatus
+from domain.errors import Conflict, NotFound, ValidationFailed
+from domain.models import Bus, Route, RouteStop, Schedule, ScheduleSeat, User
+
+
+@dataclass(frozen=True)
+class TimetableInput:
+    route_id: str
+    bus_id: str
+    departure_time: str  # HH:MM, local
+    first_day: str
+    last_day: str
+    weekdays: list[str]  # "0".."6", Monday = 0
+    base_fare: str
+
+
+async def create_timetable(
+    admin: User, data: TimetableInput, *, now: datetime, tz: ZoneInfo
+) -> list[Schedule]:
+    """One trip or a recurring timetable (days of the week within a date range) in one go,
+    each with its seat inventory. A bus already on the road at that time is refused."""
+    errors: dict[str, str] = {}
+    route = await Route.get_or_none(id=int(data.route_id)) if data.route_id.isdigit() else None
+    bus = await Bus.get_or_none(id=int(data.bus_id)) if data.bus_id.isdigit() else None
+    if route is None:
+        errors["route_id"] = "Choose a route."
+    if bus is None:
+        errors["bus_id"] = "Choose a bus."
+    try:
+        departs = time.fromisoformat(data.departure_time)
+    except ValueError:
+        errors["departure_time"] = "Enter the departure time as HH:MM."
+    try:
+        first, last = (
+            date.fromisoformat(data.first_day),
+            date.fromisoformat(data.last_day or data.first_day),
+        )
+    except ValueError:
+        errors["first_day"] = "Enter the dates as YYYY-MM-DD."
+    else:
+        if last < first:
+            errors["last_day"] = "The last day must not be before the first day."
+        elif (last - first).days > 366:
+            errors["last_day"] = "A timetable can cover at most a year."
+    try:
+        fare = Decimal(data.base_fare)
+        if fare <= 0:
+            raise InvalidOperation
+    except InvalidOperation:
+        errors["base_fare"] = "Enter the fare for the whole route, e.g. 650."
+    weekdays = {int(d) for d in data.weekdays if d in {"0", "1", "2", "3", "4", "5", "6"}}
+    if not weekdays:
+        errors["weekdays"] = "Choose at least one day of the week."
+    if errors:
+        raise ValidationFailed(errors)
+    assert route is not None and bus is not None
+    last_stop = await RouteStop.filter(route=route).order_by("-seq").first()
+    if last_stop is None or last_stop.seq == 0:
+        raise ValidationFailed({"route_id": "That route has no stops yet."})
+    duration = timedelta(minutes=last_stop.minutes_from_origin)
+    starts = [
+        datetime.combine(first + timedelta(days=i), departs, tz)
+        for i in range((last - first).days + 1)
+        if (first + timedelta(days=i)).weekday() in weekdays
+    ]
+    starts = [s for s in starts if s > now]
+    if not starts:
+        raise ValidationFailed({"first_day": "Those days are all in the past."})
+    async with in_transaction() as conn:
+        # Lock the bus so two timetables cannot put it on two roads at once.
+        await Bus.filter(id=bus.id).select_for_update().using_db(conn).first()
+        for start in starts:
+            clash = (
+                await Schedule.filter(
+                    bus=bus,
+                    status=ScheduleStatus.SCHEDULED,
+                    departure_at__lt=start + duration,
+                    arrival_at__gt=start,
+                )
+                .using_db(conn)
+                .first()
+            )
+            if clash is not None:
+                raise Conflict(
+                    f"Bus {bus.registration} is already on another trip then "
+                    f"(trip #{clash.id}, leaving {clash.departure_at.astimezone(tz):%d %b %H:%M})."
+                    " Nothing was created."
+                )
+        created = []
+        for start in starts:
+            schedule = await Schedule.create(
+                route=route,
+                bus=bus,
+                departure_at=start,
+                arrival_at=start + duration,
+                base_fare=fare,
+                using_db=conn,
+            )
+            await inventory.generate_schedule_seats(schedule, using_db=conn)
+            created.append(schedule)
+        await audit.record(
+            "schedule.created",
+            now=now,
+            actor=admin,
+            using_db=conn,
+            data={"route_id": route.id, "bus_id": bus.id, "trips": [s.id for s in created]},
+        )
+    return created
+
+
+async def generate_seats(admin: User, schedule_id: int, *, now: datetime) -> int:
+    schedule = await Schedule.get_or_none(id=schedule_id)
+    if schedule is None:
+        raise NotFound("We could not find that trip.")
+    async with in_transaction() as conn:
+        count = await inventory.generate_schedule_seats(schedule, using_db=conn)
+        await audit.record(
+            "schedule.seats_generated",
+            now=now,
+            actor=admin,
+            subject=schedule,
+            data={"created": count},
+            using_db=conn,
+        )
+    return count
+
+
+async def set_seat_blocked(
+    admin: User, schedule_seat_id: int, blocked: bool, reason: str, *, now: datetime
+) -> ScheduleSeat:
+    """Block a seat on one trip (not for sale) or unblock it; a sold or held seat cannot be
+    blocked until it is free."""
+    async with in_transaction() as conn:
+        seat = (
+            await ScheduleSeat.filter(id=schedule_seat_id)
+            .select_for_update()
+            .using_db(conn)
+            .prefetch_related("seat")
+            .first()
+        )
+        if seat is None:
+            raise NotFound("We could not find that seat.")
+        if blocked:
+            states = await inventory.seat_states(seat.schedule_id, [seat.id], using_db=conn)
+            state = states.get(seat.id)
+            if state and any(o.live(now) for o in state.occupancies):
+                raise Conflict(f"Seat {seat.seat.number} is held or booked; free it first.")
+        seat.is_blocked = blocked
+        seat.blocked_reason = reason.strip()[:200] if blocked else ""
+        await seat.save(update_fields=["is_blocked", "blocked_reason"], using_db=conn)
+        await audit.record(
+            "seat.blocked" if blocked else "seat.unblocked",
+            now=now,
+            actor=admin,
+            subject=seat,
+            using_db=conn,
+            data={
+                "schedule_id": seat.schedule_id,
+                "seat": seat.seat.number,
+                "reason": seat.blocked_reason,
+            },
+        )
+        await events.announce(conn, seat.schedule_id, [seat.id], "blocked")
+    return seat
+
+
+async def upcoming_schedules(now: datetime, limit: int = 200) -> list[Schedule]:
+    return (
+        await Schedule.filter(departure_at__gt=now - timedelta(hours=12))
+        .order_by("departure_at")
+        .limit(limit)
+        .prefetch_related("route", "bus")
+    )
