@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 from quart import Quart
 
-from domain import attempts, bookings, cancellations, clock, database, holds, mail, tickets
+from domain import attempts, clock, database, holds, mail, refunds, ticket_documents
 from domain.events import SeatBroker
 from domain.payments.registry import Gateways
 from domain.settings import Settings
@@ -42,7 +42,7 @@ def _freeze_heap() -> None:
 
 async def _warm_up_then_freeze() -> None:
     # WeasyPrint's first render costs seconds (imports, fonts): pay it at start-up.
-    await asyncio.to_thread(tickets.warm_up)
+    await asyncio.to_thread(ticket_documents.warm_up)
     _freeze_heap()
 
 
@@ -158,10 +158,10 @@ async def _retry_refunds_forever(settings: Settings, gateways: Gateways) -> None
     money that cannot buy a ticket goes back)."""
     while True:
         try:
-            await bookings.retry_refunds(
+            await refunds.retry_refunds(
                 gateways=gateways, config=settings.checkout, now=clock.now()
             )
-            await cancellations.retry_failed_refunds(gateways=gateways, now=clock.now())
+            await refunds.retry_failed_refunds(gateways=gateways, now=clock.now())
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape  # noqa: E402
 
-from domain import tickets  # noqa: E402
+from domain import ticket_documents, ticket_tokens  # noqa: E402
 
 TARGET_MS = 300.0
 SECRET = "bench-secret-" + "x" * 32
@@ -48,8 +48,8 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def context(passengers: int) -> dict[str, Any]:
-    number, reference = tickets.ticket_number(), tickets.booking_reference()
-    token = tickets.qr_token(
+    number, reference = ticket_tokens.ticket_number(), ticket_tokens.booking_reference()
+    token = ticket_tokens.qr_token(
         SECRET, ticket_number=number, booking_reference=reference, schedule_id=1234
     )
     return {
@@ -89,10 +89,10 @@ def render_once(env: Environment, ctx: dict[str, Any]) -> tuple[float, float, fl
     started = time.perf_counter()
     values = {key: value for key, value in ctx.items() if key != "qr_token"}
     html = env.get_template("tickets/ticket_pdf.html").render(
-        **values, qr_svg=tickets.qr_svg(ctx["qr_token"])
+        **values, qr_svg=ticket_documents.qr_svg(ctx["qr_token"])
     )
     html_done = time.perf_counter()
-    pdf = tickets.render_pdf(html)
+    pdf = ticket_documents.render_pdf(html)
     done = time.perf_counter()
     return html_done - started, done - html_done, time.process_time() - cpu, pdf
 

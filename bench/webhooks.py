@@ -28,8 +28,8 @@ from _common import (
     percentile,
 )
 
-from domain import bookings, database, holds
-from domain.bookings import CheckoutInput, PassengerInput
+from domain import checkout, database, holds
+from domain.checkout import CheckoutInput, PassengerInput
 from domain.clock import now
 from domain.holds import HoldPolicy, HoldRequest
 from domain.models import Booking, Payment, User
@@ -70,8 +70,8 @@ async def prepare(url: str, count: int) -> tuple[list[tuple[dict[str, str], byte
                 now=now(),
                 policy=policy,
             )
-            quote = await bookings.quote(reservation)
-            payment = await bookings.start_checkout(
+            quote = await checkout.quote(reservation)
+            payment = await checkout.start_checkout(
                 user,
                 reservation.public_id,
                 CheckoutInput(
@@ -86,7 +86,7 @@ async def prepare(url: str, count: int) -> tuple[list[tuple[dict[str, str], byte
                 config=settings.checkout,
                 now=now(),
             )
-            webhooks.append(simulator.webhook(bookings.payment_info(payment), succeeded=True))
+            webhooks.append(simulator.webhook(checkout.payment_info(payment), succeeded=True))
         total = sum((p.amount for p in await Payment.all()), Decimal(0))
         log(f"prepared {len(webhooks)} pending payments ({total} INR)")
         return webhooks, len(webhooks)

@@ -3,7 +3,8 @@
 The quote a passenger sees and the figure that is refunded come from the same function of
 (booking, seats, now). Seats are released at once (live on every seat map), the ticket is
 re-issued for the remaining passengers or cancelled, and the refund goes back through the
-original gateway: pending -> processed, or failed and retried until the gateway agrees.
+original gateway (`domain.refunds.process_refund`): pending -> processed, or failed and
+retried until the gateway agrees.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from tortoise.transactions import in_transaction
 
-from domain import audit, events, mail, public_ids
-from domain.bookings import CheckoutConfig, issue_ticket, payment_info
+from domain import audit, events, notifications, public_ids
+from domain.checkout import CheckoutConfig
 from domain.enums import (
     BookingStatus,
     PassengerStatus,
@@ -37,8 +38,9 @@ from domain.models import (
     Ticket,
     User,
 )
-from domain.payments.base import GatewayError
 from domain.payments.registry import Gateways
+from domain.refunds import process_refund
+from domain.tickets import issue_ticket
 
 CENT = Decimal("0.01")
 
@@ -251,94 +253,21 @@ async def cancel_booking(
             schedule_id=locked.schedule_id, seat_id__in=seat_ids
         ).using_db(conn)
         await events.announce(conn, locked.schedule_id, [s.id for s in inventory], "cancelled")
-        await mail.queue_email(
-            to=locked.contact_email,
-            subject=f"Busbook booking {locked.reference}: cancellation confirmed",
-            text=(
-                f"We cancelled {len(cancelled_ids)} seat(s) of booking {locked.reference}.\n"
-                f"Policy: {cancellation.policy_tier}\nFee: {fee} {locked.currency}\n"
-                f"Refund: {refund} {locked.currency} to your original payment method.\n"
-                + (
-                    f"Your new ticket for the remaining passengers: {new_ticket.number}\n"
-                    if new_ticket
-                    else ""
-                )
-                + f"\nDetails: {config.public_base_url}/cancellations/{cancellation.public_id}\n"
-            ),
+        await notifications.queue_cancellation_confirmation(
+            conn,
+            locked,
+            cancellation,
+            seats=len(cancelled_ids),
+            fee=fee,
+            refund=refund,
+            new_ticket=new_ticket,
+            config=config,
             now=now,
-            using_db=conn,
         )
     if cancellation.refund_status == RefundStatus.PENDING:
         await process_refund(cancellation.id, gateways=gateways, now=now)
         await cancellation.refresh_from_db()
     return cancellation
-
-
-async def process_refund(cancellation_id: int, *, gateways: Gateways, now: datetime) -> None:
-    """Send a pending (or failed) refund through the payment's gateway, once."""
-    cancellation = await Cancellation.get(id=cancellation_id)
-    if cancellation.refund_status not in {RefundStatus.PENDING, RefundStatus.FAILED}:
-        return
-    payment = await Payment.get(id=cancellation.payment_id)
-    try:
-        reference = await gateways.get(payment.gateway).refund(
-            payment_info(payment),
-            cancellation.refund_amount,
-            reason=f"cancellation-{cancellation.id}",
-        )
-    except GatewayError as exc:
-        async with in_transaction() as conn:
-            await (
-                Cancellation.filter(id=cancellation.id)
-                .using_db(conn)
-                .update(
-                    refund_status=RefundStatus.FAILED,
-                    refund_attempts=cancellation.refund_attempts + 1,
-                    last_error=exc.message[:255],
-                )
-            )
-            await audit.record(
-                "refund.failed",
-                now=now,
-                subject=cancellation,
-                using_db=conn,
-                data={"error": exc.message},
-            )
-        return
-    async with in_transaction() as conn:
-        locked = (
-            await Cancellation.filter(id=cancellation.id).select_for_update().using_db(conn).first()
-        )
-        assert locked is not None
-        if locked.refund_status == RefundStatus.PROCESSED:
-            return
-        locked.refund_status = RefundStatus.PROCESSED
-        locked.refund_reference = reference
-        locked.refund_attempts += 1
-        locked.processed_at = now
-        await locked.save(using_db=conn)
-        paid = await Payment.filter(id=payment.id).select_for_update().using_db(conn).first()
-        assert paid is not None
-        paid.refunded_amount = paid.refunded_amount + locked.refund_amount
-        await paid.save(update_fields=["refunded_amount"], using_db=conn)
-        await audit.record(
-            "refund.processed",
-            now=now,
-            subject=locked,
-            using_db=conn,
-            data={"reference": reference, "amount": str(locked.refund_amount)},
-        )
-
-
-async def retry_failed_refunds(*, gateways: Gateways, now: datetime) -> int:
-    due = await Cancellation.filter(
-        refund_status__in=[RefundStatus.PENDING, RefundStatus.FAILED]
-    ).order_by("id")
-    for cancellation in due:
-        await process_refund(cancellation.id, gateways=gateways, now=now)
-    return await Cancellation.filter(
-        id__in=[c.id for c in due], refund_status=RefundStatus.PROCESSED
-    ).count()
 
 
 async def get_cancellation(viewer: User, public_id: str) -> Cancellation:

@@ -385,7 +385,7 @@ class Payment(Model):
     gateway_reference = fields.CharField(max_length=128, null=True)
     refunded_amount = fields.DecimalField(max_digits=12, decimal_places=2, default=0)
     # A refund of money we could not honour is retried with backoff until the gateway
-    # takes it (domain.bookings.refund_payment).
+    # takes it (domain.refunds.refund_payment).
     refund_attempts = fields.IntField(default=0)
     next_refund_at = fields.DatetimeField(null=True)
     failure_reason = fields.CharField(max_length=255, default="")

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from tortoise import connections
 from tortoise.expressions import Q
 
-from domain import audit, locking, mail, tickets
+from domain import audit, locking, mail, ticket_tokens
 from domain.enums import (
     PaymentStatus,
     RefundStatus,
@@ -258,7 +258,7 @@ async def board(
     code = code.strip()
     if not code:
         raise ValidationFailed({"code": "Scan or type the ticket's code."})
-    payload = tickets.read_qr_token(secret, code)
+    payload = ticket_tokens.read_qr_token(secret, code)
     number = payload.ticket_number if payload else code.upper()
     if payload is None and not number.startswith("TK-"):
         return BoardingResult(False, "Not a valid ticket", "The code's signature does not match.")

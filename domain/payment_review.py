@@ -18,16 +18,12 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 
 from domain import audit, locking, public_ids
-from domain.bookings import (
-    REFUND_ATTEMPTS_BEFORE_ALERT,
-    CheckoutConfig,
-    captured,
-    refund_payment,
-)
+from domain.checkout import CheckoutConfig
 from domain.enums import PaymentStatus
 from domain.errors import Conflict, PaymentNotFound, ValidationFailed
 from domain.models import ActivityLog, Payment, PaymentEvent, User
 from domain.payments.registry import Gateways
+from domain.refunds import REFUND_ATTEMPTS_BEFORE_ALERT, captured, refund_payment
 
 WAITING = (PaymentStatus.CREATED, PaymentStatus.PENDING)  # no money known to be taken
 HELD = (PaymentStatus.REFUND_PENDING, PaymentStatus.FLAGGED)  # money taken, not applied

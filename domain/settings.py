@@ -10,8 +10,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from domain.accounts import LoginLimits
-from domain.bookings import CheckoutConfig
 from domain.cancellations import Tier, parse_tiers
+from domain.checkout import CheckoutConfig
 from domain.holds import HoldPolicy
 from domain.payments.registry import Gateways, build_gateways
 from domain.proxies import ProxyTrust, parse_trusted_proxies

@@ -1,403 +1,88 @@
-"""Tickets: numbers and references, signed QR and download-link tokens, the QR code as SVG
-and the PDF.
-
-Identifiers use a 32-letter alphabet without the look-alikes 0/O and 1/I, so they can be
-read out over the phone: a ticket number is `TK-` + 8 letters (40 bits), a booking
-reference `BK` + 6 letters (30 bits). Both are random, not sequential; the database's
-unique constraints catch the rare collision and the caller draws again.
-
-Tokens are `<version>.<fields>.<signature>`, the signature a base64url HMAC-SHA256 over
-everything before it, keyed by a sub-key derived from the application secret *per purpose*
-(QR code vs download link), so a token made for one purpose never verifies as the other.
-The fields are readable (nothing in them is secret; they are printed on the ticket anyway)
-and the whole token is URL-safe.
-
-Nothing here reads the clock: expiry is decided by the `now` the caller passes.
-"""
+"""Tickets: issuing a booking's ticket, its signed download link, and finding a ticket for
+its owner or for the holder of a link. The numbers and tokens are made in
+`domain.ticket_tokens`; the QR image and the PDF in `domain.ticket_documents`."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import functools
-import hashlib
-import hmac
-import re
-import secrets
-import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from typing import Any, Protocol
-
-# 8 digits + 24 letters = 32 symbols: no 0/O, no 1/I.
-ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-TICKET_PREFIX = "TK-"
-TICKET_LENGTH = 8
-BOOKING_PREFIX = "BK"
-BOOKING_LENGTH = 6
-
-TICKET_NUMBER_RE = re.compile(rf"{TICKET_PREFIX}[{ALPHABET}]{{{TICKET_LENGTH}}}")
-BOOKING_REFERENCE_RE = re.compile(rf"{BOOKING_PREFIX}[{ALPHABET}]{{{BOOKING_LENGTH}}}")
-
-# What a token field may contain: URL-safe and free of the "." separator. Deliberately wider
-# than the generated shapes, so tickets numbered by other means (fixtures, imports) still
-# get tokens. Lengths follow the model columns (Ticket.number 20, Booking.reference 12).
-_TICKET_FIELD = re.compile(r"[A-Za-z0-9_-]{1,20}")
-_BOOKING_FIELD = re.compile(r"[A-Za-z0-9_-]{1,12}")
-_UINT = re.compile(r"[1-9][0-9]{0,18}")  # up to 2**63 - 1, a PostgreSQL bigint
-_MAX_ID = 2**63 - 1
-_INT = re.compile(r"-?(?:0|[1-9][0-9]{0,18})")
-
-_QR_VERSION = "1"
-_DOWNLOAD_VERSION = "1"
-_QR_PURPOSE = b"busbook/ticket-qr/v1"
-_DOWNLOAD_PURPOSE = b"busbook/ticket-download/v1"
-_SIGNATURE_LENGTH = 43  # 32 bytes of HMAC-SHA256, base64url without padding
-_MAX_TOKEN_LENGTH = 512  # anything longer is garbage; don't even split it
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-class _Chooser(Protocol):
-    """Anything with `choice`: the `secrets` module, or a seeded `random.Random` in tests."""
-
-    def choice(self, seq: str, /) -> str: ...
-
-
-# ----------------------------------------------------------------------------- identifiers
-
-
-def _draw(rng: _Chooser, length: int) -> str:
-    return "".join(rng.choice(ALPHABET) for _ in range(length))
-
-
-def ticket_number(rng: _Chooser = secrets) -> str:
-    """A new random ticket number like `TK-7F3K9Q2M` (not checked for uniqueness here)."""
-    return TICKET_PREFIX + _draw(rng, TICKET_LENGTH)
-
-
-def booking_reference(rng: _Chooser = secrets) -> str:
-    """A new random booking reference like `BK7F3K9Q` (not checked for uniqueness here)."""
-    return BOOKING_PREFIX + _draw(rng, BOOKING_LENGTH)
-
-
-# ----------------------------------------------------------------------------- signing
-
-
-def _subkey(secret: str, purpose: bytes) -> bytes:
-    if not secret:
-        raise ValueError("an empty secret cannot sign tickets")
-    return hmac.new(secret.encode(), purpose, hashlib.sha256).digest()
-
-
-def _signature(key: bytes, message: str) -> str:
-    digest = hmac.new(key, message.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
-def _sign(key: bytes, *fields: str) -> str:
-    message = ".".join(fields)
-    return f"{message}.{_signature(key, message)}"
-
-
-def _verified_fields(key: bytes, token: object, version: str, count: int) -> list[str] | None:
-    """The `count` fields after the version of an authentic token, or None."""
-    if not isinstance(token, str) or len(token) > _MAX_TOKEN_LENGTH or not token.isascii():
-        return None
-    message, dot, signature = token.rpartition(".")
-    if not dot or len(signature) != _SIGNATURE_LENGTH:
-        return None
-    if not hmac.compare_digest(signature, _signature(key, message)):
-        return None
-    parts = message.split(".")
-    if len(parts) != count + 1 or parts[0] != version:
-        return None
-    return parts[1:]
-
-
-# ----------------------------------------------------------------------------- QR token
-
-
-@dataclass(frozen=True, slots=True)
-class QrPayload:
-    ticket_number: str
-    booking_reference: str
-    schedule_id: int
-
-
-def qr_token(secret: str, *, ticket_number: str, booking_reference: str, schedule_id: int) -> str:
-    """The signed token printed in a ticket's QR code (~75 characters, URL-safe).
-
-    Example: `1.TK-7F3K9Q2M.BK7F3K9Q.42.<43-character signature>`. It does not expire: it
-    is as valid as the ticket row it names; a scanner must still check the ticket's status
-    and that it belongs to the trip being boarded (`schedule_id`).
-    """
-    if not _TICKET_FIELD.fullmatch(ticket_number):
-        raise ValueError(f"ticket number {ticket_number!r} cannot go into a token")
-    if not _BOOKING_FIELD.fullmatch(booking_reference):
-        raise ValueError(f"booking reference {booking_reference!r} cannot go into a token")
-    if isinstance(schedule_id, bool) or not isinstance(schedule_id, int):
-        raise ValueError(f"schedule id must be an integer, got {schedule_id!r}")
-    if not 0 < schedule_id <= _MAX_ID:
-        raise ValueError(f"schedule id must be between 1 and 2**63 - 1, got {schedule_id}")
-    key = _subkey(secret, _QR_PURPOSE)
-    return _sign(key, _QR_VERSION, ticket_number, booking_reference, str(schedule_id))
-
-
-def read_qr_token(secret: str, token: str) -> QrPayload | None:
-    """What an authentic QR token says, or None for anything tampered with or malformed.
-
-    Never raises for a bad token (only for an empty `secret`, a configuration error)."""
-    fields = _verified_fields(_subkey(secret, _QR_PURPOSE), token, _QR_VERSION, 3)
-    if fields is None:
-        return None
-    number, reference, schedule = fields
-    if not (
-        _TICKET_FIELD.fullmatch(number)
-        and _BOOKING_FIELD.fullmatch(reference)
-        and _UINT.fullmatch(schedule)
-    ):
-        return None
-    schedule_id = int(schedule)
-    if schedule_id > _MAX_ID:
-        return None
-    return QrPayload(ticket_number=number, booking_reference=reference, schedule_id=schedule_id)
-
-
-# ----------------------------------------------------------------------------- download link
-
-
-class DownloadStatus(StrEnum):
-    VALID = "valid"
-    EXPIRED = "expired"
-    INVALID = "invalid"
-
-
-@dataclass(frozen=True, slots=True)
-class DownloadCheck:
-    """The verdict on a download-link token.
-
-    `ticket_number` and `expires_at` are set for VALID and EXPIRED (an authentic token),
-    None for INVALID (nothing in a forged token can be trusted).
-    """
-
-    status: DownloadStatus
-    ticket_number: str | None = None
-    expires_at: datetime | None = None
-
-    @property
-    def is_valid(self) -> bool:
-        return self.status is DownloadStatus.VALID
-
-    @property
-    def is_expired(self) -> bool:
-        return self.status is DownloadStatus.EXPIRED
-
-
-INVALID_DOWNLOAD = DownloadCheck(DownloadStatus.INVALID)
-
-
-def _require_aware(value: datetime, name: str) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} must be timezone-aware")
-
-
-def _to_micros(moment: datetime) -> int:
-    return (moment - _EPOCH) // _MICROSECOND
-
-
-def download_token(secret: str, ticket_number: str, *, expires_at: datetime) -> str:
-    """A signed token for a ticket's download link, good until `expires_at` (exclusive).
-
-    Example: `1.TK-7F3K9Q2M.1795000000000000.<signature>`; the expiry is kept to the
-    microsecond, so "expired at `expires_at`" holds exactly.
-    """
-    if not _TICKET_FIELD.fullmatch(ticket_number):
-        raise ValueError(f"ticket number {ticket_number!r} cannot go into a token")
-    _require_aware(expires_at, "expires_at")
-    key = _subkey(secret, _DOWNLOAD_PURPOSE)
-    return _sign(key, _DOWNLOAD_VERSION, ticket_number, str(_to_micros(expires_at)))
-
-
-def read_download_token(secret: str, token: str, *, now: datetime) -> DownloadCheck:
-    """VALID while `now < expires_at`, EXPIRED from then on, INVALID if not authentic.
-
-    Never raises for a bad token; raises ValueError only for a naive `now` (a bug).
-    """
-    _require_aware(now, "now")
-    fields = _verified_fields(_subkey(secret, _DOWNLOAD_PURPOSE), token, _DOWNLOAD_VERSION, 2)
-    if fields is None:
-        return INVALID_DOWNLOAD
-    number, micros = fields
-    if not (_TICKET_FIELD.fullmatch(number) and _INT.fullmatch(micros)):
-        return INVALID_DOWNLOAD
-    try:
-        expires_at = _EPOCH + timedelta(microseconds=int(micros))
-    except OverflowError:
-        return INVALID_DOWNLOAD
-    status = DownloadStatus.VALID if now < expires_at else DownloadStatus.EXPIRED
-    return DownloadCheck(status, ticket_number=number, expires_at=expires_at)
-
-
-# ----------------------------------------------------------------------------- QR code
-
-
-QR_BORDER = 4  # modules of quiet zone around the code, as the QR standard asks
-
-
-def _runs_path(modules: list[list[bool]], border: int) -> str:
-    """An SVG path drawing each horizontal run of dark modules as one rectangle.
-
-    qrcode's path drawer writes one square per module (~550 subpaths for a ticket token)
-    in absolute commands; WeasyPrint parses SVG paths in Python, and that path cost about
-    100 ms per ticket PDF. Runs halve the subpaths and use short relative commands: about
-    15 ms.
-    """
-    parts: list[str] = []
-    for y, row in enumerate(modules):
-        x, width = 0, len(row)
-        while x < width:
-            if not row[x]:
-                x += 1
-                continue
-            start = x
-            while x < width and row[x]:
-                x += 1
-            parts.append(f"M{start + border},{y + border}h{x - start}v1h-{x - start}z")
-    return "".join(parts)
-
-
-def qr_svg(data: str) -> str:
-    """`data` as a QR code (error correction M): one inline `<svg>` element with a viewBox
-    and no width/height, so CSS sizes it (give it a width; it is square). Black modules
-    on a white background with the standard 4-module quiet zone; no XML declaration.
-
-    Built with qrcode's SVG path image factory (no Pillow); the path is then redrawn as
-    runs of modules, which covers the same squares and renders far faster in WeasyPrint.
-    """
-    import qrcode
-    import qrcode.image.svg
-
-    code = qrcode.QRCode(
-        error_correction=qrcode.constants.ERROR_CORRECT_M,
-        border=QR_BORDER,
-        image_factory=qrcode.image.svg.SvgPathFillImage,
+from datetime import datetime
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from domain import audit, ticket_tokens
+from domain.bookings import get_booking
+from domain.checkout import CheckoutConfig
+from domain.errors import TicketNotFound
+from domain.inventory import Trip, load_trip
+from domain.models import Booking, Ticket, User
+
+TICKET_NUMBER_MAX = 20  # Ticket.number
+
+
+async def issue_ticket(
+    conn: BaseDBAsyncClient, booking: Booking, *, config: CheckoutConfig, now: datetime
+) -> Ticket:
+    number = ticket_tokens.ticket_number()
+    ticket = await Ticket.create(
+        number=number,
+        booking=booking,
+        qr_token=ticket_tokens.qr_token(
+            config.secret,
+            ticket_number=number,
+            booking_reference=booking.reference,
+            schedule_id=booking.schedule_id,
+        ),
+        issued_at=now,
+        using_db=conn,
     )
-    code.add_data(data)
-    code.make(fit=True)
-    image: Any = code.make_image()
-    root: Any = image.get_image()
-    for attribute in ("width", "height"):
-        root.attrib.pop(attribute, None)
-    root.set("role", "img")
-    root.set("aria-label", "QR code")
-    root.set("shape-rendering", "crispEdges")
-    path: Any = image.path
-    path.set("d", _runs_path(code.modules, QR_BORDER))
-    # qrcode names the path id="qr-path"; ids must be unique in a page with several codes.
-    path.attrib.pop("id", None)
-    svg = str(image.to_string(encoding="unicode"))
-    if svg.startswith("<?xml"):
-        svg = svg.split("?>", 1)[1].lstrip()
-    return svg
-
-
-# ----------------------------------------------------------------------------- PDF
-
-# WeasyPrint's rendering is pure Python holding the GIL, so threads gain nothing from
-# rendering side by side, while Pango/fontconfig have a history of crashing under
-# concurrent use. One render at a time per process.
-_render_lock = threading.Lock()
-# One Fontconfig/Pango set-up per process, not per PDF: WeasyPrint builds a new one for
-# each document unless given one (~25 ms, plus cold font caches every time). Used only
-# under the lock.
-_font_config: Any = None
-
-
-def _shared_font_config() -> Any:
-    global _font_config
-    if _font_config is None:
-        from weasyprint.text.fonts import FontConfiguration
-
-        _font_config = FontConfiguration()
-    return _font_config
-
-
-_STYLE_BLOCK = re.compile(r"<style>(.*?)</style>", re.DOTALL | re.IGNORECASE)
-_OTHER_CSS = re.compile(r"<link\b|<style\s|@import|@font-face", re.IGNORECASE)
-_HEAD_END = re.compile(r"</head\s*>", re.IGNORECASE)
-
-
-@functools.lru_cache(maxsize=16)
-def _parsed_stylesheet(css: str, base_url: str | None) -> Any:
-    """A parsed, selector-compiled stylesheet, kept for the next document with the same
-    <style>: parsing and compiling the ticket's CSS is ~15% of a render. Called under the
-    render lock only (it uses the shared font set-up)."""
-    from weasyprint import CSS
-    from weasyprint.urls import URLFetcher
-
-    return CSS(
-        string=css,
-        base_url=base_url,
-        url_fetcher=URLFetcher(allowed_protocols=("data", "file")),
-        font_config=_shared_font_config(),
+    await audit.record(
+        "ticket.issued",
+        now=now,
+        subject=ticket,
+        using_db=conn,
+        data={"booking": booking.reference, "number": number},
     )
+    return ticket
 
 
-def _split_styles(html: str) -> tuple[str, list[str]]:
-    """The document without its plain `<style>` blocks, and their CSS in order, when those
-    blocks (all in the head) are all the CSS it has; otherwise the document untouched.
-
-    Passed back as `stylesheets=`, the rules cascade as WeasyPrint's "user" origin instead
-    of "author"; with no other author stylesheet that gives the same styles (inline
-    `style` attributes still win, `!important` still beats them).
-    """
-    head_end = _HEAD_END.search(html)
-    if head_end is None:
-        return html, []
-    head, rest = html[: head_end.start()], html[head_end.start() :]
-    blocks = _STYLE_BLOCK.findall(head)
-    if not blocks or _OTHER_CSS.search(html) or "<style" in rest.lower():
-        return html, []
-    return _STYLE_BLOCK.sub("", head) + rest, blocks
+async def ticket_link(
+    ticket: Ticket, booking: Booking, *, config: CheckoutConfig, trip: Trip | None = None
+) -> str:
+    """The signed, expiring download link that goes into emails (no login needed)."""
+    trip = trip or await load_trip(booking.schedule_id)
+    expires = trip.stop(booking.to_seq).arrives_at + config.link_valid_after_arrival
+    token = ticket_tokens.download_token(config.secret, ticket.number, expires_at=expires)
+    return f"{config.public_base_url}/tickets/{ticket.number}/download?token={token}"
 
 
-def render_pdf(html: str, *, base_url: str | None = None) -> bytes:
-    """Render an HTML document (e.g. templates/tickets/ticket_pdf.html) to PDF bytes.
-
-    Synchronous and CPU-bound (~0.2 s for a ticket, see bench/pdf.py), one render at a
-    time per process: call it from async code through `render_pdf_async`. Only `data:`
-    and `file:` URLs are fetched (`base_url` resolves relative ones); network URLs are
-    refused, so a ticket never makes a request whatever ends up in its HTML.
-    """
-    from weasyprint import HTML
-    from weasyprint.text.fonts import FontConfiguration
-    from weasyprint.urls import URLFetcher
-
-    fetcher = URLFetcher(allowed_protocols=("data", "file"))
-    body, styles = _split_styles(html)
-    document = HTML(string=body, base_url=base_url, url_fetcher=fetcher)
-    with _render_lock:
-        if "@font-face" in html:
-            # Its fonts would join the shared set-up for good: give it a fresh one.
-            pdf = document.write_pdf(font_config=FontConfiguration())
-        else:
-            stylesheets = [_parsed_stylesheet(css, base_url) for css in styles]
-            pdf = document.write_pdf(font_config=_shared_font_config(), stylesheets=stylesheets)
-    if not isinstance(pdf, bytes):  # write_pdf() without a target returns bytes
-        raise TypeError("WeasyPrint returned no PDF bytes")
-    return pdf
+@dataclass(frozen=True)
+class TicketView:
+    ticket: Ticket
+    booking: Booking
 
 
-def warm_up() -> None:
-    """Import WeasyPrint and render a tiny page, so the first ticket a customer downloads
-    doesn't pay the ~2-3 s import and font set-up. Call it once per process at start-up,
-    off the event loop: `await asyncio.to_thread(tickets.warm_up)`."""
-    render_pdf("<p style=\"font-family: 'DejaVu Sans', sans-serif\">Busbook</p>")
+async def get_ticket(viewer: User | None, number: str) -> TicketView:
+    """A ticket its owner (or an admin) may see; anyone else gets a 404."""
+    ticket = await _ticket(number)
+    if ticket is None:
+        raise TicketNotFound()
+    booking = await get_booking(viewer, (await ticket.booking).reference)
+    return TicketView(ticket, booking)
 
 
-async def render_pdf_async(html: str, base_url: str | None = None) -> bytes:
-    """`render_pdf` in a worker thread, so the event loop keeps serving."""
-    return await asyncio.to_thread(render_pdf, html, base_url=base_url)
+async def _ticket(number: str) -> Ticket | None:
+    number = number.strip().upper()
+    if len(number) > TICKET_NUMBER_MAX:
+        return None
+    return await Ticket.get_or_none(number=number)
+
+
+async def ticket_by_number(number: str) -> TicketView:
+    """For a holder of a signed link: no login, the link itself is the permission."""
+    ticket = await _ticket(number)
+    if ticket is None:
+        raise TicketNotFound()
+    booking = await Booking.get(id=ticket.booking_id).prefetch_related(
+        "passengers", "passengers__seat", "boarding_point", "dropping_point"
+    )
+    return TicketView(ticket, booking)

@@ -10,7 +10,7 @@ from datetime import datetime
 from tortoise.transactions import in_transaction
 
 from domain import audit, cancellations, database, holds
-from domain.bookings import CheckoutConfig
+from domain.checkout import CheckoutConfig
 from domain.enums import BookingStatus, ReservationStatus, ScheduleStatus
 from domain.errors import Conflict, NotFound, ValidationFailed
 from domain.models import Booking, Reservation, Schedule, User

@@ -214,8 +214,8 @@ async def start_paying(
     seats: int = 1,
 ) -> Paying:
     """Hold `seats` seats on a fresh trip and start paying for them, as the hold page does."""
-    from domain import bookings, holds
-    from domain.bookings import CheckoutInput, PassengerInput
+    from domain import checkout, holds
+    from domain.checkout import CheckoutInput, PassengerInput
     from domain.holds import HoldPolicy, HoldRequest
 
     trip = await make_trip(departs or now + timedelta(days=1), rows=2)
@@ -227,7 +227,7 @@ async def start_paying(
         now=now,
         policy=HoldPolicy(),
     )
-    quote = await bookings.quote(reservation)
+    quote = await checkout.quote(reservation)
     form = CheckoutInput(
         passengers=[
             PassengerInput(s.id, f"Passenger {i}", "34", "female") for i, s in enumerate(chosen)
@@ -238,7 +238,7 @@ async def start_paying(
         quoted_total=str(quote.total),
         idempotency_key=secrets.token_urlsafe(24),
     )
-    payment = await bookings.start_checkout(
+    payment = await checkout.start_checkout(
         user, reservation.public_id, form, gateways=gateways, config=config, now=now
     )
     return Paying(user, trip, reservation, form, payment)

@@ -7,7 +7,7 @@ from typing import Any
 from quart import Blueprint, Response, current_app, request
 from quart.typing import ResponseReturnValue
 
-from domain import bookings, inventory, tickets
+from domain import bookings, inventory, ticket_documents, ticket_tokens, tickets
 from domain.errors import TicketLinkExpired, TicketLinkInvalid
 from views import web
 
@@ -23,14 +23,14 @@ async def list_bookings() -> ResponseReturnValue:
     return await web.render("pages/bookings/index.html", upcoming=upcoming, past=past)
 
 
-async def _booking_context(view: bookings.TicketView | None, booking_ref: str) -> dict[str, Any]:
+async def _booking_context(view: tickets.TicketView | None, booking_ref: str) -> dict[str, Any]:
     user = web.viewer()
     booking = view.booking if view else await bookings.get_booking(user, booking_ref)
     trip = await inventory.load_trip(booking.schedule_id)
     ticket_list = list(booking.tickets) if view is None else [view.ticket]
     ticket = ticket_list[-1] if ticket_list else None
     link = (
-        await bookings.ticket_link(ticket, booking, config=web.settings().checkout)
+        await tickets.ticket_link(ticket, booking, config=web.settings().checkout)
         if ticket
         else None
     )
@@ -40,7 +40,7 @@ async def _booking_context(view: bookings.TicketView | None, booking_ref: str) -
         "origin": trip.stop(booking.from_seq),
         "destination": trip.stop(booking.to_seq),
         "ticket": ticket,
-        "qr": tickets.qr_svg(ticket.qr_token) if ticket else "",
+        "qr": ticket_documents.qr_svg(ticket.qr_token) if ticket else "",
         "download_link": link,
         "payments": list(getattr(booking, "payments", [])),
         "now_utc": web.now(),
@@ -57,7 +57,7 @@ async def show_booking(reference: str) -> ResponseReturnValue:
 @blueprint.get("/tickets/<number>")
 @web.login_required
 async def show_ticket(number: str) -> ResponseReturnValue:
-    view = await bookings.get_ticket(web.viewer(), number)
+    view = await tickets.get_ticket(web.viewer(), number)
     context = await _booking_context(view, view.booking.reference)
     return await web.render("pages/bookings/detail.html", **context)
 
@@ -68,16 +68,16 @@ async def download_ticket(number: str) -> ResponseReturnValue:
     token = request.args.get("token")
     settings = web.settings()
     if token:
-        check = tickets.read_download_token(settings.secret_key, token, now=web.now())
+        check = ticket_tokens.read_download_token(settings.secret_key, token, now=web.now())
         if check.status == "expired" and check.ticket_number == number.upper():
             raise TicketLinkExpired()
         if check.status != "valid" or check.ticket_number != number.upper():
             raise TicketLinkInvalid()
-        view = await bookings.ticket_by_number(number)
+        view = await tickets.ticket_by_number(number)
     else:
         if web.viewer() is None:
             raise TicketLinkInvalid()
-        view = await bookings.get_ticket(web.viewer(), number)
+        view = await tickets.get_ticket(web.viewer(), number)
     booking = view.booking
     trip = await inventory.load_trip(booking.schedule_id)
     origin, destination = trip.stop(booking.from_seq), trip.stop(booking.to_seq)
@@ -106,11 +106,11 @@ async def download_ticket(number: str) -> ResponseReturnValue:
             if p.status == "active"
         ],
         total_text=web.format_money(booking.total_amount, booking.currency),
-        qr_svg=tickets.qr_svg(view.ticket.qr_token),
+        qr_svg=ticket_documents.qr_svg(view.ticket.qr_token),
         issued_at_text=web.format_datetime(view.ticket.issued_at),
         support_phone=trip.schedule.bus.operator.support_phone,
     )
-    pdf = await tickets.render_pdf_async(html)
+    pdf = await ticket_documents.render_pdf_async(html)
     return Response(
         pdf,
         mimetype="application/pdf",

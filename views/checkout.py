@@ -8,7 +8,7 @@ import secrets
 from quart import Blueprint, current_app, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
-from domain import bookings, holds, inventory
+from domain import bookings, checkout, holds, inventory, payment_outcomes
 from domain.enums import PaymentMethod, PaymentStatus
 from domain.errors import Conflict, PaymentNotFound, ReservationNotFound, ValidationFailed
 from domain.payments.base import GatewayError, InvalidSignature
@@ -48,7 +48,7 @@ async def render_hold(
     assert user is not None
     reservation = await holds.get_reservation(user, reservation_id)
     trip = await inventory.load_trip(reservation.schedule_id)
-    current = await bookings.quote(reservation)
+    current = await checkout.quote(reservation)
     now = web.now()
     form = form or {
         "contact_email": user.email,
@@ -90,7 +90,7 @@ async def start_checkout(reservation_id: str) -> ResponseReturnValue:
     p = forms.Parser(posted)
     data = _checkout_input(p, seat_ids)
     try:
-        payment = await bookings.start_checkout(
+        payment = await checkout.start_checkout(
             user,
             reservation_id,
             data,
@@ -112,7 +112,7 @@ async def start_checkout(reservation_id: str) -> ResponseReturnValue:
     return redirect(url_for("checkout.show_payment", payment_id=payment.public_id), 303)
 
 
-def _checkout_input(p: forms.Parser, seat_ids: list[int]) -> bookings.CheckoutInput:
+def _checkout_input(p: forms.Parser, seat_ids: list[int]) -> checkout.CheckoutInput:
     """The checkout form, each value within its column. A value that is not reaches the
     domain blank, and the domain refuses blanks in every one of these fields (names,
     ages, genders, contact, method, total, key): the page shows both sets of messages."""
@@ -121,7 +121,7 @@ def _checkout_input(p: forms.Parser, seat_ids: list[int]) -> bookings.CheckoutIn
         prefix = f"passenger-{seat_id}"
         age = p.optional_int(f"{prefix}-age", message="Enter an age between 1 and 120.")
         passengers.append(
-            bookings.PassengerInput(
+            checkout.PassengerInput(
                 schedule_seat_id=seat_id,
                 name=p.text(f"{prefix}-name", max_len=120, label="The name"),
                 age="" if age is None else str(age),
@@ -133,7 +133,7 @@ def _checkout_input(p: forms.Parser, seat_ids: list[int]) -> bookings.CheckoutIn
     key = p.text("idempotency_key", max_len=64, label="The form key")
     if "quoted_total" in p.errors or "idempotency_key" in p.errors:
         p.errors[""] = stale  # hidden fields: say it above the form
-    return bookings.CheckoutInput(
+    return checkout.CheckoutInput(
         passengers=passengers,
         contact_email=p.text("contact_email", max_len=254, label="The email address"),
         contact_phone=p.text("contact_phone", max_len=32, label="The phone number"),
@@ -170,11 +170,11 @@ async def simulator_checkout(payment_id: str) -> ResponseReturnValue:
     posted = await request.form
     succeeded = posted.get("outcome") == "approve"
     gateway = simulator()
-    headers, body = gateway.webhook(bookings.payment_info(payment), succeeded=succeeded)
+    headers, body = gateway.webhook(checkout.payment_info(payment), succeeded=succeeded)
     # Like a real gateway: the signed notification goes to the webhook endpoint, and the
     # browser is sent back with its own signed return. Whichever lands first applies it.
     try:
-        await bookings.receive_webhook(
+        await payment_outcomes.receive_webhook(
             "simulator",
             headers,
             body,
@@ -201,7 +201,7 @@ async def payment_return(payment_id: str) -> ResponseReturnValue:
             raise PaymentNotFound()
         gateway = gateways().get("razorpay")
         options = gateway.checkout_options(  # type: ignore[attr-defined]
-            bookings.payment_info(payment),
+            checkout.payment_info(payment),
             order_id,
             callback_url=url_for(
                 "checkout.razorpay_callback", payment_id=payment_id, _external=True
@@ -225,7 +225,7 @@ async def payment_return(payment_id: str) -> ResponseReturnValue:
     if payment.gateway == "simulator" and token:
         outcome = simulator().read_return(payment_id, token)
         if outcome is not None:
-            payment = await bookings.apply_return(
+            payment = await payment_outcomes.apply_return(
                 payment_id,
                 succeeded=outcome,
                 gateways=gateways(),
@@ -250,7 +250,7 @@ async def razorpay_callback(payment_id: str) -> ResponseReturnValue:
         posted.get("razorpay_signature", ""),
     )
     if signature_ok:
-        await bookings.apply_return(
+        await payment_outcomes.apply_return(
             payment_id,
             succeeded=True,
             gateways=gateways(),
@@ -281,7 +281,7 @@ async def receive_webhook(gateway: str) -> ResponseReturnValue:
     body = await request.get_data(as_text=False)
     assert isinstance(body, bytes)
     try:
-        await bookings.receive_webhook(
+        await payment_outcomes.receive_webhook(
             gateway,
             dict(request.headers),
             body,

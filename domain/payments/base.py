@@ -1,7 +1,7 @@
 """The contract every payment gateway adapter fulfils.
 
 Adapters talk to the gateway and verify what it sends back; they never touch the database.
-`domain.bookings` decides what a verified event means for payments, holds and bookings.
+`domain.payment_outcomes` decides what a verified event means for payments, holds and bookings.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain import bookings
-from domain.bookings import CheckoutConfig
+from domain import checkout, payment_outcomes
+from domain.checkout import CheckoutConfig
 from domain.enums import PaymentStatus
 from domain.errors import HoldExpired
 from domain.models import Booking, Payment
@@ -37,7 +37,7 @@ async def _interrupted_start():
 async def test_the_same_form_again_finishes_an_interrupted_start(db):
     simulator, gateways, user, reservation, form, payment = await _interrupted_start()
 
-    again = await bookings.start_checkout(
+    again = await checkout.start_checkout(
         user, reservation.public_id, form, gateways=gateways, config=CONFIG, now=NOW
     )
 
@@ -47,8 +47,8 @@ async def test_the_same_form_again_finishes_an_interrupted_start(db):
     assert again.gateway_reference
     assert await Payment.filter(reservation_id=reservation.id).count() == 1
     # The payer pays on that page; the gateway's notification finds the payment.
-    headers, body = simulator.webhook(bookings.payment_info(again), succeeded=True)
-    paid = await bookings.receive_webhook(
+    headers, body = simulator.webhook(checkout.payment_info(again), succeeded=True)
+    paid = await payment_outcomes.receive_webhook(
         "simulator", headers, body, gateways=gateways, config=CONFIG, now=NOW
     )
     assert paid is not None and paid.status == PaymentStatus.SUCCEEDED
@@ -61,7 +61,7 @@ async def test_an_interrupted_start_is_refused_once_the_hold_ran_out(db):
     later = NOW + timedelta(hours=1)
 
     with pytest.raises(HoldExpired):
-        await bookings.start_checkout(
+        await checkout.start_checkout(
             user, reservation.public_id, form, gateways=gateways, config=CONFIG, now=later
         )
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain import bookings, mail
-from domain.bookings import CheckoutConfig
+from domain import checkout, mail, payment_outcomes
+from domain.checkout import CheckoutConfig
 from domain.enums import BookingStatus, EmailStatus, PaymentStatus
 from domain.mail import SmtpSender
 from domain.models import Booking, EmailOutbox
@@ -30,8 +30,8 @@ async def _book() -> Booking:
     simulator = SimulatorGateway(CONFIG.secret)
     gateways = Gateways([simulator])
     payment = (await factories.start_paying(gateways, CONFIG, now=NOW)).payment
-    headers, body = simulator.webhook(bookings.payment_info(payment), succeeded=True)
-    paid = await bookings.receive_webhook(
+    headers, body = simulator.webhook(checkout.payment_info(payment), succeeded=True)
+    paid = await payment_outcomes.receive_webhook(
         "simulator", headers, body, gateways=gateways, config=CONFIG, now=NOW
     )
     assert paid is not None and paid.status == PaymentStatus.SUCCEEDED

@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from domain import bookings, cancellations, holds
-from domain.bookings import CheckoutConfig, CheckoutInput, PassengerInput
+from domain import cancellations, checkout, holds, payment_outcomes, refunds
 from domain.cancellations import DEFAULT_TIERS, parse_tiers, quote_refund
+from domain.checkout import CheckoutConfig, CheckoutInput, PassengerInput
 from domain.enums import BookingStatus, PassengerStatus, RefundStatus, TicketStatus
 from domain.errors import Conflict, ValidationFailed
 from domain.holds import HoldPolicy, HoldRequest
@@ -55,8 +55,8 @@ async def buy(gateways, simulator, seats_wanted=3, *, trip=None, skip=0):
         now=NOW,
         policy=HoldPolicy(),
     )
-    quote = await bookings.quote(reservation)
-    payment = await bookings.start_checkout(
+    quote = await checkout.quote(reservation)
+    payment = await checkout.start_checkout(
         user,
         reservation.public_id,
         CheckoutInput(
@@ -71,8 +71,8 @@ async def buy(gateways, simulator, seats_wanted=3, *, trip=None, skip=0):
         config=CONFIG,
         now=NOW,
     )
-    headers, body = simulator.webhook(bookings.payment_info(payment), succeeded=True)
-    paid = await bookings.receive_webhook(
+    headers, body = simulator.webhook(checkout.payment_info(payment), succeeded=True)
+    paid = await payment_outcomes.receive_webhook(
         "simulator", headers, body, gateways=gateways, config=CONFIG, now=NOW
     )
     booking = await Booking.get(id=paid.booking_id)
@@ -166,12 +166,12 @@ async def test_refund_retry_after_a_gateway_failure(gateways, simulator):
     )
     assert cancellation.refund_status == RefundStatus.FAILED
     assert "refuse refunds" in cancellation.last_error
-    assert await cancellations.retry_failed_refunds(gateways=gateways, now=at) == 0
+    assert await refunds.retry_failed_refunds(gateways=gateways, now=at) == 0
     simulator.fail_refunds = False
-    assert await cancellations.retry_failed_refunds(gateways=gateways, now=at) == 1
+    assert await refunds.retry_failed_refunds(gateways=gateways, now=at) == 1
     await cancellation.refresh_from_db()
     assert cancellation.refund_status == RefundStatus.PROCESSED
-    assert await cancellations.retry_failed_refunds(gateways=gateways, now=at) == 0
+    assert await refunds.retry_failed_refunds(gateways=gateways, now=at) == 0
     assert len(simulator.refunds) == 1  # refunded once, not once per retry
 
 

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from domain import bookings, holds
-from domain.bookings import CheckoutConfig, CheckoutInput, PassengerInput
+from domain import checkout, holds, payment_outcomes, refunds
+from domain.checkout import CheckoutConfig, CheckoutInput, PassengerInput
 from domain.enums import AllocationKind, PaymentStatus, ReservationStatus
 from domain.errors import HoldExpired, PriceChanged, ValidationFailed
 from domain.holds import HoldPolicy, HoldRequest
@@ -77,8 +77,8 @@ def checkout_input(seats, total, key=None, **overrides):
 
 async def start(held, gateways, now=NOW, **overrides):
     user, reservation, seats = held
-    quote = await bookings.quote(reservation)
-    return await bookings.start_checkout(
+    quote = await checkout.quote(reservation)
+    return await checkout.start_checkout(
         user,
         reservation.public_id,
         checkout_input(seats[:2], quote.total, **overrides),
@@ -89,8 +89,8 @@ async def start(held, gateways, now=NOW, **overrides):
 
 
 async def deliver(simulator, gateways, payment, *, succeeded=True, now=NOW, **kwargs):
-    headers, body = simulator.webhook(bookings.payment_info(payment), succeeded=succeeded, **kwargs)
-    return await bookings.receive_webhook(
+    headers, body = simulator.webhook(checkout.payment_info(payment), succeeded=succeeded, **kwargs)
+    return await payment_outcomes.receive_webhook(
         "simulator", headers, body, gateways=gateways, config=CONFIG, now=now
     )
 
@@ -147,10 +147,10 @@ async def test_double_click_starts_one_payment(held, gateways):
 async def test_duplicate_and_replayed_webhooks_change_nothing(held, gateways, simulator):
     payment = await start(held, gateways)
     headers, body = simulator.webhook(
-        bookings.payment_info(payment), succeeded=True, event_id="evt_once"
+        checkout.payment_info(payment), succeeded=True, event_id="evt_once"
     )
     for _ in range(3):
-        await bookings.receive_webhook(
+        await payment_outcomes.receive_webhook(
             "simulator", headers, body, gateways=gateways, config=CONFIG, now=NOW
         )
     # A second, different event for the same payment is applied at most once too.
@@ -164,9 +164,9 @@ async def test_duplicate_and_replayed_webhooks_change_nothing(held, gateways, si
 
 async def test_forged_signature_is_refused_and_changes_nothing(held, gateways, simulator):
     payment = await start(held, gateways)
-    headers, body = simulator.webhook(bookings.payment_info(payment), succeeded=True)
+    headers, body = simulator.webhook(checkout.payment_info(payment), succeeded=True)
     forged = SimulatorGateway("another-secret" * 3).webhook(
-        bookings.payment_info(payment), succeeded=True
+        checkout.payment_info(payment), succeeded=True
     )
     for bad_headers, bad_body in (
         (headers, body.replace(b'"amount":"1333', b'"amount":"1')),
@@ -174,7 +174,7 @@ async def test_forged_signature_is_refused_and_changes_nothing(held, gateways, s
         ({}, body),
     ):
         with pytest.raises(InvalidSignature):
-            await bookings.receive_webhook(
+            await payment_outcomes.receive_webhook(
                 "simulator", bad_headers, bad_body, gateways=gateways, config=CONFIG, now=NOW
             )
     assert await PaymentEvent.all().count() == 0
@@ -232,7 +232,7 @@ async def test_browser_return_racing_the_webhook_makes_one_booking(held, gateway
     payment = await start(held, gateways)
     results = await asyncio.gather(
         deliver(simulator, gateways, payment),
-        bookings.apply_return(
+        payment_outcomes.apply_return(
             payment.public_id, succeeded=True, gateways=gateways, config=CONFIG, now=NOW
         ),
         deliver(simulator, gateways, payment),
@@ -287,28 +287,28 @@ async def test_refund_failures_are_retried_with_backoff_until_done(held, gateway
     assert pending.status == PaymentStatus.REFUND_PENDING
     assert pending.refund_attempts == 1 and pending.next_refund_at == late + timedelta(minutes=1)
     # Not due yet: nothing is tried.
-    assert await bookings.retry_refunds(gateways=gateways, config=CONFIG, now=late) == 0
+    assert await refunds.retry_refunds(gateways=gateways, config=CONFIG, now=late) == 0
     assert await ActivityLog.filter(action="payment.refund_failed").count() == 1
     # Due: tried and refused again, so the next wait doubles.
     soon = late + timedelta(minutes=1)
-    assert await bookings.retry_refunds(gateways=gateways, config=CONFIG, now=soon) == 0
+    assert await refunds.retry_refunds(gateways=gateways, config=CONFIG, now=soon) == 0
     again = await Payment.get(id=payment.id)
     assert again.refund_attempts == 2 and again.next_refund_at == soon + timedelta(minutes=2)
     simulator.fail_refunds = False
     later = soon + timedelta(minutes=2)
-    assert await bookings.retry_refunds(gateways=gateways, config=CONFIG, now=later) == 1
+    assert await refunds.retry_refunds(gateways=gateways, config=CONFIG, now=later) == 1
     done = await Payment.get(id=payment.id)
     assert done.status == PaymentStatus.REFUNDED and done.refunded_amount == payment.amount
     assert await ActivityLog.filter(action="payment.refund_failed").count() == 2
-    assert bookings.next_refund_attempt(30, late) == late + timedelta(hours=1)
+    assert refunds.next_refund_attempt(30, late) == late + timedelta(hours=1)
 
 
 async def test_changed_price_and_expired_hold_are_refused(held, gateways):
     user, reservation, seats = held
-    shown = (await bookings.quote(reservation)).total  # what the page showed
+    shown = (await checkout.quote(reservation)).total  # what the page showed
     await Schedule.filter(id=reservation.schedule_id).update(base_fare=Decimal("700"))
     with pytest.raises(PriceChanged, match="changed from 1333 to 1435"):
-        await bookings.start_checkout(
+        await checkout.start_checkout(
             user,
             reservation.public_id,
             checkout_input(seats[:2], shown),
@@ -323,11 +323,11 @@ async def test_changed_price_and_expired_hold_are_refused(held, gateways):
 
 async def test_bad_passenger_details_name_the_field(held, gateways):
     user, reservation, seats = held
-    quote = await bookings.quote(reservation)
+    quote = await checkout.quote(reservation)
     data = checkout_input(seats[:2], quote.total, contact_email="nope", method="cash")
     data.passengers[0] = PassengerInput(seats[0].id, "", "200", "robot")
     with pytest.raises(ValidationFailed) as caught:
-        await bookings.start_checkout(
+        await checkout.start_checkout(
             user, reservation.public_id, data, gateways=gateways, config=CONFIG, now=NOW
         )
     fields = set(caught.value.errors)

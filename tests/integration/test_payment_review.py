@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from domain import bookings, payment_review
+from domain import payment_review, refunds
 from domain.enums import PaymentStatus
 from domain.errors import Conflict, ValidationFailed
 from domain.models import ActivityLog, Booking, Payment
@@ -100,7 +100,7 @@ async def test_money_refunded_outside_busbook_is_recorded_with_its_reason(
     assert resolved.next_refund_at is None
     # The retry loop leaves it alone from now on.
     simulator.fail_refunds = False
-    await bookings.retry_refunds(gateways=gateways, config=CONFIG, now=NOW + timedelta(hours=2))
+    await refunds.retry_refunds(gateways=gateways, config=CONFIG, now=NOW + timedelta(hours=2))
     assert simulator.refunds == []
     with pytest.raises(Conflict):
         await payment_review.resolve_payment(admin, payment.public_id, "twice", now=NOW)
@@ -129,8 +129,8 @@ async def test_an_operator_and_the_retry_loops_refund_once(held, gateways, simul
         payment_review.refund_by_operator(
             admin, payment.public_id, "now please", gateways=gateways, config=CONFIG, now=later
         ),
-        bookings.retry_refunds(gateways=gateways, config=CONFIG, now=later),
-        bookings.retry_refunds(gateways=gateways, config=CONFIG, now=later),
+        refunds.retry_refunds(gateways=gateways, config=CONFIG, now=later),
+        refunds.retry_refunds(gateways=gateways, config=CONFIG, now=later),
     )
     assert [amount for _, amount in simulator.refunds] == [Decimal("5.00")]
     assert (await Payment.get(id=payment.id)).status == PaymentStatus.REFUNDED

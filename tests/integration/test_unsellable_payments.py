@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain import bookings, holds, operations, trip_cancellation
-from domain.bookings import CheckoutConfig, CheckoutInput, PassengerInput
+from domain import checkout, holds, operations, payment_outcomes, trip_cancellation
+from domain.checkout import CheckoutConfig, CheckoutInput, PassengerInput
 from domain.enums import PaymentStatus, ReservationStatus, ScheduleStatus, TicketStatus
 from domain.errors import TripDeparted
 from domain.holds import HoldRequest
@@ -57,8 +57,8 @@ async def paying(gateways, *, departs=NOW + timedelta(days=1)):
 
 
 async def approve(simulator, gateways, payment, now=NOW):
-    headers, body = simulator.webhook(bookings.payment_info(payment), succeeded=True)
-    return await bookings.receive_webhook(
+    headers, body = simulator.webhook(checkout.payment_info(payment), succeeded=True)
+    return await payment_outcomes.receive_webhook(
         "simulator", headers, body, gateways=gateways, config=CONFIG, now=now
     )
 
@@ -120,9 +120,9 @@ async def test_checkout_on_a_cancelled_trip_is_refused_before_any_money_moves(ga
     reservation = await holds.hold_seats(user, HoldRequest(trip.id, 0, 2, (seats[0].id,)), now=NOW)
     # A hold that slipped in while the trip was being cancelled.
     await Schedule.filter(id=trip.id).update(status=ScheduleStatus.CANCELLED)
-    quote = await bookings.quote(reservation)
+    quote = await checkout.quote(reservation)
     with pytest.raises(TripDeparted, match="cancelled"):
-        await bookings.start_checkout(
+        await checkout.start_checkout(
             user,
             reservation.public_id,
             CheckoutInput(

@@ -18,20 +18,18 @@ import pytest
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pypdf import PdfReader
 
-from domain import tickets
+from domain import ticket_documents, ticket_tokens
 from domain.settings import PROJECT_ROOT
-from domain.tickets import (
+from domain.ticket_documents import qr_svg, render_pdf, render_pdf_async
+from domain.ticket_tokens import (
     ALPHABET,
     DownloadStatus,
     QrPayload,
     booking_reference,
     download_token,
-    qr_svg,
     qr_token,
     read_download_token,
     read_qr_token,
-    render_pdf,
-    render_pdf_async,
     ticket_number,
 )
 
@@ -72,8 +70,8 @@ def test_a_seeded_rng_gives_reproducible_identifiers():
     first = (ticket_number(random.Random(7)), booking_reference(random.Random(7)))
     again = (ticket_number(random.Random(7)), booking_reference(random.Random(7)))
     assert first == again
-    assert tickets.TICKET_NUMBER_RE.fullmatch(first[0])
-    assert tickets.BOOKING_REFERENCE_RE.fullmatch(first[1])
+    assert ticket_tokens.TICKET_NUMBER_RE.fullmatch(first[0])
+    assert ticket_tokens.BOOKING_REFERENCE_RE.fullmatch(first[1])
 
 
 # ----------------------------------------------------------------------------- QR token
@@ -148,7 +146,7 @@ def test_garbage_is_not_a_qr_token(garbage: Any):
 
 def test_a_signed_but_malformed_payload_is_refused():
     """Even correctly signed content must have the right shape (defence in depth)."""
-    key = tickets._subkey(SECRET, tickets._QR_PURPOSE)
+    key = ticket_tokens._subkey(SECRET, ticket_tokens._QR_PURPOSE)
     for fields in (
         ("1", "TK-7F3K9Q2M", "BK7F3K9Q", "0"),
         ("1", "TK-7F3K9Q2M", "BK7F3K9Q", "-4"),
@@ -156,7 +154,7 @@ def test_a_signed_but_malformed_payload_is_refused():
         ("1", "TK 7F3K9Q2M", "BK7F3K9Q", "42"),
         ("2", "TK-7F3K9Q2M", "BK7F3K9Q", "42"),
     ):
-        assert read_qr_token(SECRET, tickets._sign(key, *fields)) is None, fields
+        assert read_qr_token(SECRET, ticket_tokens._sign(key, *fields)) is None, fields
 
 
 @pytest.mark.parametrize(
@@ -260,10 +258,10 @@ def test_qr_and_download_tokens_are_not_interchangeable():
     # and vice versa: the two purposes sign with different derived keys.
     download = download_token(SECRET, "TK-7F3K9Q2M", expires_at=NOW + timedelta(days=1))
     assert read_qr_token(SECRET, download) is None
-    qr_key = tickets._subkey(SECRET, tickets._QR_PURPOSE)
-    download_key = tickets._subkey(SECRET, tickets._DOWNLOAD_PURPOSE)
+    qr_key = ticket_tokens._subkey(SECRET, ticket_tokens._QR_PURPOSE)
+    download_key = ticket_tokens._subkey(SECRET, ticket_tokens._DOWNLOAD_PURPOSE)
     assert qr_key != download_key
-    forged = tickets._sign(qr_key, "1", "TK-7F3K9Q2M", str(10**16))
+    forged = ticket_tokens._sign(qr_key, "1", "TK-7F3K9Q2M", str(10**16))
     assert read_download_token(SECRET, forged, now=NOW).status is DownloadStatus.INVALID
 
 
@@ -294,7 +292,7 @@ def test_qr_svg_draws_exactly_the_modules_qrcode_computed():
     code.add_data(data)
     code.make(fit=True)
     size = code.modules_count
-    border = tickets.QR_BORDER
+    border = ticket_documents.QR_BORDER
 
     path = ET.fromstring(qr_svg(data)).find("{http://www.w3.org/2000/svg}path")
     assert path is not None
@@ -471,13 +469,13 @@ def test_inline_styles_apply_every_time_they_are_reused():
         assert (round(float(box.width)), round(float(box.height))) == (420, 595)  # A5 in pt
 
     # A document with other CSS besides plain <style> blocks is rendered as it is.
-    assert tickets._split_styles(html)[1] == [
+    assert ticket_documents._split_styles(html)[1] == [
         "@page { size: A5; margin: 10mm } p { font-size: 40pt }"
     ]
     linked = html.replace("<head>", "<head><link rel='stylesheet' href='data:text/css,p{}'>")
     in_body = html.replace("<p>One</p>", "<style>p { color: red }</style><p>One</p>")
     for other in (linked, in_body, "<style>p {}</style><p>no head end</p>"):
-        assert tickets._split_styles(other) == (other, [])
+        assert ticket_documents._split_styles(other) == (other, [])
 
 
 async def test_render_pdf_async_gives_the_same_document(env: Environment):

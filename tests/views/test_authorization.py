@@ -89,7 +89,7 @@ async def world(app, auth, settings):
     await buy(auth, trip, seats[:2])
     booking = await Booking.get()
     from domain import cancellations
-    from domain.bookings import CheckoutConfig
+    from domain.checkout import CheckoutConfig
     from domain.payments.registry import Gateways
     from domain.payments.simulator import SimulatorGateway
 

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import pytest
 from pypdf import PdfReader
 
-from domain import bookings, tickets
+from domain import checkout, ticket_tokens
 from domain.models import Booking, EmailOutbox, Payment, Reservation, Ticket
 from tests import factories
 
@@ -130,7 +130,7 @@ async def test_emailed_link_opens_the_pdf_without_login_until_it_expires(app, au
     bad = await stranger.get(tampered)
     assert bad.status_code == 403
     assert "not valid" in await bad.get_data(as_text=True)
-    expired_token = tickets.download_token(
+    expired_token = ticket_tokens.download_token(
         settings.secret_key,
         ticket.number,
         expires_at=datetime.now().astimezone() - timedelta(seconds=1),
@@ -213,7 +213,7 @@ async def test_webhook_endpoint(app, auth, trip):
     )
     payment = await Payment.get()
     simulator = app.app.extensions["busbook.gateways"].get("simulator")
-    headers, body = simulator.webhook(bookings.payment_info(payment), succeeded=True)
+    headers, body = simulator.webhook(checkout.payment_info(payment), succeeded=True)
     client = app.test_client()  # a gateway has no session and no CSRF token
     forged = await client.post("/payments/webhook/simulator", data=body + b" ", headers=headers)
     assert forged.status_code == 400

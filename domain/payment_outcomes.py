@@ -1,0 +1,514 @@
+"""Payment outcomes: what a gateway's verdict means for the payment, the hold and the seats.
+
+- Gateway outcomes arrive through `receive_webhook` (the inbox: one row per gateway event id,
+  so a replay changes nothing) or a verified browser return; both apply the outcome under the
+  payment's row lock, so racing them yields one booking.
+- A success for a hold that is still live converts its allocations into a booking in the same
+  transaction; for a hold that ran out, the same seats are re-secured if still free on that
+  segment, otherwise the payment is refunded automatically (invariant 4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+from domain import audit, events, holds, notifications, public_ids, ticket_tokens
+from domain.checkout import CheckoutConfig
+from domain.enums import (
+    AllocationKind,
+    BookingStatus,
+    Gender,
+    PaymentStatus,
+    ReservationStatus,
+    ScheduleStatus,
+)
+from domain.errors import PaymentNotFound
+from domain.inventory import load_trip
+from domain.models import (
+    Booking,
+    Passenger,
+    Payment,
+    Reservation,
+    ScheduleSeat,
+    SeatAllocation,
+    User,
+)
+from domain.payments.base import GatewayEvent
+from domain.payments.registry import Gateways
+from domain.refunds import captured, refund_payment
+from domain.tickets import issue_ticket
+
+SETTLED = {
+    PaymentStatus.SUCCEEDED,
+    PaymentStatus.REFUND_PENDING,
+    PaymentStatus.REFUNDED,
+    PaymentStatus.FLAGGED,
+}
+
+
+async def receive_webhook(
+    gateway_name: str,
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    gateways: Gateways,
+    config: CheckoutConfig,
+    now: datetime,
+) -> Payment | None:
+    """Verify, record and apply a gateway notification. Raises InvalidSignature (400)."""
+    gateway = gateways.get(gateway_name)
+    event = gateway.parse_webhook(headers, body)
+    if event is None:
+        return None
+    return await apply_event(gateway_name, event, gateways=gateways, config=config, now=now)
+
+
+async def apply_event(
+    gateway_name: str,
+    event: GatewayEvent,
+    *,
+    gateways: Gateways,
+    config: CheckoutConfig,
+    now: datetime,
+) -> Payment | None:
+    async with in_transaction() as conn:
+        rows = await conn.execute_query_dict(
+            """
+            INSERT INTO payment_events (gateway, event_id, event_type, payload, received_at)
+            VALUES ($1, $2, $3, $4::jsonb, $5)
+            ON CONFLICT (gateway, event_id) DO NOTHING
+            RETURNING id
+            """,
+            [gateway_name, event.event_id, event.event_type, _json(event.payload), now],
+        )
+        if not rows:
+            return None  # a replay or a duplicate delivery: acknowledged, nothing changes
+        inbox_id = rows[0]["id"]
+        payment = (
+            await Payment.filter(gateway=gateway_name, gateway_reference=event.gateway_reference)
+            .select_for_update()
+            .using_db(conn)
+            .first()
+        )
+        if payment is None:
+            await audit.record(
+                "payment.unmatched_event",
+                now=now,
+                data={
+                    "gateway": gateway_name,
+                    "event_id": event.event_id,
+                    "reference": event.gateway_reference,
+                },
+                using_db=conn,
+            )
+            return None
+        await _apply_outcome(
+            conn,
+            payment,
+            succeeded=event.succeeded,
+            amount=event.amount,
+            currency=event.currency,
+            reason=event.failure_reason,
+            source=event.event_id,
+            config=config,
+            now=now,
+        )
+        await conn.execute_query(
+            "UPDATE payment_events SET payment_id = $1, processed_at = $2 WHERE id = $3",
+            [payment.id, now, inbox_id],
+        )
+    if payment.status == PaymentStatus.REFUND_PENDING:
+        await refund_payment(payment.id, gateways=gateways, config=config, now=now)
+        await payment.refresh_from_db()
+    return payment
+
+
+async def apply_return(
+    payment_ref: str,
+    *,
+    succeeded: bool,
+    gateways: Gateways,
+    config: CheckoutConfig,
+    now: datetime,
+) -> Payment:
+    """The payer's browser came back with an outcome the gateway adapter verified."""
+    if not public_ids.looks_like(payment_ref, public_ids.PAYMENT):
+        raise PaymentNotFound()
+    async with in_transaction() as conn:
+        payment = (
+            await Payment.filter(public_id=payment_ref).select_for_update().using_db(conn).first()
+        )
+        if payment is None:
+            raise PaymentNotFound()
+        await _apply_outcome(
+            conn,
+            payment,
+            succeeded=succeeded,
+            amount=payment.amount,
+            currency=payment.currency,
+            reason="" if succeeded else "Declined by the payer",
+            source="browser-return",
+            config=config,
+            now=now,
+        )
+    if payment.status == PaymentStatus.REFUND_PENDING:
+        await refund_payment(payment.id, gateways=gateways, config=config, now=now)
+        await payment.refresh_from_db()
+    return payment
+
+
+async def _apply_outcome(
+    conn: BaseDBAsyncClient,
+    payment: Payment,
+    *,
+    succeeded: bool,
+    amount: Decimal,
+    currency: str,
+    reason: str,
+    source: str,
+    config: CheckoutConfig,
+    now: datetime,
+) -> None:
+    """Apply an outcome to a locked payment, once: a settled payment ignores later news.
+
+    Captured money ends in exactly one of two places (invariant 4): a booking, or a refund
+    (`refund_pending`, sent after this transaction and retried until the gateway takes it).
+    """
+    if payment.status in SETTLED:
+        return
+    payment.updated_at = now
+    if not succeeded:
+        if payment.status != PaymentStatus.FAILED:
+            payment.status = PaymentStatus.FAILED
+            payment.failure_reason = (reason or "The payment did not go through.")[:255]
+            await payment.save(
+                update_fields=["status", "failure_reason", "updated_at"], using_db=conn
+            )
+            await audit.record(
+                "payment.failed",
+                now=now,
+                subject=payment,
+                data={"reason": payment.failure_reason, "source": source},
+                using_db=conn,
+            )
+        return
+    # What the gateway says it took is what we owe back if we cannot use it.
+    payment.checkout_data = {
+        **payment.checkout_data,
+        "captured": {"amount": str(amount), "currency": currency.upper()},
+    }
+    if amount != payment.amount or currency.upper() != payment.currency.upper():
+        # The gateway's figure does not match what the customer was charged for: no
+        # booking from it (the gateway's figure is itself suspect), and no money kept.
+        await audit.record(
+            "payment.amount_mismatched",
+            now=now,
+            subject=payment,
+            using_db=conn,
+            data={
+                "reported_amount": str(amount),
+                "reported_currency": currency,
+                "expected_amount": str(payment.amount),
+                "expected_currency": payment.currency,
+                "source": source,
+            },
+        )
+        await _refund_due(
+            conn,
+            payment,
+            REFUND_MISMATCH,
+            f"The gateway reported {amount} {currency.upper()}, expected {payment.amount} "
+            f"{payment.currency}.",
+            config=config,
+            now=now,
+        )
+        return
+    payment.status = PaymentStatus.SUCCEEDED
+    await audit.record(
+        "payment.succeeded",
+        now=now,
+        subject=payment,
+        using_db=conn,
+        data={"amount": str(amount), "currency": currency, "source": source},
+    )
+    outcome = await _fulfil(conn, payment, config=config, now=now)
+    if isinstance(outcome, Unfulfillable):
+        await _refund_due(conn, payment, outcome, outcome.detail, config=config, now=now)
+        return
+    payment.booking = outcome
+    await payment.save(
+        update_fields=["status", "failure_reason", "booking_id", "checkout_data", "updated_at"],
+        using_db=conn,
+    )
+
+
+@dataclass(frozen=True)
+class Unfulfillable:
+    """Why captured money cannot become a booking: it is refunded in full."""
+
+    code: str  # for the audit trail and the console
+    reason: str  # for the customer's email: one sentence
+    detail: str = ""
+
+
+REFUND_SEATS_TAKEN = Unfulfillable(
+    "seats_taken",
+    "your seat hold had run out and the seats were taken by someone else in the meantime.",
+    "The seats were no longer free when the payment arrived.",
+)
+REFUND_DUPLICATE = Unfulfillable(
+    "already_paid",
+    "these seats had already been paid for by another payment of yours.",
+    "The hold was already paid by another payment.",
+)
+REFUND_TRIP_CANCELLED = Unfulfillable(
+    "trip_cancelled",
+    "the operator cancelled this trip before your payment reached us.",
+    "The trip was cancelled before the payment arrived.",
+)
+REFUND_TRIP_DEPARTED = Unfulfillable(
+    "trip_departed",
+    "the bus had already left your boarding stop when your payment reached us.",
+    "The trip had departed before the payment arrived.",
+)
+REFUND_MISMATCH = Unfulfillable(
+    "amount_mismatch",
+    "the payment provider reported a different amount than the one you were charged for, "
+    "so we could not confirm a booking from it.",
+)
+
+
+async def _refund_due(
+    conn: BaseDBAsyncClient,
+    payment: Payment,
+    why: Unfulfillable,
+    detail: str,
+    *,
+    config: CheckoutConfig,
+    now: datetime,
+) -> None:
+    """Mark captured money for a full refund (sent after commit, retried until the gateway
+    accepts it) and tell the customer, in the same transaction."""
+    payment.status = PaymentStatus.REFUND_PENDING
+    payment.failure_reason = (detail or why.reason)[:255]
+    payment.next_refund_at = now
+    await payment.save(
+        update_fields=[
+            "status",
+            "failure_reason",
+            "checkout_data",
+            "next_refund_at",
+            "updated_at",
+        ],
+        using_db=conn,
+    )
+    amount, currency = captured(payment)
+    await audit.record(
+        "payment.refund_due",
+        now=now,
+        subject=payment,
+        using_db=conn,
+        data={
+            "reason": payment.failure_reason,
+            "code": why.code,
+            "amount": str(amount),
+            "currency": currency,
+        },
+    )
+    await notifications.queue_refund_notice(
+        conn,
+        payment,
+        reason=why.reason,
+        amount=amount,
+        currency=currency,
+        config=config,
+        now=now,
+    )
+
+
+async def _why_unsellable(
+    conn: BaseDBAsyncClient, reservation: Reservation, now: datetime
+) -> Unfulfillable | None:
+    """Whether the hold's trip can still be sold to this payer. The trip row is locked
+    FOR SHARE: an operator cancelling the trip (FOR UPDATE) either finishes first, and this
+    payment is refunded, or waits until this booking exists, and then refunds it with the
+    others."""
+    await conn.execute_query(
+        "SELECT 1 FROM schedules WHERE id = $1 FOR SHARE", [reservation.schedule_id]
+    )
+    trip = await load_trip(reservation.schedule_id, using_db=conn)
+    if trip.schedule.status != ScheduleStatus.SCHEDULED:
+        return REFUND_TRIP_CANCELLED
+    if trip.stop(reservation.from_seq).arrives_at <= now:
+        return REFUND_TRIP_DEPARTED
+    return None
+
+
+async def _fulfil(
+    conn: BaseDBAsyncClient, payment: Payment, *, config: CheckoutConfig, now: datetime
+) -> Booking | Unfulfillable:
+    """Turn the paid hold into a booking, or say why it cannot be (then it is refunded)."""
+    reservation = (
+        await Reservation.filter(id=payment.reservation_id)
+        .select_for_update()
+        .using_db(conn)
+        .first()
+    )
+    if reservation is None or reservation.status == ReservationStatus.CONVERTED:
+        return REFUND_DUPLICATE  # another payment already bought these seats
+    unsellable = await _why_unsellable(conn, reservation, now)
+    if unsellable is not None:
+        if reservation.status == ReservationStatus.ACTIVE:
+            await holds.end_reservations(
+                conn,
+                [reservation],
+                ReservationStatus.RELEASED,
+                now,
+                data={"reason": unsellable.detail},
+            )
+        return unsellable
+    allocations = await SeatAllocation.filter(reservation_id=reservation.id).using_db(conn)
+    seat_ids = sorted({a.seat_id for a in allocations})
+    live = reservation.status == ReservationStatus.ACTIVE and reservation.expires_at > now
+    # Lock the seats as a hold does (same order), so nobody takes them while we decide.
+    inventory = (
+        await ScheduleSeat.filter(schedule_id=reservation.schedule_id, seat_id__in=seat_ids)
+        .order_by("id")
+        .select_for_update()
+        .using_db(conn)
+    )
+    if not live:
+        if reservation.status == ReservationStatus.ACTIVE:
+            await holds.end_reservations(conn, [reservation], ReservationStatus.EXPIRED, now)
+        taken = (
+            await SeatAllocation.filter(
+                schedule_id=reservation.schedule_id,
+                seat_id__in=seat_ids,
+                active=True,
+                from_seq__lt=reservation.to_seq,
+                to_seq__gt=reservation.from_seq,
+            )
+            .using_db(conn)
+            .prefetch_related("reservation")
+        )
+        live_holders = [
+            a
+            for a in taken
+            if a.kind == AllocationKind.BOOKING
+            or (a.reservation is not None and a.reservation.expires_at > now)
+        ]
+        if live_holders or any(s.is_blocked for s in inventory):
+            return REFUND_SEATS_TAKEN
+        stale = [a.reservation for a in taken if a.reservation is not None]
+        await holds.end_reservations(conn, stale, ReservationStatus.EXPIRED, now)
+    booking = await _create_booking(conn, payment, reservation, now)
+    if live:
+        await (
+            SeatAllocation.filter(reservation_id=reservation.id, active=True)
+            .using_db(conn)
+            .update(kind=AllocationKind.BOOKING, booking_id=booking.id)
+        )
+    else:
+        await SeatAllocation.bulk_create(
+            [
+                SeatAllocation(
+                    schedule_id=reservation.schedule_id,
+                    seat_id=seat_id,
+                    from_seq=reservation.from_seq,
+                    to_seq=reservation.to_seq,
+                    kind=AllocationKind.BOOKING,
+                    booking=booking,
+                    created_at=now,
+                )
+                for seat_id in seat_ids
+            ],
+            using_db=conn,
+        )
+        await audit.record(
+            "booking.seats_resecured",
+            now=now,
+            subject=booking,
+            using_db=conn,
+            data={"reservation_id": reservation.id},
+        )
+    reservation.status = ReservationStatus.CONVERTED
+    reservation.ended_at = now
+    await reservation.save(update_fields=["status", "ended_at"], using_db=conn)
+    await audit.record(
+        "reservation.converted",
+        now=now,
+        subject=reservation,
+        using_db=conn,
+        data={"booking": booking.reference},
+    )
+    ticket = await issue_ticket(conn, booking, config=config, now=now)
+    await notifications.queue_booking_confirmation(conn, booking, ticket, config=config, now=now)
+    await events.announce(conn, reservation.schedule_id, [s.id for s in inventory], "booked")
+    return booking
+
+
+async def _create_booking(
+    conn: BaseDBAsyncClient, payment: Payment, reservation: Reservation, now: datetime
+) -> Booking:
+    data = payment.checkout_data
+    for _ in range(5):
+        reference = ticket_tokens.booking_reference()
+        if not await Booking.filter(reference=reference).using_db(conn).exists():
+            break
+    booking = await Booking.create(
+        reference=reference,
+        user_id=payment.user_id,
+        schedule_id=reservation.schedule_id,
+        reservation=reservation,
+        from_seq=reservation.from_seq,
+        to_seq=reservation.to_seq,
+        boarding_point_id=data.get("boarding_point_id"),
+        dropping_point_id=data.get("dropping_point_id"),
+        status=BookingStatus.CONFIRMED,
+        total_amount=payment.amount,
+        currency=payment.currency,
+        contact_email=data["contact_email"],
+        contact_phone=data["contact_phone"],
+        created_at=now,
+        using_db=conn,
+    )
+    await Passenger.bulk_create(
+        [
+            Passenger(
+                booking=booking,
+                seat_id=p["seat_id"],
+                name=p["name"],
+                age=p["age"],
+                gender=Gender(p["gender"]),
+                fare=Decimal(p["fare"]),
+            )
+            for p in data["passengers"]
+        ],
+        using_db=conn,
+    )
+    await audit.record(
+        "booking.confirmed",
+        now=now,
+        subject=booking,
+        using_db=conn,
+        actor=await User.get(id=payment.user_id, using_db=conn),
+        data={
+            "reference": booking.reference,
+            "payment_id": payment.id,
+            "amount": str(payment.amount),
+            "seats": [p["seat"] for p in data["passengers"]],
+        },
+    )
+    return booking
+
+
+def _json(value: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(value, default=str)

@@ -1,0 +1,171 @@
+"""The ticket as a document: its QR code as SVG and the one-page PDF (WeasyPrint).
+
+Nothing here touches the database or signs anything: callers pass the token to draw and the
+HTML to render.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import re
+import threading
+from typing import Any
+
+QR_BORDER = 4  # modules of quiet zone around the code, as the QR standard asks
+
+
+def _runs_path(modules: list[list[bool]], border: int) -> str:
+    """An SVG path drawing each horizontal run of dark modules as one rectangle.
+
+    qrcode's path drawer writes one square per module (~550 subpaths for a ticket token)
+    in absolute commands; WeasyPrint parses SVG paths in Python, and that path cost about
+    100 ms per ticket PDF. Runs halve the subpaths and use short relative commands: about
+    15 ms.
+    """
+    parts: list[str] = []
+    for y, row in enumerate(modules):
+        x, width = 0, len(row)
+        while x < width:
+            if not row[x]:
+                x += 1
+                continue
+            start = x
+            while x < width and row[x]:
+                x += 1
+            parts.append(f"M{start + border},{y + border}h{x - start}v1h-{x - start}z")
+    return "".join(parts)
+
+
+def qr_svg(data: str) -> str:
+    """`data` as a QR code (error correction M): one inline `<svg>` element with a viewBox
+    and no width/height, so CSS sizes it (give it a width; it is square). Black modules
+    on a white background with the standard 4-module quiet zone; no XML declaration.
+
+    Built with qrcode's SVG path image factory (no Pillow); the path is then redrawn as
+    runs of modules, which covers the same squares and renders far faster in WeasyPrint.
+    """
+    import qrcode
+    import qrcode.image.svg
+
+    code = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_M,
+        border=QR_BORDER,
+        image_factory=qrcode.image.svg.SvgPathFillImage,
+    )
+    code.add_data(data)
+    code.make(fit=True)
+    image: Any = code.make_image()
+    root: Any = image.get_image()
+    for attribute in ("width", "height"):
+        root.attrib.pop(attribute, None)
+    root.set("role", "img")
+    root.set("aria-label", "QR code")
+    root.set("shape-rendering", "crispEdges")
+    path: Any = image.path
+    path.set("d", _runs_path(code.modules, QR_BORDER))
+    # qrcode names the path id="qr-path"; ids must be unique in a page with several codes.
+    path.attrib.pop("id", None)
+    svg = str(image.to_string(encoding="unicode"))
+    if svg.startswith("<?xml"):
+        svg = svg.split("?>", 1)[1].lstrip()
+    return svg
+
+
+# ----------------------------------------------------------------------------- PDF
+
+# WeasyPrint's rendering is pure Python holding the GIL, so threads gain nothing from
+# rendering side by side, while Pango/fontconfig have a history of crashing under
+# concurrent use. One render at a time per process.
+_render_lock = threading.Lock()
+# One Fontconfig/Pango set-up per process, not per PDF: WeasyPrint builds a new one for
+# each document unless given one (~25 ms, plus cold font caches every time). Used only
+# under the lock.
+_font_config: Any = None
+
+
+def _shared_font_config() -> Any:
+    global _font_config
+    if _font_config is None:
+        from weasyprint.text.fonts import FontConfiguration
+
+        _font_config = FontConfiguration()
+    return _font_config
+
+
+_STYLE_BLOCK = re.compile(r"<style>(.*?)</style>", re.DOTALL | re.IGNORECASE)
+_OTHER_CSS = re.compile(r"<link\b|<style\s|@import|@font-face", re.IGNORECASE)
+_HEAD_END = re.compile(r"</head\s*>", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_stylesheet(css: str, base_url: str | None) -> Any:
+    """A parsed, selector-compiled stylesheet, kept for the next document with the same
+    <style>: parsing and compiling the ticket's CSS is ~15% of a render. Called under the
+    render lock only (it uses the shared font set-up)."""
+    from weasyprint import CSS
+    from weasyprint.urls import URLFetcher
+
+    return CSS(
+        string=css,
+        base_url=base_url,
+        url_fetcher=URLFetcher(allowed_protocols=("data", "file")),
+        font_config=_shared_font_config(),
+    )
+
+
+def _split_styles(html: str) -> tuple[str, list[str]]:
+    """The document without its plain `<style>` blocks, and their CSS in order, when those
+    blocks (all in the head) are all the CSS it has; otherwise the document untouched.
+
+    Passed back as `stylesheets=`, the rules cascade as WeasyPrint's "user" origin instead
+    of "author"; with no other author stylesheet that gives the same styles (inline
+    `style` attributes still win, `!important` still beats them).
+    """
+    head_end = _HEAD_END.search(html)
+    if head_end is None:
+        return html, []
+    head, rest = html[: head_end.start()], html[head_end.start() :]
+    blocks = _STYLE_BLOCK.findall(head)
+    if not blocks or _OTHER_CSS.search(html) or "<style" in rest.lower():
+        return html, []
+    return _STYLE_BLOCK.sub("", head) + rest, blocks
+
+
+def render_pdf(html: str, *, base_url: str | None = None) -> bytes:
+    """Render an HTML document (e.g. templates/tickets/ticket_pdf.html) to PDF bytes.
+
+    Synchronous and CPU-bound (~0.2 s for a ticket, see bench/pdf.py), one render at a
+    time per process: call it from async code through `render_pdf_async`. Only `data:`
+    and `file:` URLs are fetched (`base_url` resolves relative ones); network URLs are
+    refused, so a ticket never makes a request whatever ends up in its HTML.
+    """
+    from weasyprint import HTML
+    from weasyprint.text.fonts import FontConfiguration
+    from weasyprint.urls import URLFetcher
+
+    fetcher = URLFetcher(allowed_protocols=("data", "file"))
+    body, styles = _split_styles(html)
+    document = HTML(string=body, base_url=base_url, url_fetcher=fetcher)
+    with _render_lock:
+        if "@font-face" in html:
+            # Its fonts would join the shared set-up for good: give it a fresh one.
+            pdf = document.write_pdf(font_config=FontConfiguration())
+        else:
+            stylesheets = [_parsed_stylesheet(css, base_url) for css in styles]
+            pdf = document.write_pdf(font_config=_shared_font_config(), stylesheets=stylesheets)
+    if not isinstance(pdf, bytes):  # write_pdf() without a target returns bytes
+        raise TypeError("WeasyPrint returned no PDF bytes")
+    return pdf
+
+
+def warm_up() -> None:
+    """Import WeasyPrint and render a tiny page, so the first ticket a customer downloads
+    doesn't pay the ~2-3 s import and font set-up. Call it once per process at start-up,
+    off the event loop: `await asyncio.to_thread(ticket_documents.warm_up)`."""
+    render_pdf("<p style=\"font-family: 'DejaVu Sans', sans-serif\">Busbook</p>")
+
+
+async def render_pdf_async(html: str, base_url: str | None = None) -> bytes:
+    """`render_pdf` in a worker thread, so the event loop keeps serving."""
+    return await asyncio.to_thread(render_pdf, html, base_url=base_url)
