@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from tortoise.transactions import in_transaction
-
-from domain import audit, events, notifications, public_ids
+from domain import audit, events, locking, notifications, public_ids
 from domain.checkout import CheckoutConfig
 from domain.enums import (
     BookingStatus,
@@ -163,7 +161,7 @@ async def cancel_booking(
     """Cancel some or all passengers of a booking and refund per policy (in full when the
     operator cancels the trip: `full_refund`, or when the trip is cancelled already).
     `passenger_ids=None` cancels every seat still active, read under the booking's lock."""
-    async with in_transaction() as conn:
+    async with locking.transaction() as conn:
         locked = await Booking.filter(id=booking.id).select_for_update().using_db(conn).first()
         if locked is None:
             raise NotFound("We could not find that booking.")

@@ -18,7 +18,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from domain import audit, holds
+from domain import audit, holds, locking
 from domain.accounts import EMAIL_RE, PHONE_RE, normalise_email, normalise_phone
 from domain.enums import (
     Gender,
@@ -176,7 +176,7 @@ async def start_checkout(
         raise TripDeparted()
     description = f"{trip.schedule.route.name}, {len(current.seats)} seat(s)"
     try:
-        async with in_transaction() as conn:
+        async with locking.transaction() as conn:
             locked = (
                 await Reservation.filter(id=reservation.id)
                 .select_for_update()

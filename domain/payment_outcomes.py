@@ -16,9 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
-from domain import audit, events, holds, notifications, public_ids, ticket_tokens
+from domain import audit, events, holds, locking, notifications, public_ids, ticket_tokens
 from domain.checkout import CheckoutConfig
 from domain.enums import (
     AllocationKind,
@@ -77,7 +76,7 @@ async def apply_event(
     config: CheckoutConfig,
     now: datetime,
 ) -> Payment | None:
-    async with in_transaction() as conn:
+    async with locking.transaction() as conn:
         rows = await conn.execute_query_dict(
             """
             INSERT INTO payment_events (gateway, event_id, event_type, payload, received_at)
@@ -140,7 +139,7 @@ async def apply_return(
     """The payer's browser came back with an outcome the gateway adapter verified."""
     if not public_ids.looks_like(payment_ref, public_ids.PAYMENT):
         raise PaymentNotFound()
-    async with in_transaction() as conn:
+    async with locking.transaction() as conn:
         payment = (
             await Payment.filter(public_id=payment_ref).select_for_update().using_db(conn).first()
         )

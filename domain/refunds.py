@@ -12,9 +12,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
 
-from domain import audit
+from domain import audit, locking
 from domain.checkout import CheckoutConfig, payment_info
 from domain.enums import PaymentStatus, RefundStatus
 from domain.models import Cancellation, Payment
@@ -46,7 +45,7 @@ async def refund_payment(
     The attempt is claimed first (`next_refund_at` moves a lease ahead), so the retry loops
     of several processes and an operator's "refund now" never send it twice at once; the
     gateway's idempotency key is the same for every attempt of one payment's refund."""
-    async with in_transaction() as conn:
+    async with locking.transaction() as conn:
         claimed = await conn.execute_query_dict(
             """
             UPDATE payments SET next_refund_at = $2
@@ -65,7 +64,7 @@ async def refund_payment(
     try:
         reference = await gateway.refund(info, amount, reason=f"payment-{payment.id}-refund")
     except GatewayError as exc:
-        async with in_transaction() as conn:
+        async with locking.transaction() as conn:
             locked = await Payment.filter(id=payment_id).select_for_update().using_db(conn).first()
             assert locked is not None
             locked.refund_attempts += 1
@@ -86,7 +85,7 @@ async def refund_payment(
                 },
             )
         return locked
-    async with in_transaction() as conn:
+    async with locking.transaction() as conn:
         locked = await Payment.filter(id=payment_id).select_for_update().using_db(conn).first()
         assert locked is not None
         if locked.status == PaymentStatus.REFUND_PENDING:
@@ -158,7 +157,7 @@ async def process_refund(cancellation_id: int, *, gateways: Gateways, now: datet
             reason=f"cancellation-{cancellation.id}",
         )
     except GatewayError as exc:
-        async with in_transaction() as conn:
+        async with locking.transaction() as conn:
             await (
                 Cancellation.filter(id=cancellation.id)
                 .using_db(conn)
@@ -176,7 +175,7 @@ async def process_refund(cancellation_id: int, *, gateways: Gateways, now: datet
                 data={"error": exc.message},
             )
         return
-    async with in_transaction() as conn:
+    async with locking.transaction() as conn:
         locked = (
             await Cancellation.filter(id=cancellation.id).select_for_update().using_db(conn).first()
         )

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
 
-from domain import audit, inventory
+from domain import audit, inventory, locking
 from domain.enums import BookingStatus, ReservationStatus
 from domain.errors import Conflict, NotFound, ValidationFailed
 from domain.models import Booking, City, Operator, Reservation, Route, RouteStop, StopPoint, User
@@ -110,7 +109,7 @@ async def save_route(
     if clash:
         raise ValidationFailed({"code": "Another route already uses this code."})
     operator = await Operator.first() or await Operator.create(name="Busbook Operator")
-    async with in_transaction() as conn:
+    async with locking.transaction() as conn:
         if route_id is None:
             route = await Route.create(
                 code=code, name=name.strip() or code, operator=operator, using_db=conn

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
-from domain import audit, events, inventory
+from domain import audit, events, inventory, locking
 from domain.enums import ScheduleStatus
 from domain.errors import Conflict, NotFound, ValidationFailed
 from domain.models import Bus, Route, RouteStop, Schedule, ScheduleSeat, User
@@ -79,7 +79,7 @@ async def create_timetable(
     starts = [s for s in starts if s > now]
     if not starts:
         raise ValidationFailed({"first_day": "Those days are all in the past."})
-    async with in_transaction() as conn:
+    async with locking.transaction() as conn:
         # Lock the bus so two timetables cannot put it on two roads at once.
         await Bus.filter(id=bus.id).select_for_update().using_db(conn).first()
         for start in starts:
@@ -143,7 +143,7 @@ async def set_seat_blocked(
 ) -> ScheduleSeat:
     """Block a seat on one trip (not for sale) or unblock it; a sold or held seat cannot be
     blocked until it is free."""
-    async with in_transaction() as conn:
+    async with locking.transaction() as conn:
         seat = (
             await ScheduleSeat.filter(id=schedule_seat_id)
             .select_for_update()

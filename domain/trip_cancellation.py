@@ -7,9 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from tortoise.transactions import in_transaction
-
-from domain import audit, cancellations, database, holds
+from domain import audit, cancellations, database, holds, locking
 from domain.checkout import CheckoutConfig
 from domain.enums import BookingStatus, ReservationStatus, ScheduleStatus
 from domain.errors import Conflict, NotFound, ValidationFailed
@@ -49,7 +47,7 @@ async def cancel_trip(
     reason = reason.strip()
     if not reason:
         raise ValidationFailed({"reason": "Say why the trip is cancelled; passengers are told."})
-    async with in_transaction() as conn:
+    async with locking.transaction() as conn:
         schedule = await Schedule.filter(id=schedule_id).select_for_update().using_db(conn).first()
         if schedule is None:
             raise NotFound("We could not find that trip.")
