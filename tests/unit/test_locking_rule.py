@@ -40,9 +40,9 @@ def test_waiting_row_locks_use_the_bounded_transaction() -> None:
             continue
         tree = ast.parse(path.read_text(), filename=str(path))
         for fn in ast.walk(tree):
-            if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
-                if waiting_locks(fn) and bare_transactions(fn):
-                    offenders.append(f"{path.name}:{fn.lineno} {fn.name}")
+            is_function = isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef)
+            if is_function and waiting_locks(fn) and bare_transactions(fn):
+                offenders.append(f"{path.name}:{fn.lineno} {fn.name}")
     assert not offenders, f"row locks under a bare in_transaction(): {offenders}"
 
 
