@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,12 +71,21 @@ class Subscription:
             self.queue.put_nowait(RELOAD)
 
 
-class SeatBroker:
-    """One LISTEN connection per process, fanning seat events out to subscribers."""
+LoadStates = Callable[[int, list[int]], Awaitable[dict[int, SeatState]]]
 
-    def __init__(self, dsn: str, *, reconnect_delay: float = 0.5) -> None:
+
+class SeatBroker:
+    """One LISTEN connection per process, fanning seat events out to subscribers.
+
+    `load_states` reads the changed seats (`inventory.seat_states`; tests pass one that
+    fails)."""
+
+    def __init__(
+        self, dsn: str, *, reconnect_delay: float = 0.5, load_states: LoadStates = seat_states
+    ) -> None:
         self.dsn = dsn
         self.reconnect_delay = reconnect_delay
+        self.load_states = load_states
         self._subscribers: dict[int, set[Subscription]] = defaultdict(set)
         self._pending: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -178,7 +187,7 @@ class SeatBroker:
                 if schedule_id not in self._subscribers:
                     continue
                 try:
-                    states = await seat_states(schedule_id, sorted(ids))
+                    states = await self.load_states(schedule_id, sorted(ids))
                 except Exception:
                     log.exception("seat events: could not load seats of trip %s", schedule_id)
                     states = {}
