@@ -47,13 +47,17 @@ def payloads(schedule_id: int, schedule_seat_ids: Iterable[int], reason: str) ->
 
 @dataclass(frozen=True)
 class SeatChange:
-    schedule_id: int
-    states: dict[int, SeatState]
-    reasons: frozenset[str]
+    """What a subscriber hears: seats of one trip with their new states, or a signal."""
+
+    schedule_id: int  # 0: every trip
+    states: dict[int, SeatState] = field(default_factory=dict)
+    reasons: frozenset[str] = frozenset()
+    resync: bool = False  # the states are unknown (missed or unreadable): read every seat again
+    reload: bool = False  # the subscriber fell behind: start afresh from a new page
 
 
-RELOAD = SeatChange(0, {}, frozenset({"reload"}))
-RESYNC = SeatChange(0, {}, frozenset({"resync"}))
+RELOAD = SeatChange(0, reload=True)
+RESYNC = SeatChange(0, resync=True)
 
 
 @dataclass(eq=False)
@@ -188,11 +192,11 @@ class SeatBroker:
                     continue
                 try:
                     states = await self.load_states(schedule_id, sorted(ids))
+                    change = SeatChange(schedule_id, states, frozenset(reasons))
                 except Exception:
+                    # Never let a change go unseen: each subscriber reads the whole trip.
                     log.exception("seat events: could not load seats of trip %s", schedule_id)
-                    states = {}
-                    reasons = {"resync"}
-                change = SeatChange(schedule_id, states, frozenset(reasons))
+                    change = SeatChange(schedule_id, reasons=frozenset(reasons), resync=True)
                 for subscription in list(self._subscribers.get(schedule_id, ())):
                     subscription.offer(change)
 

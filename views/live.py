@@ -101,10 +101,10 @@ async def stream_seats(schedule_id: int) -> ResponseReturnValue:
                 change: events.SeatChange | None = None
                 with contextlib.suppress(TimeoutError):
                     change = await asyncio.wait_for(subscription.queue.get(), timeout)
-                if change is events.RELOAD:
+                if change is not None and change.reload:
                     yield sse("reload", "")
                     return
-                if change is events.RESYNC:
+                if change is not None and change.resync:
                     states.update(await inventory.seat_states(schedule_id))
                     touched = list(views)
                 elif change is not None:
