@@ -3,7 +3,8 @@ changes are ever seen, invariant 5) and fanned out to each process's live seat m
 
 Each process keeps one LISTEN connection (its own asyncpg connection: a pooled one would
 drop the listener when reset). Subscribers get bounded queues; a subscriber that falls behind
-is told to reload instead of slowing everyone else down.
+is told to reload instead of slowing everyone else down. The same connection hears catalogue
+edits (a route's stops, a bus) and drops this process's cached copies of them.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from typing import Any
 import asyncpg
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from domain import inventory
 from domain.inventory import SeatState, seat_states
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "busbook_seats"
+CATALOGUE_CHANNEL = "busbook_catalogue"
 
 
 async def announce(
@@ -33,6 +36,14 @@ async def announce(
     """Queue a seat event; PostgreSQL delivers it only if the transaction commits."""
     for payload in payloads(schedule_id, schedule_seat_ids, reason):
         await conn.execute_query("SELECT pg_notify($1, $2)", [CHANNEL, payload])
+
+
+async def announce_catalogue(
+    conn: BaseDBAsyncClient, *, route_id: int | None = None, bus_id: int | None = None
+) -> None:
+    """Queue "this route or bus changed": on commit, every process drops its cached copy."""
+    payload = json.dumps({"route": route_id, "bus": bus_id})
+    await conn.execute_query("SELECT pg_notify($1, $2)", [CATALOGUE_CHANNEL, payload])
 
 
 def payloads(schedule_id: int, schedule_seat_ids: Iterable[int], reason: str) -> list[str]:
@@ -144,6 +155,9 @@ class SeatBroker:
                 connection = await asyncpg.connect(self.dsn)
                 connection.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 await connection.add_listener(CHANNEL, self._on_notify)
+                await connection.add_listener(CATALOGUE_CHANNEL, self._on_catalogue)
+                # Edits made while nobody listened were not heard: start from an empty cache.
+                inventory.forget_routes()
                 self._connection = connection
                 if connected_before:
                     # Events may have been missed while we were away: everyone resyncs.
@@ -172,6 +186,19 @@ class SeatBroker:
             return
         if event.get("s") in self._subscribers:
             self._pending.put_nowait(event)
+
+    def _on_catalogue(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        try:
+            event = json.loads(str(payload))
+            route_id, bus_id = event.get("route"), event.get("bus")
+        except (ValueError, AttributeError):
+            log.warning("catalogue events: malformed payload %r", str(payload)[:200])
+            inventory.forget_routes()  # whatever changed, nothing stale is kept
+            return
+        if isinstance(route_id, int):
+            inventory.forget_route(route_id)
+        if isinstance(bus_id, int):
+            inventory.forget_bus(bus_id)
 
     async def _dispatch(self) -> None:
         """Load each changed seat's state once per process, then hand it to subscribers.
