@@ -49,7 +49,8 @@ async def announce_catalogue(
 def payloads(schedule_id: int, schedule_seat_ids: Iterable[int], reason: str) -> list[str]:
     """The NOTIFY payloads of one change (for callers that send `pg_notify` themselves)."""
     ids = sorted(set(schedule_seat_ids))
-    # Payloads must stay under 8000 bytes: send ids (never HTML), in chunks.
+    # Payloads must stay under 8000 bytes: send ids (never HTML), in chunks. The reason is
+    # for people watching with `LISTEN busbook_seats`; subscribers read the seats' states.
     return [
         json.dumps({"s": schedule_id, "ids": ids[start : start + 500], "r": reason})
         for start in range(0, len(ids), 500)
@@ -62,7 +63,6 @@ class SeatChange:
 
     schedule_id: int  # 0: every trip
     states: dict[int, SeatState] = field(default_factory=dict)
-    reasons: frozenset[str] = frozenset()
     resync: bool = False  # the states are unknown (missed or unreadable): read every seat again
     reload: bool = False  # the subscriber fell behind: start afresh from a new page
 
@@ -209,21 +209,19 @@ class SeatBroker:
             batch = [await self._pending.get()]
             while not self._pending.empty():
                 batch.append(self._pending.get_nowait())
-            by_schedule: dict[int, tuple[set[int], set[str]]] = defaultdict(lambda: (set(), set()))
+            by_schedule: dict[int, set[int]] = defaultdict(set)
             for event in batch:
-                ids, reasons = by_schedule[int(event["s"])]
-                ids.update(int(i) for i in event.get("ids", ()))
-                reasons.add(str(event.get("r", "")))
-            for schedule_id, (ids, reasons) in by_schedule.items():
+                by_schedule[int(event["s"])].update(int(i) for i in event.get("ids", ()))
+            for schedule_id, ids in by_schedule.items():
                 if schedule_id not in self._subscribers:
                     continue
                 try:
                     states = await self.load_states(schedule_id, sorted(ids))
-                    change = SeatChange(schedule_id, states, frozenset(reasons))
+                    change = SeatChange(schedule_id, states)
                 except Exception:
                     # Never let a change go unseen: each subscriber reads the whole trip.
                     log.exception("seat events: could not load seats of trip %s", schedule_id)
-                    change = SeatChange(schedule_id, reasons=frozenset(reasons), resync=True)
+                    change = SeatChange(schedule_id, resync=True)
                 for subscription in list(self._subscribers.get(schedule_id, ())):
                     subscription.offer(change)
 

@@ -323,18 +323,6 @@ async def seat_states(
     }
 
 
-async def seat_statuses(
-    schedule_id: int,
-    segment: Segment,
-    *,
-    viewer_id: int | None,
-    now: datetime,
-    schedule_seat_ids: list[int] | None = None,
-) -> dict[int, SeatStatus]:
-    states = await seat_states(schedule_id, schedule_seat_ids)
-    return {seat_id: state.status_for(segment, viewer_id, now) for seat_id, state in states.items()}
-
-
 async def bus_seats(bus_id: int) -> dict[int, Seat]:
     """A bus's seats by id. A layout is fixed once the bus is saved (the console creates
     buses, it does not redraw them), so it is kept per process like routes."""
