@@ -4,7 +4,7 @@ changes are ever seen, invariant 5) and fanned out to each process's live seat m
 Each process keeps one LISTEN connection (its own asyncpg connection: a pooled one would
 drop the listener when reset). Subscribers get bounded queues; a subscriber that falls behind
 is told to reload instead of slowing everyone else down. The same connection hears catalogue
-edits (a route's stops, a bus) and drops this process's cached copies of them.
+edits (a route's stops) and drops this process's cached copies of them.
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ async def announce(
         await conn.execute_query("SELECT pg_notify($1, $2)", [CHANNEL, payload])
 
 
-async def announce_catalogue(
-    conn: BaseDBAsyncClient, *, route_id: int | None = None, bus_id: int | None = None
-) -> None:
-    """Queue "this route or bus changed": on commit, every process drops its cached copy."""
-    payload = json.dumps({"route": route_id, "bus": bus_id})
+async def announce_route_changed(conn: BaseDBAsyncClient, route_id: int) -> None:
+    """Queue "this route's stops changed": on commit, every process drops its cached copy.
+
+    (Buses need no announcement: a bus's layout is fixed once it is saved.)"""
+    payload = json.dumps({"route": route_id})
     await conn.execute_query("SELECT pg_notify($1, $2)", [CATALOGUE_CHANNEL, payload])
 
 
@@ -189,16 +189,14 @@ class SeatBroker:
 
     def _on_catalogue(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         try:
-            event = json.loads(str(payload))
-            route_id, bus_id = event.get("route"), event.get("bus")
-        except (ValueError, AttributeError):
-            log.warning("catalogue events: malformed payload %r", str(payload)[:200])
-            inventory.forget_routes()  # whatever changed, nothing stale is kept
-            return
+            route_id = json.loads(str(payload))["route"]
+        except (ValueError, KeyError, TypeError):
+            route_id = None
         if isinstance(route_id, int):
             inventory.forget_route(route_id)
-        if isinstance(bus_id, int):
-            inventory.forget_bus(bus_id)
+        else:  # whatever changed, nothing stale is kept
+            log.warning("catalogue events: malformed payload %r", str(payload)[:200])
+            inventory.forget_routes()
 
     async def _dispatch(self) -> None:
         """Load each changed seat's state once per process, then hand it to subscribers.

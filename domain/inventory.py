@@ -103,7 +103,7 @@ class Trip:
 # A route's stops and points and a bus's layout change only through the operator's console;
 # trips read them on every page and every hold. Each process keeps them for a short while
 # (the schedule row itself, with its fare and status, is always read fresh). An edit
-# announces itself (`events.announce_catalogue`, delivered on commit), and every process's
+# announces itself (`events.announce_route_changed`, delivered on commit), and every process's
 # seat broker drops the entries at once; the time limit only bounds what a process misses
 # while its LISTEN connection is down.
 _TTL_SECONDS = 30.0
@@ -136,14 +136,6 @@ def forget_route(route_id: int) -> None:
     _generation += 1
     _cache.pop(("route", route_id), None)
     _cache.pop(("stops", route_id), None)
-
-
-def forget_bus(bus_id: int) -> None:
-    """Drop a bus's cached row and seat layout."""
-    global _generation
-    _generation += 1
-    _cache.pop(("bus", bus_id), None)
-    _cache.pop(("seats", bus_id), None)
 
 
 async def load_trip(schedule_id: int, *, using_db: BaseDBAsyncClient | None = None) -> Trip:
