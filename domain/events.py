@@ -3,7 +3,8 @@ changes are ever seen, invariant 5) and fanned out to each process's live seat m
 
 Each process keeps one LISTEN connection (its own asyncpg connection: a pooled one would
 drop the listener when reset). Subscribers get bounded queues; a subscriber that falls behind
-is told to reload instead of slowing everyone else down.
+is told to reload instead of slowing everyone else down. The same connection hears catalogue
+edits (a route's stops) and drops this process's cached copies of them.
 """
 
 from __future__ import annotations
@@ -13,18 +14,20 @@ import contextlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from domain import inventory
 from domain.inventory import SeatState, seat_states
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "busbook_seats"
+CATALOGUE_CHANNEL = "busbook_catalogue"
 
 
 async def announce(
@@ -35,10 +38,19 @@ async def announce(
         await conn.execute_query("SELECT pg_notify($1, $2)", [CHANNEL, payload])
 
 
+async def announce_route_changed(conn: BaseDBAsyncClient, route_id: int) -> None:
+    """Queue "this route's stops changed": on commit, every process drops its cached copy.
+
+    (Buses need no announcement: a bus's layout is fixed once it is saved.)"""
+    payload = json.dumps({"route": route_id})
+    await conn.execute_query("SELECT pg_notify($1, $2)", [CATALOGUE_CHANNEL, payload])
+
+
 def payloads(schedule_id: int, schedule_seat_ids: Iterable[int], reason: str) -> list[str]:
     """The NOTIFY payloads of one change (for callers that send `pg_notify` themselves)."""
     ids = sorted(set(schedule_seat_ids))
-    # Payloads must stay under 8000 bytes: send ids (never HTML), in chunks.
+    # Payloads must stay under 8000 bytes: send ids (never HTML), in chunks. The reason is
+    # for people watching with `LISTEN busbook_seats`; subscribers read the seats' states.
     return [
         json.dumps({"s": schedule_id, "ids": ids[start : start + 500], "r": reason})
         for start in range(0, len(ids), 500)
@@ -47,13 +59,16 @@ def payloads(schedule_id: int, schedule_seat_ids: Iterable[int], reason: str) ->
 
 @dataclass(frozen=True)
 class SeatChange:
-    schedule_id: int
-    states: dict[int, SeatState]
-    reasons: frozenset[str]
+    """What a subscriber hears: seats of one trip with their new states, or a signal."""
+
+    schedule_id: int  # 0: every trip
+    states: dict[int, SeatState] = field(default_factory=dict)
+    resync: bool = False  # the states are unknown (missed or unreadable): read every seat again
+    reload: bool = False  # the subscriber fell behind: start afresh from a new page
 
 
-RELOAD = SeatChange(0, {}, frozenset({"reload"}))
-RESYNC = SeatChange(0, {}, frozenset({"resync"}))
+RELOAD = SeatChange(0, reload=True)
+RESYNC = SeatChange(0, resync=True)
 
 
 @dataclass(eq=False)
@@ -71,12 +86,21 @@ class Subscription:
             self.queue.put_nowait(RELOAD)
 
 
-class SeatBroker:
-    """One LISTEN connection per process, fanning seat events out to subscribers."""
+LoadStates = Callable[[int, list[int]], Awaitable[dict[int, SeatState]]]
 
-    def __init__(self, dsn: str, *, reconnect_delay: float = 0.5) -> None:
+
+class SeatBroker:
+    """One LISTEN connection per process, fanning seat events out to subscribers.
+
+    `load_states` reads the changed seats (`inventory.seat_states`; tests pass one that
+    fails)."""
+
+    def __init__(
+        self, dsn: str, *, reconnect_delay: float = 0.5, load_states: LoadStates = seat_states
+    ) -> None:
         self.dsn = dsn
         self.reconnect_delay = reconnect_delay
+        self.load_states = load_states
         self._subscribers: dict[int, set[Subscription]] = defaultdict(set)
         self._pending: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
@@ -131,6 +155,9 @@ class SeatBroker:
                 connection = await asyncpg.connect(self.dsn)
                 connection.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 await connection.add_listener(CHANNEL, self._on_notify)
+                await connection.add_listener(CATALOGUE_CHANNEL, self._on_catalogue)
+                # Edits made while nobody listened were not heard: start from an empty cache.
+                inventory.forget_routes()
                 self._connection = connection
                 if connected_before:
                     # Events may have been missed while we were away: everyone resyncs.
@@ -160,6 +187,17 @@ class SeatBroker:
         if event.get("s") in self._subscribers:
             self._pending.put_nowait(event)
 
+    def _on_catalogue(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        try:
+            route_id = json.loads(str(payload))["route"]
+        except (ValueError, KeyError, TypeError):
+            route_id = None
+        if isinstance(route_id, int):
+            inventory.forget_route(route_id)
+        else:  # whatever changed, nothing stale is kept
+            log.warning("catalogue events: malformed payload %r", str(payload)[:200])
+            inventory.forget_routes()
+
     async def _dispatch(self) -> None:
         """Load each changed seat's state once per process, then hand it to subscribers.
 
@@ -169,21 +207,19 @@ class SeatBroker:
             batch = [await self._pending.get()]
             while not self._pending.empty():
                 batch.append(self._pending.get_nowait())
-            by_schedule: dict[int, tuple[set[int], set[str]]] = defaultdict(lambda: (set(), set()))
+            by_schedule: dict[int, set[int]] = defaultdict(set)
             for event in batch:
-                ids, reasons = by_schedule[int(event["s"])]
-                ids.update(int(i) for i in event.get("ids", ()))
-                reasons.add(str(event.get("r", "")))
-            for schedule_id, (ids, reasons) in by_schedule.items():
+                by_schedule[int(event["s"])].update(int(i) for i in event.get("ids", ()))
+            for schedule_id, ids in by_schedule.items():
                 if schedule_id not in self._subscribers:
                     continue
                 try:
-                    states = await seat_states(schedule_id, sorted(ids))
+                    states = await self.load_states(schedule_id, sorted(ids))
+                    change = SeatChange(schedule_id, states)
                 except Exception:
+                    # Never let a change go unseen: each subscriber reads the whole trip.
                     log.exception("seat events: could not load seats of trip %s", schedule_id)
-                    states = {}
-                    reasons = {"resync"}
-                change = SeatChange(schedule_id, states, frozenset(reasons))
+                    change = SeatChange(schedule_id, resync=True)
                 for subscription in list(self._subscribers.get(schedule_id, ())):
                     subscription.offer(change)
 

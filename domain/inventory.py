@@ -100,11 +100,15 @@ class Trip:
         )
 
 
-# A route's stops and points change only through the operator's console; trips read them on
-# every page and every hold. Keep them per process for a short while (the schedule row
-# itself, with its fare and status, is always read fresh).
+# A route's stops and points and a bus's layout change only through the operator's console;
+# trips read them on every page and every hold. Each process keeps them for a short while
+# (the schedule row itself, with its fare and status, is always read fresh). An edit
+# announces itself (`events.announce_route_changed`, delivered on commit), and every process's
+# seat broker drops the entries at once; the time limit only bounds what a process misses
+# while its LISTEN connection is down.
 _TTL_SECONDS = 30.0
 _cache: dict[tuple[str, int], tuple[float, Any]] = {}
+_generation = 0  # bumped by every forget: a load that raced an edit is not kept
 
 
 async def _cached(kind: str, key: int, load: Callable[[], Awaitable[Any]]) -> Any:
@@ -112,22 +116,32 @@ async def _cached(kind: str, key: int, load: Callable[[], Awaitable[Any]]) -> An
     hit = _cache.get((kind, key))
     if hit is not None and stamp - hit[0] < _TTL_SECONDS:
         return hit[1]
+    generation = _generation
     value = await load()
-    _cache[(kind, key)] = (stamp, value)
+    if generation == _generation:  # else it may have read the rows before the edit
+        _cache[(kind, key)] = (stamp, value)
     return value
 
 
 def forget_routes() -> None:
-    """Drop the cached routes and buses (tests reuse ids; the console calls it on edits)."""
+    """Drop every cached route and bus (tests reuse ids; the broker after a reconnect)."""
+    global _generation
+    _generation += 1
     _cache.clear()
 
 
-async def load_trip(schedule_id: int, *, using_db: BaseDBAsyncClient | None = None) -> Trip:
-    """A trip with its route's stops and points and its bus.
+def forget_route(route_id: int) -> None:
+    """Drop a route's cached row and stops: it was edited (here or in another process)."""
+    global _generation
+    _generation += 1
+    _cache.pop(("route", route_id), None)
+    _cache.pop(("stops", route_id), None)
 
-    A route's stops and a bus change only through the operator's console, but every page
-    and every hold reads them: they are kept per process for a short while. The schedule
-    row itself, with its fare and status, is always read fresh."""
+
+async def load_trip(schedule_id: int, *, using_db: BaseDBAsyncClient | None = None) -> Trip:
+    """A trip with its route's stops and points and its bus (those from the per-process
+    cache, dropped on every edit); the schedule row, with its fare and status, is read
+    fresh."""
     rows = await (using_db or connections.get("default")).execute_query_dict(
         "SELECT * FROM schedules WHERE id = $1", [schedule_id]
     )
@@ -299,18 +313,6 @@ async def seat_states(
         )
         for seat_id, is_blocked in blocked.items()
     }
-
-
-async def seat_statuses(
-    schedule_id: int,
-    segment: Segment,
-    *,
-    viewer_id: int | None,
-    now: datetime,
-    schedule_seat_ids: list[int] | None = None,
-) -> dict[int, SeatStatus]:
-    states = await seat_states(schedule_id, schedule_seat_ids)
-    return {seat_id: state.status_for(segment, viewer_id, now) for seat_id, state in states.items()}
 
 
 async def bus_seats(bus_id: int) -> dict[int, Seat]:

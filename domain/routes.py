@@ -10,7 +10,7 @@ from datetime import datetime
 
 from tortoise.expressions import Q
 
-from domain import audit, inventory, locking
+from domain import audit, events, inventory, locking
 from domain.enums import BookingStatus, ReservationStatus
 from domain.errors import Conflict, NotFound, ValidationFailed
 from domain.models import Booking, City, Operator, Reservation, Route, RouteStop, StopPoint, User
@@ -205,7 +205,9 @@ async def save_route(
             using_db=conn,
             data={"code": code, "stops": [s.city for s in stops]},
         )
-    inventory.forget_routes()
+        # Every process (this one included) drops its cached copy once this commits.
+        await events.announce_route_changed(conn, route.id)
+    inventory.forget_route(route.id)  # here at once: the next page is this admin's redirect
     return route
 
 

@@ -92,19 +92,10 @@ async def create_hold() -> ResponseReturnValue:
             error=exc.message,
         )
     except Conflict as exc:
-        taken = set(getattr(exc, "numbers", []))
+        # The whole selection goes back: the seat map ticks only the seats still free, so
+        # the ones that were the problem show as taken and the others stay picked.
         return await render_trip(
-            schedule_id,
-            from_raw,
-            to_raw,
-            status=exc.status,
-            error=exc.message,
-            selection=Selection(
-                # keep what is still worth keeping: the seats that were not the problem
-                seat_ids=selection.seat_ids if not taken else frozenset(),
-                boarding_point_id=selection.boarding_point_id,
-                dropping_point_id=selection.dropping_point_id,
-            ),
+            schedule_id, from_raw, to_raw, status=exc.status, error=exc.message, selection=selection
         )
     return redirect(url_for("holds.show_hold", reservation_id=reservation.public_id), 303)
 

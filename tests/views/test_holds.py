@@ -148,6 +148,21 @@ async def test_taken_seats_are_a_409_that_names_them(app, auth, trip):
     assert f'href="/users/{user.id}/profile">Priya</a>' in html
 
 
+async def test_a_refused_hold_keeps_the_seats_that_are_still_free_ticked(app, auth, trip):
+    seats = await factories.schedule_seats(trip)
+    first = type(auth)(app.test_client())
+    await first.register(email="first@example.com")
+    await post_hold(first, trip, seats[:2])
+    await auth.register()
+    response = await post_hold(auth, trip, seats[1:4])  # seat 2 was taken a moment ago
+    assert response.status_code == 409
+    html = await response.get_data(as_text=True)
+    for seat in seats[2:4]:
+        assert re.search(rf'value="{seat.id}"\s+checked', html), seat.seat.number
+    taken = re.search(rf'name="seat_ids" value="{seats[1].id}"[^>]*>', html)
+    assert taken and "disabled" in taken.group(0) and "checked" not in taken.group(0)
+
+
 async def test_a_revoked_login_cannot_hold_and_is_sent_to_log_in(app, auth, trip):
     """The hold's first statement is the request's only check of the login cookie: a
     session revoked elsewhere (password changed, logged out everywhere) holds nothing."""

@@ -208,3 +208,30 @@ async def test_the_broker_reconnects_after_its_database_connection_drops(app, cl
     await holds.hold_seats(user, hold_request(trip, seats[:1]), now=datetime.now().astimezone())
     assert 'data-status="held"' in await stream.events_until(f"seat-{seats[0].id}", within=3)
     await close(stream)
+
+
+async def test_a_change_the_broker_could_not_read_still_reaches_the_watcher(app, client, trip):
+    """The broker reads each changed seat once for all its watchers; when that read fails,
+    the watchers read the whole trip again instead of missing the change."""
+    from tortoise import connections
+
+    from domain import inventory
+    from views.live import BROKER_KEY
+
+    seats = await factories.schedule_seats(trip)
+    user = await factories.make_user()
+    broker = app.app.extensions[BROKER_KEY]
+    failed: list[int] = []
+
+    async def fails_once(schedule_id: int, seat_ids: list[int]):
+        if not failed:
+            failed.append(schedule_id)
+            await connections.get("default").execute_query("SELECT 1 / 0")  # a real error
+        return await inventory.seat_states(schedule_id, seat_ids)
+
+    broker.load_states = fails_once
+    stream = await open_stream(client, trip)
+    await holds.hold_seats(user, hold_request(trip, seats[:1]), now=datetime.now().astimezone())
+    assert 'data-status="held"' in await stream.events_until(f"seat-{seats[0].id}")
+    assert failed == [trip.id]
+    await close(stream)
