@@ -17,7 +17,16 @@ from pathlib import Path
 import click
 from quart import Quart
 
-from domain import attempts, clock, database, holds, mail, refunds, ticket_documents
+from domain import (
+    attempts,
+    clock,
+    database,
+    holds,
+    mail,
+    refunds,
+    ticket_documents,
+    trip_cancellation,
+)
 from domain.events import SeatBroker
 from domain.payments.registry import Gateways
 from domain.settings import Settings
@@ -120,8 +129,12 @@ def create_app(
                     name="mail-outbox",
                 ),
                 asyncio.create_task(
-                    _retry_refunds_forever(settings, app.extensions[GATEWAYS_KEY]),
+                    _retry_refunds_forever(app.extensions[GATEWAYS_KEY]),
                     name="refund-retries",
+                ),
+                asyncio.create_task(
+                    _finish_trip_cancellations_forever(settings, app.extensions[GATEWAYS_KEY]),
+                    name="trip-cancellations",
                 ),
             ]
 
@@ -153,20 +166,35 @@ def create_app(
     return app
 
 
-async def _retry_refunds_forever(settings: Settings, gateways: Gateways) -> None:
-    """Refunds the gateway could not take yet are tried again every minute (invariant 4:
-    money that cannot buy a ticket goes back)."""
+async def _retry_refunds_forever(gateways: Gateways) -> None:
+    """Refunds that are due (refused before, or never sent after their cause) are tried
+    every minute (invariant 4: money that cannot buy a ticket goes back). Every process
+    runs one; each refund is claimed, so it goes to the gateway once."""
     while True:
         try:
-            await refunds.retry_refunds(
-                gateways=gateways, config=settings.checkout, now=clock.now()
-            )
-            await refunds.retry_failed_refunds(gateways=gateways, now=clock.now())
+            await refunds.retry_refunds(gateways=gateways, now=clock.now())
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("refunds: retry run failed")
         await asyncio.sleep(60)
+
+
+async def _finish_trip_cancellations_forever(settings: Settings, gateways: Gateways) -> None:
+    """Cancelled trips with holds or bookings still live on them are finished off the
+    operator's request (domain/trip_cancellation.py), every few seconds while there are
+    any: the operator watches the progress. Every process runs one; trips are claimed."""
+    interval = min(settings.sweep_seconds, 5)
+    while True:
+        try:
+            await trip_cancellation.finish_cancelled_trips(
+                now=clock.now(), gateways=gateways, config=settings.checkout
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("trip cancellations: pass failed")
+        await asyncio.sleep(interval)
 
 
 async def _sweep_forever(interval: float) -> None:

@@ -2,9 +2,9 @@
 
 The quote a passenger sees and the figure that is refunded come from the same function of
 (booking, seats, now). Seats are released at once (live on every seat map), the ticket is
-re-issued for the remaining passengers or cancelled, and the refund goes back through the
-original gateway (`domain.refunds.process_refund`): pending -> processed, or failed and
-retried until the gateway agrees.
+re-issued for the remaining passengers or cancelled, and the refund (a `Refund` row made in
+the same transaction, domain/refunds.py) goes back through the original gateway: sent at
+once, and retried until the gateway agrees.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from domain import audit, events, locking, notifications, public_ids
+from domain import audit, events, locking, notifications, public_ids, refunds
 from domain.checkout import CheckoutConfig
 from domain.enums import (
     BookingStatus,
@@ -37,7 +37,6 @@ from domain.models import (
     User,
 )
 from domain.payments.registry import Gateways
-from domain.refunds import process_refund
 from domain.tickets import issue_ticket
 
 CENT = Decimal("0.01")
@@ -147,7 +146,7 @@ class NothingToCancel(Conflict):
 
 
 async def cancel_booking(
-    actor: User,
+    actor: User | None,
     booking: Booking,
     passenger_ids: Sequence[int] | None,
     *,
@@ -221,6 +220,20 @@ async def cancel_booking(
             created_at=now,
             using_db=conn,
         )
+        refund_row = None
+        if cancellation.refund_status == RefundStatus.PENDING:
+            assert payment is not None
+            refund_row = await refunds.request_refund(
+                conn,
+                payment,
+                amount=refund,
+                currency=payment.currency,
+                code=refunds.TRIP_CANCELLED if full_refund else refunds.CANCELLATION,
+                reason=reason or cancellation.policy_tier,
+                now=now,
+                cancellation=cancellation,
+                actor=actor,
+            )
         # The old ticket stops being valid; remaining passengers get a fresh one.
         old = await Ticket.filter(booking_id=locked.id, status=TicketStatus.VALID).using_db(conn)
         await (
@@ -262,8 +275,8 @@ async def cancel_booking(
             config=config,
             now=now,
         )
-    if cancellation.refund_status == RefundStatus.PENDING:
-        await process_refund(cancellation.id, gateways=gateways, now=now)
+    if refund_row is not None:
+        await refunds.send_refund(refund_row.id, gateways=gateways, now=now)
         await cancellation.refresh_from_db()
     return cancellation
 

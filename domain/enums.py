@@ -95,6 +95,15 @@ class RefundStatus(StrEnum):
     FAILED = "failed"
 
 
+class RefundState(StrEnum):
+    """A refund record's state (domain/refunds.py). There is no automatic giving up: money
+    we cannot keep goes back, so a refused refund stays pending and is retried."""
+
+    PENDING = "pending"  # to send, or refused and waiting for its next attempt
+    SUCCEEDED = "succeeded"  # the gateway took it
+    CLOSED = "closed"  # an operator recorded that it was paid back outside Busbook
+
+
 class EmailStatus(StrEnum):
     PENDING = "pending"
     SENT = "sent"

@@ -592,7 +592,9 @@ async def cancel_hold(
     return reservation
 
 
-async def release_hold(admin: User, public_id: str, reason: str, *, now: datetime) -> Reservation:
+async def release_hold(
+    admin: User | None, public_id: str, reason: str, *, now: datetime
+) -> Reservation:
     """An operator frees a stuck hold; the reason goes into the audit trail."""
     reason = reason.strip()
     if not reason:

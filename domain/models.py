@@ -19,6 +19,7 @@ from domain.enums import (
     PassengerStatus,
     PaymentMethod,
     PaymentStatus,
+    RefundState,
     RefundStatus,
     ReservationStatus,
     ScheduleStatus,
@@ -383,11 +384,9 @@ class Payment(Model):
     status = fields.CharEnumField(PaymentStatus, max_length=16, default=PaymentStatus.CREATED)
     idempotency_key = fields.CharField(max_length=64, unique=True)
     gateway_reference = fields.CharField(max_length=128, null=True)
+    # The sum of its refunds that are paid back (succeeded or closed: domain.refunds keeps
+    # it so in the refund's own transaction); the refunds themselves are Refund rows.
     refunded_amount = fields.DecimalField(max_digits=12, decimal_places=2, default=0)
-    # A refund of money we could not honour is retried with backoff until the gateway
-    # takes it (domain.refunds.refund_payment).
-    refund_attempts = fields.IntField(default=0)
-    next_refund_at = fields.DatetimeField(null=True)
     failure_reason = fields.CharField(max_length=255, default="")
     # Where the payer continues (the gateway's hosted page), and what they typed at
     # checkout (passengers, contact), applied when the payment succeeds.
@@ -468,9 +467,78 @@ class Cancellation(Model):
     processed_at = fields.DatetimeField(null=True)
     booking_id: int
     payment_id: int | None
+    # The refund_* columns and last_error mirror the cancellation's Refund row (written in
+    # the same transaction by domain.refunds), for the pages that show a cancellation.
 
     class Meta:
         table = "cancellations"
+
+
+class Refund(Model):
+    """Money going back to a payer through the payment's gateway: the one record of every
+    refund (domain/refunds.py), created in the same transaction as its cause (money that
+    could not become a booking, a cancelled seat, an operator's refund, a cancelled trip).
+
+    `next_attempt_at` is both the backoff of a refused refund and the lease of one being
+    sent; `idempotency_key` (from the public id) is what the gateway dedupes retries on."""
+
+    id = fields.IntField(primary_key=True)
+    public_id = fields.CharField(
+        max_length=public_ids.LENGTH, unique=True, default=public_ids.maker(public_ids.REFUND)
+    )
+    payment: fields.ForeignKeyRelation[Payment] = fields.ForeignKeyField(
+        "busbook.Payment", related_name="refunds", on_delete=fields.RESTRICT
+    )
+    cancellation: fields.OneToOneNullableRelation[Cancellation] = fields.OneToOneField(
+        "busbook.Cancellation", related_name="refund", null=True, on_delete=fields.RESTRICT
+    )
+    amount = fields.DecimalField(max_digits=12, decimal_places=2)
+    currency = fields.CharField(max_length=3)
+    reason_code = fields.CharField(max_length=32)  # seats_taken, cancellation, operator ...
+    reason = fields.CharField(max_length=255, default="")
+    status = fields.CharEnumField(RefundState, max_length=16, default=RefundState.PENDING)
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField(null=True)
+    idempotency_key = fields.CharField(max_length=64, unique=True)
+    gateway_refund_id = fields.CharField(max_length=128, null=True)
+    last_error = fields.CharField(max_length=255, default="")
+    requested_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "busbook.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField()
+    settled_at = fields.DatetimeField(null=True)
+    payment_id: int
+    cancellation_id: int | None
+    requested_by_id: int | None
+
+    class Meta:
+        table = "refunds"
+        indexes = (Index(fields=("status", "next_attempt_at")),)
+
+
+class TripCancellation(Model):
+    """An operator's cancellation of a trip, finished off the request by the app's worker
+    (domain/trip_cancellation.py): `next_pass_at` is the next pass (and the lease of one
+    running), `passes` and `last_failures` what the passes so far did."""
+
+    id = fields.IntField(primary_key=True)
+    schedule: fields.OneToOneRelation[Schedule] = fields.OneToOneField(
+        "busbook.Schedule", related_name="cancellation", on_delete=fields.CASCADE
+    )
+    actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "busbook.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    reason = fields.CharField(max_length=255)
+    requested_at = fields.DatetimeField()
+    next_pass_at = fields.DatetimeField(null=True)
+    passes = fields.IntField(default=0)
+    last_failures = fields.IntField(default=0)
+    finished_at = fields.DatetimeField(null=True)
+    schedule_id: int
+    actor_id: int | None
+
+    class Meta:
+        table = "trip_cancellations"
 
 
 class ActivityLog(Model):

@@ -14,7 +14,7 @@ from tortoise.expressions import Q
 from domain import audit, locking, mail, ticket_tokens
 from domain.enums import (
     PaymentStatus,
-    RefundStatus,
+    RefundState,
     ReservationStatus,
     ScheduleStatus,
     TicketStatus,
@@ -23,8 +23,8 @@ from domain.errors import ValidationFailed
 from domain.models import (
     ActivityLog,
     Booking,
-    Cancellation,
     Payment,
+    Refund,
     Reservation,
     Schedule,
     Ticket,
@@ -65,7 +65,7 @@ class Dashboard:
     upcoming: list[TripOccupancy]
     stuck_payments: list[Payment]
     refunds_pending: int
-    failed_refunds: list[Cancellation]
+    failed_refunds: list[Refund]  # pending refunds the gateway has refused so far
     mail_counts: dict[str, int]
     failed_mail: list[Any]
     days: list[DayFigure]
@@ -135,10 +135,8 @@ async def dashboard(now: datetime, tz: ZoneInfo) -> Dashboard:
         )
         .order_by("-updated_at")
         .limit(20),
-        refunds_pending=await Cancellation.filter(
-            refund_status__in=[RefundStatus.PENDING, RefundStatus.FAILED]
-        ).count(),
-        failed_refunds=await Cancellation.filter(refund_status=RefundStatus.FAILED)
+        refunds_pending=await Refund.filter(status=RefundState.PENDING).count(),
+        failed_refunds=await Refund.filter(status=RefundState.PENDING, attempts__gt=0)
         .order_by("-created_at")
         .limit(10),
         mail_counts=await mail.outbox_counts(),

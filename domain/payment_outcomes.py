@@ -17,7 +17,16 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from domain import audit, events, holds, locking, notifications, public_ids, ticket_tokens
+from domain import (
+    audit,
+    events,
+    holds,
+    locking,
+    notifications,
+    public_ids,
+    refunds,
+    ticket_tokens,
+)
 from domain.checkout import CheckoutConfig
 from domain.enums import (
     AllocationKind,
@@ -40,7 +49,6 @@ from domain.models import (
 )
 from domain.payments.base import GatewayEvent
 from domain.payments.registry import Gateways
-from domain.refunds import captured, refund_payment
 from domain.tickets import issue_ticket
 
 SETTLED = {
@@ -123,7 +131,7 @@ async def apply_event(
             [payment.id, now, inbox_id],
         )
     if payment.status == PaymentStatus.REFUND_PENDING:
-        await refund_payment(payment.id, gateways=gateways, config=config, now=now)
+        await refunds.send_payment_refunds(payment.id, gateways=gateways, now=now)
         await payment.refresh_from_db()
     return payment
 
@@ -157,7 +165,7 @@ async def apply_return(
             now=now,
         )
     if payment.status == PaymentStatus.REFUND_PENDING:
-        await refund_payment(payment.id, gateways=gateways, config=config, now=now)
+        await refunds.send_payment_refunds(payment.id, gateways=gateways, now=now)
         await payment.refresh_from_db()
     return payment
 
@@ -177,7 +185,8 @@ async def _apply_outcome(
     """Apply an outcome to a locked payment, once: a settled payment ignores later news.
 
     Captured money ends in exactly one of two places (invariant 4): a booking, or a refund
-    (`refund_pending`, sent after this transaction and retried until the gateway takes it).
+    (`refund_pending` with its Refund row, sent after this transaction and retried until the
+    gateway takes it).
     """
     if payment.status in SETTLED:
         return
@@ -292,33 +301,23 @@ async def _refund_due(
     config: CheckoutConfig,
     now: datetime,
 ) -> None:
-    """Mark captured money for a full refund (sent after commit, retried until the gateway
-    accepts it) and tell the customer, in the same transaction."""
+    """Record the full refund of captured money (sent after commit, retried until the
+    gateway accepts it) and tell the customer, in the same transaction."""
     payment.status = PaymentStatus.REFUND_PENDING
     payment.failure_reason = (detail or why.reason)[:255]
-    payment.next_refund_at = now
     await payment.save(
-        update_fields=[
-            "status",
-            "failure_reason",
-            "checkout_data",
-            "next_refund_at",
-            "updated_at",
-        ],
+        update_fields=["status", "failure_reason", "checkout_data", "updated_at"],
         using_db=conn,
     )
-    amount, currency = captured(payment)
-    await audit.record(
-        "payment.refund_due",
+    amount, currency = refunds.captured(payment)
+    await refunds.request_refund(
+        conn,
+        payment,
+        amount=amount,
+        currency=currency,
+        code=why.code,
+        reason=payment.failure_reason,
         now=now,
-        subject=payment,
-        using_db=conn,
-        data={
-            "reason": payment.failure_reason,
-            "code": why.code,
-            "amount": str(amount),
-            "currency": currency,
-        },
     )
     await notifications.queue_refund_notice(
         conn,

@@ -17,13 +17,12 @@ from decimal import Decimal
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 
-from domain import audit, locking, public_ids
-from domain.checkout import CheckoutConfig
-from domain.enums import PaymentStatus
+from domain import audit, locking, public_ids, refunds
+from domain.enums import PaymentStatus, RefundState
 from domain.errors import Conflict, PaymentNotFound, ValidationFailed
-from domain.models import ActivityLog, Payment, PaymentEvent, User
+from domain.models import ActivityLog, Payment, PaymentEvent, Refund, User
 from domain.payments.registry import Gateways
-from domain.refunds import REFUND_ATTEMPTS_BEFORE_ALERT, captured, refund_payment
+from domain.refunds import REFUND_ATTEMPTS_BEFORE_ALERT, captured
 
 WAITING = (PaymentStatus.CREATED, PaymentStatus.PENDING)  # no money known to be taken
 HELD = (PaymentStatus.REFUND_PENDING, PaymentStatus.FLAGGED)  # money taken, not applied
@@ -40,8 +39,9 @@ class PaymentCase:
     urgent: bool  # money held without a booking, or a payer stuck for long
     captured_amount: Decimal
     captured_currency: str
-    history: list[ActivityLog]
+    history: list[ActivityLog]  # the payment's and its refunds' audit rows
     events: list[PaymentEvent]
+    refund: Refund | None  # the pending full refund, when there is one
     can_refund: bool
     resolve_label: str  # what "resolve" records for this payment
 
@@ -58,15 +58,16 @@ def _holds_money(payment: Payment) -> bool:
     )
 
 
-def _problem(payment: Payment, now: datetime) -> tuple[str, bool]:
+def _problem(payment: Payment, refund: Refund | None, now: datetime) -> tuple[str, bool]:
     if payment.status == PaymentStatus.REFUND_PENDING:
-        if payment.refund_attempts >= REFUND_ATTEMPTS_BEFORE_ALERT:
+        attempts = refund.attempts if refund is not None else 0
+        if attempts >= REFUND_ATTEMPTS_BEFORE_ALERT:
             return (
-                f"Refund refused by the gateway {payment.refund_attempts} times; "
+                f"Refund refused by the gateway {attempts} times; "
                 f"still retrying. {payment.failure_reason}",
                 True,
             )
-        return f"Refund on its way. {payment.failure_reason}", payment.refund_attempts > 0
+        return f"Refund on its way. {payment.failure_reason}", attempts > 0
     if payment.status == PaymentStatus.FLAGGED:
         return f"Money held without a booking. {payment.failure_reason}", True
     if payment.status == PaymentStatus.SUCCEEDED:
@@ -86,11 +87,28 @@ async def payments_needing_attention(now: datetime, limit: int = 100) -> list[Pa
     """Every payment not in a final state, money held without a booking first."""
     payments = await Payment.filter(_unfinished()).order_by("created_at").limit(limit)
     ids = [p.id for p in payments]
-    logs = await ActivityLog.filter(subject_type="Payment", subject_id__in=[str(i) for i in ids])
+    own_refunds = await Refund.filter(payment_id__in=ids)
+    refund_of = {str(r.id): r.payment_id for r in own_refunds}
+    logs = await ActivityLog.filter(
+        Q(subject_type="Payment", subject_id__in=[str(i) for i in ids])
+        | Q(subject_type="Refund", subject_id__in=list(refund_of))
+    )
     events = await PaymentEvent.filter(payment_id__in=ids).order_by("received_at")
+    pending = {
+        r.payment_id: r
+        for r in own_refunds
+        if r.status == RefundState.PENDING and r.cancellation_id is None
+    }
+
+    def about(log: ActivityLog, payment_id: int) -> bool:
+        if log.subject_type == "Refund":
+            return refund_of.get(log.subject_id) == payment_id
+        return log.subject_id == str(payment_id)
+
     cases = []
     for payment in payments:
-        problem, urgent = _problem(payment, now)
+        refund = pending.get(payment.id)
+        problem, urgent = _problem(payment, refund, now)
         amount, currency = captured(payment)
         cases.append(
             PaymentCase(
@@ -100,10 +118,11 @@ async def payments_needing_attention(now: datetime, limit: int = 100) -> list[Pa
                 captured_amount=amount,
                 captured_currency=currency,
                 history=sorted(
-                    (log for log in logs if log.subject_id == str(payment.id)),
+                    (log for log in logs if about(log, payment.id)),
                     key=lambda log: (log.created_at, log.id),
                 ),
                 events=[e for e in events if e.payment_id == payment.id],
+                refund=refund,
                 can_refund=bool(payment.gateway_reference),
                 resolve_label=(
                     "Record that it was refunded outside Busbook"
@@ -140,12 +159,12 @@ async def refund_by_operator(
     reason: str,
     *,
     gateways: Gateways,
-    config: CheckoutConfig,
     now: datetime,
 ) -> Payment:
     """Send the full refund of a payment that holds (or may hold) money without a booking,
     now. A pending payment is refunded too (the gateway took the money and never told us);
-    any later news from the gateway about it is then ignored."""
+    any later news from the gateway about it is then ignored. A refund already on its way
+    (refused so far) is sent now instead of after its backoff: never a second refund."""
     reason = _reason(reason)
     async with locking.transaction() as conn:
         payment = await _locked(conn, payment_ref)
@@ -156,23 +175,30 @@ async def refund_by_operator(
                 "This payment never reached the gateway, so there is nothing to refund. "
                 "Close it instead."
             )
-        payment.status = PaymentStatus.REFUND_PENDING
-        payment.next_refund_at = now
-        payment.failure_reason = f"Refund requested by an operator: {reason}"[:255]
-        payment.updated_at = now
-        await payment.save(
-            update_fields=["status", "next_refund_at", "failure_reason", "updated_at"],
-            using_db=conn,
-        )
-        await audit.record(
-            "payment.refund_requested",
-            now=now,
-            actor=admin,
-            subject=payment,
-            using_db=conn,
-            data={"reason": reason},
-        )
-    return await refund_payment(payment.id, gateways=gateways, config=config, now=now)
+        refund = await refunds.pending_full_refund(conn, payment.id)
+        if refund is not None:
+            await refunds.expedite(conn, refund, actor=admin, reason=reason, now=now)
+        else:
+            payment.status = PaymentStatus.REFUND_PENDING
+            payment.failure_reason = f"Refund requested by an operator: {reason}"[:255]
+            payment.updated_at = now
+            await payment.save(
+                update_fields=["status", "failure_reason", "updated_at"], using_db=conn
+            )
+            amount, currency = captured(payment)
+            await refunds.request_refund(
+                conn,
+                payment,
+                amount=amount,
+                currency=currency,
+                code=refunds.OPERATOR,
+                reason=reason,
+                now=now,
+                actor=admin,
+            )
+    await refunds.send_payment_refunds(payment.id, gateways=gateways, now=now)
+    await payment.refresh_from_db()
+    return payment
 
 
 async def resolve_payment(admin: User, payment_ref: str, reason: str, *, now: datetime) -> Payment:
@@ -187,10 +213,23 @@ async def resolve_payment(admin: User, payment_ref: str, reason: str, *, now: da
             payment.failure_reason = f"Closed by an operator: {reason}"[:255]
             outcome = "closed"
         elif _holds_money(payment):
-            amount, _currency = captured(payment)
+            # The money went back by other means: its refund (made now if there was none)
+            # is closed, so the retry loop leaves it and the payment counts it refunded.
+            refund = await refunds.pending_full_refund(conn, payment.id)
+            if refund is None:
+                amount, currency = captured(payment)
+                refund = await refunds.request_refund(
+                    conn,
+                    payment,
+                    amount=amount,
+                    currency=currency,
+                    code=refunds.OPERATOR,
+                    reason=reason,
+                    now=now,
+                    actor=admin,
+                )
+            await refunds.close(conn, refund, payment, actor=admin, reason=reason, now=now)
             payment.status = PaymentStatus.REFUNDED
-            payment.refunded_amount = amount
-            payment.next_refund_at = None
             payment.failure_reason = f"Refunded outside Busbook: {reason}"[:255]
             outcome = "refunded_outside"
         else:

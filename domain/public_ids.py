@@ -1,6 +1,6 @@
-"""Public ids: what URLs, emails and (next) the JSON API call a hold, a payment or a
-cancellation. They are random, so they reveal nothing about volumes and cannot be walked;
-the integer primary keys stay internal. (A booking's public id is its reference.)
+"""Public ids: what URLs, emails and (next) the JSON API call a hold, a payment, a
+cancellation or a refund. They are random, so they reveal nothing about volumes and cannot
+be walked; the integer primary keys stay internal. (A booking's public id is its reference.)
 
 The same shape is made by the database default (migration 0007) for rows inserted in
 plain SQL, such as a hold: `<prefix>_` and 32 hex digits (a UUID4, 122 random bits).
@@ -15,6 +15,7 @@ from collections.abc import Callable
 RESERVATION = "rsv"
 PAYMENT = "pay"
 CANCELLATION = "cnl"
+REFUND = "rfd"
 LENGTH = 36  # prefix, underscore, 32 hex digits
 _SHAPE = re.compile(r"[a-z]{3}_[0-9a-f]{32}")
 

@@ -242,3 +242,17 @@ async def start_paying(
         user, reservation.public_id, form, gateways=gateways, config=config, now=now
     )
     return Paying(user, trip, reservation, form, payment)
+
+
+async def cancel_trip_and_finish(
+    admin: User, schedule_id: int, reason: str, *, now: datetime, gateways: Any, config: Any
+) -> Any:
+    """The operator cancels a trip and the background worker makes its pass (what the app
+    does a few seconds later): the worker's pass for this trip."""
+    from domain import trip_cancellation
+
+    await trip_cancellation.cancel_trip(admin, schedule_id, reason, now=now)
+    passes = await trip_cancellation.finish_cancelled_trips(
+        now=now, gateways=gateways, config=config
+    )
+    return next(p for p in passes if p.schedule_id == schedule_id)

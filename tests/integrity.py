@@ -22,13 +22,45 @@ QUERIES: dict[str, str] = {
          AND a.active AND b.active
          AND int4range(a.from_seq, a.to_seq) && int4range(b.from_seq, b.to_seq)
     """,
-    # Invariant 4: money the gateway captured ends as a booking or a refund.
+    # Invariant 4: money the gateway captured ends as a booking or a refund (a Refund row,
+    # pending until the gateway takes it), and the refunds add up.
     "captured money without a booking": """
         SELECT id, status, amount FROM payments
         WHERE status = 'succeeded' AND booking_id IS NULL
     """,
     "captured money kept on hold (flagged)": """
         SELECT id, status, amount FROM payments WHERE status = 'flagged'
+    """,
+    "money owed back without a refund on its way": """
+        SELECT p.id, p.status FROM payments p
+        WHERE p.status = 'refund_pending' AND NOT EXISTS (
+            SELECT 1 FROM refunds r WHERE r.payment_id = p.id AND r.status = 'pending')
+    """,
+    "a refunded payment without its refund": """
+        SELECT p.id FROM payments p
+        WHERE p.status = 'refunded' AND NOT EXISTS (
+            SELECT 1 FROM refunds r WHERE r.payment_id = p.id AND r.cancellation_id IS NULL
+               AND r.status IN ('succeeded', 'closed'))
+    """,
+    "a cancellation's refund without a refund record": """
+        SELECT c.id, c.refund_status FROM cancellations c
+        WHERE c.refund_status <> 'none' AND NOT EXISTS (
+            SELECT 1 FROM refunds r WHERE r.cancellation_id = c.id AND r.amount = c.refund_amount)
+    """,
+    "a cancellation's refund status that disagrees with its refund": """
+        SELECT c.id, c.refund_status, r.status FROM cancellations c
+        JOIN refunds r ON r.cancellation_id = c.id
+        WHERE (c.refund_status = 'processed') <> (r.status = 'succeeded')
+    """,
+    "refunded amount that disagrees with the refunds": """
+        SELECT p.id, p.refunded_amount, coalesce(sum(r.amount), 0) AS refunds FROM payments p
+        LEFT JOIN refunds r ON r.payment_id = p.id AND r.status IN ('succeeded', 'closed')
+        GROUP BY p.id HAVING p.refunded_amount <> coalesce(sum(r.amount), 0)
+    """,
+    "more refunded than captured": """
+        SELECT p.id, sum(r.amount) AS refunds FROM payments p JOIN refunds r ON r.payment_id = p.id
+        GROUP BY p.id
+        HAVING sum(r.amount) > coalesce((p.checkout_data->'captured'->>'amount')::numeric, p.amount)
     """,
     "a booking paid twice": """
         SELECT booking_id, count(*) AS payments FROM payments

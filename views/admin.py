@@ -11,6 +11,7 @@ from quart import Blueprint, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
 from domain import fleet, holds, inventory, operations, routes, timetable, trip_cancellation
+from domain.enums import ScheduleStatus
 from domain.errors import Conflict, Forbidden, ValidationFailed
 from views import forms, web
 
@@ -346,10 +347,14 @@ def _timetable_input(form: Any) -> timetable.TimetableInput:
 async def _schedules_page(
     form: Any, errors: dict[str, str], *, status: int = 200, message: str = "", error: str = ""
 ) -> ResponseReturnValue:
+    schedules = await timetable.upcoming_schedules(web.now())
     return await web.render(
         "pages/admin/schedules.html",
         status=status,
-        schedules=await timetable.upcoming_schedules(web.now()),
+        schedules=schedules,
+        progress=await trip_cancellation.progress(
+            [s.id for s in schedules if s.status == ScheduleStatus.CANCELLED]
+        ),
         routes=await routes.list_routes(),
         buses=await fleet.list_buses(),
         form=form,
@@ -400,8 +405,6 @@ async def generate_seats(schedule_id: int) -> ResponseReturnValue:
 @blueprint.post("/schedules/<int:schedule_id>/cancel")
 @admin_required
 async def cancel_trip(schedule_id: int) -> ResponseReturnValue:
-    from views.checkout import gateways
-
     admin = web.viewer()
     assert admin is not None
     form = await request.form
@@ -413,31 +416,36 @@ async def cancel_trip(schedule_id: int) -> ResponseReturnValue:
             multiline=True,
             label="The reason",
         )
-        done = await trip_cancellation.cancel_trip(
-            admin,
-            schedule_id,
-            reason,
-            now=web.now(),
-            gateways=gateways(),
-            config=web.settings().checkout,
-        )
+        done = await trip_cancellation.cancel_trip(admin, schedule_id, reason, now=web.now())
     except (ValidationFailed, Conflict) as exc:
         return await _schedules_page({"weekdays": []}, {}, status=exc.status, error=exc.message)
     return redirect(
         url_for(
             "admin.list_schedules",
             message=(
-                f"Trip #{schedule_id} {'cancellation resumed' if done.resumed else 'cancelled'}; "
-                f"{done.refunded} booking(s) refunded in full."
+                f"Trip #{schedule_id}: "
                 + (
-                    f" {done.failed} could not be finished just now: cancel the trip again "
-                    "to finish them."
-                    if done.failed
-                    else ""
+                    "finishing the rest of its cancellation now."
+                    if done.resumed
+                    else "cancelled. Its holds are being released and every booking refunded "
+                    "in full; the progress shows below."
                 )
             ),
         ),
         303,
+    )
+
+
+@blueprint.get("/schedules/<int:schedule_id>/cancellation")
+@admin_required
+async def trip_cancellation_progress(schedule_id: int) -> ResponseReturnValue:
+    """A cancelled trip's progress: the fragment htmx refreshes on the trips page while the
+    refunds are under way (a plain request gets the whole trips page)."""
+    found = await trip_cancellation.trip_progress(schedule_id)
+    if not web.is_htmx():
+        return await _schedules_page({"weekdays": [str(i) for i in range(7)]}, {})
+    return await web.render(
+        "partials/_trip_cancellation.html", schedule_id=schedule_id, progress=found
     )
 
 

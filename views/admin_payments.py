@@ -46,7 +46,6 @@ async def refund_payment(payment_id: str) -> ResponseReturnValue:
             payment_id,
             form.get("reason", ""),
             gateways=gateways(),
-            config=web.settings().checkout,
             now=web.now(),
         )
     except (ValidationFailed, Conflict) as exc:

@@ -105,7 +105,11 @@ class Gateway(Protocol):
         return None for event types that do not concern a payment's outcome."""
         ...
 
-    async def refund(self, payment: PaymentInfo, amount: Decimal, *, reason: str) -> str:
+    async def refund(
+        self, payment: PaymentInfo, amount: Decimal, *, idempotency_key: str, reason: str
+    ) -> str:
         """Refund `amount` of a captured payment; return the gateway's refund id.
+        `idempotency_key` names this refund (the same for every attempt of it: the gateway
+        answers a repeat with the first refund); `reason` is only a note for people.
         Raise GatewayError when the gateway refuses or cannot be reached."""
         ...

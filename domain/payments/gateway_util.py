@@ -1,9 +1,8 @@
-"""Small helpers the real gateway adapters share: money in minor units, header lookup,
-refund idempotency keys. No network, no database."""
+"""Small helpers the real gateway adapters share: money in minor units, header lookup.
+No network, no database."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from decimal import Decimal
 
@@ -52,13 +51,3 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
         if key.lower() == lowered:
             return item
     return None
-
-
-def refund_idempotency_key(payment_key: str, minor_amount: int, reason: str) -> str:
-    """The same refund retried gets the same key; two different refunds of one payment
-    (say two seats of the same price cancelled one after the other) get different keys as
-    long as their `reason` differs, so put the cancellation's id in the reason.
-
-    Only [0-9a-f-]: Razorpay's X-Refund-Idempotency accepts letters, digits, - and _."""
-    digest = hashlib.sha256(f"{payment_key}|{minor_amount}|{reason}".encode()).hexdigest()
-    return f"refund-{digest[:48]}"

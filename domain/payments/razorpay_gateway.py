@@ -43,7 +43,6 @@ from domain.payments.base import (
 from domain.payments.gateway_util import (
     from_minor_units,
     header,
-    refund_idempotency_key,
     to_minor_units,
 )
 
@@ -256,17 +255,21 @@ class RazorpayGateway:
 
     # -- refunds --------------------------------------------------------------------------
 
-    async def refund(self, payment: PaymentInfo, amount: Decimal, *, reason: str) -> str:
+    async def refund(
+        self, payment: PaymentInfo, amount: Decimal, *, idempotency_key: str, reason: str
+    ) -> str:
         """Refund part or all of the captured payment of our order. Sent with Razorpay's
-        X-Refund-Idempotency header (derived from the payment, amount and reason), so a
-        retry after a lost answer does not refund twice."""
+        X-Refund-Idempotency header (the caller's key for this refund), so a retry after a
+        lost answer does not refund twice."""
         reference = payment.gateway_reference
         if not reference:
             raise GatewayError("This payment never reached Razorpay: nothing to refund.")
         minor = to_minor_units(amount, payment.currency)
         if minor <= 0:
             raise ValueError("a refund must be for a positive amount")
-        key = refund_idempotency_key(payment.idempotency_key, minor, reason)
+        if not idempotency_key:
+            raise ValueError("a refund needs an idempotency key")
+        key = idempotency_key
         data = {
             "amount": minor,
             "speed": "normal",

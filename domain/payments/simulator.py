@@ -39,7 +39,9 @@ class SimulatorGateway:
         self._key = hashlib.sha256(b"busbook-simulator:" + secret.encode()).digest()
         self.checkout_path = checkout_path
         self.fail_refunds = False  # tests switch refund failures on and off
-        self.refunds: list[tuple[str, Decimal]] = []
+        self.refunds: list[tuple[str, Decimal]] = []  # refunds made (one per key)
+        self.refund_requests: list[str] = []  # every refund call's idempotency key
+        self._refund_by_key: dict[str, str] = {}
 
     async def start_checkout(
         self, payment: PaymentInfo, *, return_url: str, cancel_url: str
@@ -129,9 +131,19 @@ class SimulatorGateway:
                 return succeeded
         return None
 
-    async def refund(self, payment: PaymentInfo, amount: Decimal, *, reason: str) -> str:
+    async def refund(
+        self, payment: PaymentInfo, amount: Decimal, *, idempotency_key: str, reason: str
+    ) -> str:
+        """Like the real gateways, a repeated idempotency key answers with the first
+        refund instead of paying again."""
+        if not idempotency_key:
+            raise ValueError("a refund needs an idempotency key")
+        self.refund_requests.append(idempotency_key)
         if self.fail_refunds:
             raise GatewayError("The simulator was told to refuse refunds.")
+        if idempotency_key in self._refund_by_key:
+            return self._refund_by_key[idempotency_key]
         reference = f"sim_rf_{secrets.token_hex(6)}"
+        self._refund_by_key[idempotency_key] = reference
         self.refunds.append((reference, amount))
         return reference

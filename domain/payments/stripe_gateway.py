@@ -35,7 +35,6 @@ from domain.payments.base import (
 from domain.payments.gateway_util import (
     from_minor_units,
     header,
-    refund_idempotency_key,
     to_minor_units,
 )
 
@@ -206,18 +205,21 @@ class StripeGateway:
 
     # -- refunds --------------------------------------------------------------------------
 
-    async def refund(self, payment: PaymentInfo, amount: Decimal, *, reason: str) -> str:
-        """Refund part or all of a paid Checkout Session. The idempotency key comes from the
-        payment, the amount and the reason: a retried refund is not paid twice, and two
-        refunds of one payment stay distinct when their reasons differ (name the
-        cancellation in `reason`)."""
+    async def refund(
+        self, payment: PaymentInfo, amount: Decimal, *, idempotency_key: str, reason: str
+    ) -> str:
+        """Refund part or all of a paid Checkout Session, sent with Stripe's Idempotency-Key
+        (the caller's key for this refund): a retried refund is not paid twice, and two
+        refunds of one payment are two keys whatever their reasons say."""
         reference = payment.gateway_reference
         if not reference:
             raise GatewayError("This payment never reached Stripe, so there is nothing to refund.")
         minor = to_minor_units(amount, payment.currency)
         if minor <= 0:
             raise ValueError("a refund must be for a positive amount")
-        key = refund_idempotency_key(payment.idempotency_key, minor, reason)
+        if not idempotency_key:
+            raise ValueError("a refund needs an idempotency key")
+        key = idempotency_key
         params: RefundCreateParams = {
             "amount": minor,
             "reason": "requested_by_customer",

@@ -122,7 +122,7 @@ async def test_partial_cancellation_releases_seats_and_reissues_the_ticket(gatew
     assert [t.status for t in tickets] == [TicketStatus.CANCELLED, TicketStatus.VALID]
     assert simulator.refunds[-1][1] == quote.refund
     assert await ActivityLog.filter(action="booking.partially_cancelled").count() == 1
-    assert await ActivityLog.filter(action="refund.processed").count() == 1
+    assert await ActivityLog.filter(action="refund.succeeded").count() == 1
 
 
 async def test_double_cancel_is_refused(gateways, simulator):
@@ -166,12 +166,16 @@ async def test_refund_retry_after_a_gateway_failure(gateways, simulator):
     )
     assert cancellation.refund_status == RefundStatus.FAILED
     assert "refuse refunds" in cancellation.last_error
-    assert await refunds.retry_failed_refunds(gateways=gateways, now=at) == 0
+    # One retry loop for every refund, with backoff: due a minute after the refusal.
+    due = at + timedelta(minutes=1)
+    assert await refunds.retry_refunds(gateways=gateways, now=due) == 0
     simulator.fail_refunds = False
-    assert await refunds.retry_failed_refunds(gateways=gateways, now=at) == 1
+    assert await refunds.retry_refunds(gateways=gateways, now=due) == 0  # backed off again
+    later = due + timedelta(minutes=2)
+    assert await refunds.retry_refunds(gateways=gateways, now=later) == 1
     await cancellation.refresh_from_db()
     assert cancellation.refund_status == RefundStatus.PROCESSED
-    assert await refunds.retry_failed_refunds(gateways=gateways, now=at) == 0
+    assert await refunds.retry_refunds(gateways=gateways, now=later) == 0
     assert len(simulator.refunds) == 1  # refunded once, not once per retry
 
 

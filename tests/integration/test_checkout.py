@@ -20,6 +20,7 @@ from domain.models import (
     EmailOutbox,
     Payment,
     PaymentEvent,
+    Refund,
     Schedule,
     SeatAllocation,
     Ticket,
@@ -193,9 +194,10 @@ async def test_amount_mismatch_is_refunded_in_full_not_kept(held, gateways, simu
     log = await ActivityLog.get(action="payment.amount_mismatched")
     assert log.data["reported_amount"] == "1.00"
     assert log.data["expected_amount"] == str(payment.amount)
-    due = await ActivityLog.get(action="payment.refund_due")
+    due = await ActivityLog.get(action="refund.requested")
     assert due.data["code"] == "amount_mismatch" and due.data["amount"] == "1.00"
-    assert await ActivityLog.filter(action="payment.refunded").count() == 1
+    assert due.data["payment_id"] == payment.id and due.data["cancellation_id"] is None
+    assert await ActivityLog.filter(action="refund.succeeded").count() == 1
     mail = await EmailOutbox.get()
     assert "refunded" in mail.subject and "1.00 INR" in mail.body_text
     # Later news for the settled payment changes nothing; the hold is still there to pay.
@@ -212,7 +214,7 @@ async def test_a_currency_mismatch_is_refunded_in_the_reported_currency(held, ga
     refunded = await deliver(simulator, gateways, payment, currency="USD")
     assert refunded.status == PaymentStatus.REFUNDED
     assert simulator.refunds[0][1] == payment.amount
-    log = await ActivityLog.get(action="payment.refunded")
+    log = await ActivityLog.get(action="refund.succeeded")
     assert log.data["currency"] == "USD"
     assert await Booking.all().count() == 0
 
@@ -271,7 +273,7 @@ async def test_late_payment_for_taken_seats_is_refunded(held, gateways, simulato
     assert await Booking.all().count() == 0
     mail = await EmailOutbox.get()
     assert "refunded" in mail.subject
-    assert await ActivityLog.filter(action="payment.refunded").count() == 1
+    assert await ActivityLog.filter(action="refund.succeeded").count() == 1
 
 
 async def test_refund_failures_are_retried_with_backoff_until_done(held, gateways, simulator):
@@ -285,21 +287,22 @@ async def test_refund_failures_are_retried_with_backoff_until_done(held, gateway
     simulator.fail_refunds = True
     pending = await deliver(simulator, gateways, payment, now=late)
     assert pending.status == PaymentStatus.REFUND_PENDING
-    assert pending.refund_attempts == 1 and pending.next_refund_at == late + timedelta(minutes=1)
+    refund = await Refund.get(payment_id=payment.id)
+    assert refund.attempts == 1 and refund.next_attempt_at == late + timedelta(minutes=1)
     # Not due yet: nothing is tried.
-    assert await refunds.retry_refunds(gateways=gateways, config=CONFIG, now=late) == 0
-    assert await ActivityLog.filter(action="payment.refund_failed").count() == 1
+    assert await refunds.retry_refunds(gateways=gateways, now=late) == 0
+    assert await ActivityLog.filter(action="refund.failed").count() == 1
     # Due: tried and refused again, so the next wait doubles.
     soon = late + timedelta(minutes=1)
-    assert await refunds.retry_refunds(gateways=gateways, config=CONFIG, now=soon) == 0
-    again = await Payment.get(id=payment.id)
-    assert again.refund_attempts == 2 and again.next_refund_at == soon + timedelta(minutes=2)
+    assert await refunds.retry_refunds(gateways=gateways, now=soon) == 0
+    again = await Refund.get(payment_id=payment.id)
+    assert again.attempts == 2 and again.next_attempt_at == soon + timedelta(minutes=2)
     simulator.fail_refunds = False
     later = soon + timedelta(minutes=2)
-    assert await refunds.retry_refunds(gateways=gateways, config=CONFIG, now=later) == 1
+    assert await refunds.retry_refunds(gateways=gateways, now=later) == 1
     done = await Payment.get(id=payment.id)
     assert done.status == PaymentStatus.REFUNDED and done.refunded_amount == payment.amount
-    assert await ActivityLog.filter(action="payment.refund_failed").count() == 2
+    assert await ActivityLog.filter(action="refund.failed").count() == 2
     assert refunds.next_refund_attempt(30, late) == late + timedelta(hours=1)
 
 

@@ -556,7 +556,9 @@ async def test_stripe_refund_finds_the_payment_intent_and_refunds_in_paise(fake:
     session_id = await paid_stripe_session(gateway, fake)
     payment = make_payment(gateway_reference=session_id)
 
-    refund_id = await gateway.refund(payment, Decimal("600.00"), reason="cancellation 7")
+    refund_id = await gateway.refund(
+        payment, Decimal("600.00"), idempotency_key="refund-rfd_7", reason="cancellation 7"
+    )
 
     assert refund_id.startswith("re_")
     assert fake.of("GET", f"/v1/checkout/sessions/{session_id}")
@@ -566,21 +568,33 @@ async def test_stripe_refund_finds_the_payment_intent_and_refunds_in_paise(fake:
     assert req.form["reason"] == "requested_by_customer"
     assert req.form["metadata[payment_id]"] == "42"
     assert req.form["metadata[reason]"] == "cancellation 7"
-    key = req.headers["idempotency-key"]
-    assert key.startswith("refund-") and key != payment.idempotency_key
+    assert req.headers["idempotency-key"] == "refund-rfd_7"  # the caller's key, as given
 
-    # The same refund retried replays (same key); another cancellation is a new refund.
-    assert await gateway.refund(payment, Decimal("600.00"), reason="cancellation 7") == refund_id
-    other = await gateway.refund(payment, Decimal("600.00"), reason="cancellation 8")
+    # The same refund retried replays (same key, whatever the reason text says now);
+    # another refund is another key and a new refund.
+    again = await gateway.refund(
+        payment, Decimal("600.00"), idempotency_key="refund-rfd_7", reason="retried"
+    )
+    assert again == refund_id
+    other = await gateway.refund(
+        payment, Decimal("600.00"), idempotency_key="refund-rfd_8", reason="cancellation 7"
+    )
     assert other != refund_id
     keys = [r.headers["idempotency-key"] for r in fake.of("POST", "/v1/refunds")]
-    assert keys[0] == keys[1] != keys[2]
+    assert keys == ["refund-rfd_7", "refund-rfd_7", "refund-rfd_8"]
+    with pytest.raises(ValueError):  # no refund without a key
+        await gateway.refund(payment, Decimal("1"), idempotency_key="", reason="x")
 
 
 async def test_stripe_refund_with_a_payment_intent_reference_skips_the_lookup(fake: FakeAPI):
     gateway = stripe_gateway(fake.url)
     payment = make_payment(gateway_reference="pi_3Qdirect")
-    await gateway.refund(payment, Decimal("1249.50"), reason="cancellation 1")
+    await gateway.refund(
+        payment,
+        Decimal("1249.50"),
+        idempotency_key="refund-cancellation-1",
+        reason="cancellation 1",
+    )
     assert not fake.of("GET", r"/v1/checkout/sessions/.*")
     [req] = fake.of("POST", "/v1/refunds")
     assert req.form["payment_intent"] == "pi_3Qdirect"
@@ -594,7 +608,7 @@ async def test_stripe_refund_failures_are_gateway_errors(fake: FakeAPI, dead_url
 
     fake.fail(500)  # on the session lookup
     with pytest.raises(GatewayError):
-        await gateway.refund(payment, Decimal("100"), reason="c1")
+        await gateway.refund(payment, Decimal("100"), idempotency_key="refund-c1", reason="c1")
 
     fake.failures.clear()
     fake.fail(
@@ -609,21 +623,31 @@ async def test_stripe_refund_failures_are_gateway_errors(fake: FakeAPI, dead_url
     )
     fake.failures.insert(0, Failure(200, fake.sessions[session_id]))  # lookup succeeds
     with pytest.raises(GatewayError, match="tried again"):
-        await gateway.refund(payment, Decimal("100"), reason="c2")
+        await gateway.refund(payment, Decimal("100"), idempotency_key="refund-c2", reason="c2")
 
     with pytest.raises(GatewayError):  # unknown session: 404
-        await gateway.refund(make_payment(gateway_reference="cs_missing"), Decimal("1"), reason="x")
+        await gateway.refund(
+            make_payment(gateway_reference="cs_missing"),
+            Decimal("1"),
+            idempotency_key="refund-x",
+            reason="x",
+        )
     unpaid = await stripe_gateway(fake.url).start_checkout(
         make_payment(idempotency_key="other"), return_url="https://x/r", cancel_url="https://x/c"
     )
     with pytest.raises(GatewayError, match="never paid"):
         await gateway.refund(
-            make_payment(gateway_reference=unpaid.gateway_reference), Decimal("1"), reason="x"
+            make_payment(gateway_reference=unpaid.gateway_reference),
+            Decimal("1"),
+            idempotency_key="refund-x",
+            reason="x",
         )
     with pytest.raises(GatewayError):  # never reached Stripe
-        await gateway.refund(make_payment(), Decimal("1"), reason="x")
+        await gateway.refund(make_payment(), Decimal("1"), idempotency_key="refund-x", reason="x")
     with pytest.raises(GatewayError):  # connection refused
-        await stripe_gateway(dead_url).refund(payment, Decimal("1"), reason="x")
+        await stripe_gateway(dead_url).refund(
+            payment, Decimal("1"), idempotency_key="refund-x", reason="x"
+        )
 
 
 # -- Razorpay: checkout ------------------------------------------------------------------
@@ -869,24 +893,36 @@ async def test_razorpay_refund_finds_the_captured_payment_of_the_order(fake: Fak
     ]
     payment = make_payment(gateway_reference="order_R0000001")
 
-    refund_id = await gateway.refund(payment, Decimal("600.00"), reason="cancellation 7")
+    refund_id = await gateway.refund(
+        payment, Decimal("600.00"), idempotency_key="refund-rfd_7", reason="cancellation 7"
+    )
 
     assert refund_id.startswith("rfnd_")
     assert fake.of("GET", "/v1/orders/order_R0000001/payments")
     [req] = fake.of("POST", "/v1/payments/pay_R0000009/refund")
     assert req.json["amount"] == 60000
     assert req.json["notes"] == {"payment_id": "42", "reason": "cancellation 7"}
-    key = req.headers["x-refund-idempotency"]
-    assert re.fullmatch(r"[A-Za-z0-9_-]{10,}", key)
+    assert req.headers["x-refund-idempotency"] == "refund-rfd_7"
 
-    assert await gateway.refund(payment, Decimal("600.00"), reason="cancellation 7") == refund_id
-    assert await gateway.refund(payment, Decimal("600.00"), reason="cancellation 8") != refund_id
+    same = await gateway.refund(
+        payment, Decimal("600.00"), idempotency_key="refund-rfd_7", reason="retried"
+    )
+    assert same == refund_id
+    other = await gateway.refund(
+        payment, Decimal("600.00"), idempotency_key="refund-rfd_8", reason="cancellation 7"
+    )
+    assert other != refund_id
+    keys = [r.headers["x-refund-idempotency"] for r in fake.of("POST", r"/v1/payments/.*/refund")]
+    assert keys == ["refund-rfd_7", "refund-rfd_7", "refund-rfd_8"]
 
 
 async def test_razorpay_refund_with_a_payment_reference_skips_the_lookup(fake: FakeAPI):
     gateway = razorpay_gateway(fake.url)
     await gateway.refund(
-        make_payment(gateway_reference="pay_R0000009"), Decimal("1249.50"), reason="c1"
+        make_payment(gateway_reference="pay_R0000009"),
+        Decimal("1249.50"),
+        idempotency_key="refund-c1",
+        reason="c1",
     )
     assert not fake.of("GET", r"/v1/orders/.*")
     [req] = fake.of("POST", "/v1/payments/pay_R0000009/refund")
@@ -906,15 +942,20 @@ async def test_razorpay_refund_failures_are_gateway_errors(fake: FakeAPI, dead_u
         },
     )
     with pytest.raises(GatewayError, match="tried again"):
-        await gateway.refund(payment, Decimal("5000"), reason="c1")
+        await gateway.refund(payment, Decimal("5000"), idempotency_key="refund-c1", reason="c1")
     fake.fail(500, "<html>oops</html>")
     with pytest.raises(GatewayError):
-        await gateway.refund(payment, Decimal("1"), reason="c1")
+        await gateway.refund(payment, Decimal("1"), idempotency_key="refund-c1", reason="c1")
     with pytest.raises(GatewayError):  # the order has no captured payment
         await gateway.refund(
-            make_payment(gateway_reference="order_Rempty"), Decimal("1"), reason="c"
+            make_payment(gateway_reference="order_Rempty"),
+            Decimal("1"),
+            idempotency_key="refund-c",
+            reason="c",
         )
     with pytest.raises(GatewayError):  # never reached Razorpay
-        await gateway.refund(make_payment(), Decimal("1"), reason="c")
+        await gateway.refund(make_payment(), Decimal("1"), idempotency_key="refund-c", reason="c")
     with pytest.raises(GatewayError):
-        await razorpay_gateway(dead_url).refund(payment, Decimal("1"), reason="c")
+        await razorpay_gateway(dead_url).refund(
+            payment, Decimal("1"), idempotency_key="refund-c", reason="c"
+        )

@@ -10,11 +10,11 @@ from decimal import Decimal
 import pytest
 
 from domain import payment_review, refunds
-from domain.enums import PaymentStatus
+from domain.enums import PaymentStatus, RefundState
 from domain.errors import Conflict, ValidationFailed
-from domain.models import ActivityLog, Booking, Payment
+from domain.models import ActivityLog, Booking, Payment, Refund
 from tests import factories
-from tests.integration.test_checkout import CONFIG, NOW, deliver, start
+from tests.integration.test_checkout import NOW, deliver, start
 from tests.integration.test_checkout import gateways as gateways
 from tests.integration.test_checkout import held as held
 from tests.integration.test_checkout import simulator as simulator
@@ -34,7 +34,7 @@ async def test_money_the_gateway_will_not_refund_is_listed_first_and_refunded_by
     first, second = cases
     assert first.payment.status == PaymentStatus.REFUND_PENDING and first.urgent
     assert first.captured_amount == Decimal("1.00")
-    assert {"payment.started", "payment.amount_mismatched", "payment.refund_failed"} <= {
+    assert {"payment.started", "payment.amount_mismatched", "refund.failed"} <= {
         log.action for log in first.history
     }
     assert len(first.events) == 1
@@ -43,7 +43,7 @@ async def test_money_the_gateway_will_not_refund_is_listed_first_and_refunded_by
     admin = await factories.make_user(admin=True)
     with pytest.raises(ValidationFailed):
         await payment_review.refund_by_operator(
-            admin, mismatched.public_id, "  ", gateways=gateways, config=CONFIG, now=NOW
+            admin, mismatched.public_id, "  ", gateways=gateways, now=NOW
         )
     simulator.fail_refunds = False
     refunded = await payment_review.refund_by_operator(
@@ -51,16 +51,16 @@ async def test_money_the_gateway_will_not_refund_is_listed_first_and_refunded_by
         mismatched.public_id,
         "customer called, gateway fixed",
         gateways=gateways,
-        config=CONFIG,
         now=NOW,
     )
     assert refunded.status == PaymentStatus.REFUNDED
     assert refunded.refunded_amount == Decimal("1.00")
-    asked = await ActivityLog.get(action="payment.refund_requested")
+    # The refund already on its way (refused so far) is sent now: no second refund.
+    asked = await ActivityLog.get(action="refund.expedited")
     assert asked.actor_id == admin.id and asked.data["reason"] == "customer called, gateway fixed"
     with pytest.raises(Conflict):
         await payment_review.refund_by_operator(
-            admin, mismatched.public_id, "again", gateways=gateways, config=CONFIG, now=NOW
+            admin, mismatched.public_id, "again", gateways=gateways, now=NOW
         )
 
 
@@ -97,10 +97,11 @@ async def test_money_refunded_outside_busbook_is_recorded_with_its_reason(
     )
     assert resolved.status == PaymentStatus.REFUNDED
     assert resolved.refunded_amount == payment.amount
-    assert resolved.next_refund_at is None
+    closed = await Refund.get(payment_id=payment.id)
+    assert closed.status == RefundState.CLOSED and closed.next_attempt_at is None
     # The retry loop leaves it alone from now on.
     simulator.fail_refunds = False
-    await refunds.retry_refunds(gateways=gateways, config=CONFIG, now=NOW + timedelta(hours=2))
+    await refunds.retry_refunds(gateways=gateways, now=NOW + timedelta(hours=2))
     assert simulator.refunds == []
     with pytest.raises(Conflict):
         await payment_review.resolve_payment(admin, payment.public_id, "twice", now=NOW)
@@ -113,7 +114,7 @@ async def test_a_legacy_flagged_payment_is_listed_and_refundable(held, gateways,
     assert case.urgent and case.can_refund
     admin = await factories.make_user(admin=True)
     refunded = await payment_review.refund_by_operator(
-        admin, payment.public_id, "old flagged payment", gateways=gateways, config=CONFIG, now=NOW
+        admin, payment.public_id, "old flagged payment", gateways=gateways, now=NOW
     )
     assert refunded.status == PaymentStatus.REFUNDED
 
@@ -127,10 +128,10 @@ async def test_an_operator_and_the_retry_loops_refund_once(held, gateways, simul
     later = NOW + timedelta(hours=2)
     await asyncio.gather(
         payment_review.refund_by_operator(
-            admin, payment.public_id, "now please", gateways=gateways, config=CONFIG, now=later
+            admin, payment.public_id, "now please", gateways=gateways, now=later
         ),
-        refunds.retry_refunds(gateways=gateways, config=CONFIG, now=later),
-        refunds.retry_refunds(gateways=gateways, config=CONFIG, now=later),
+        refunds.retry_refunds(gateways=gateways, now=later),
+        refunds.retry_refunds(gateways=gateways, now=later),
     )
     assert [amount for _, amount in simulator.refunds] == [Decimal("5.00")]
     assert (await Payment.get(id=payment.id)).status == PaymentStatus.REFUNDED

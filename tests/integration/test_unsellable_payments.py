@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from domain import checkout, holds, operations, payment_outcomes, trip_cancellation
+from domain import checkout, holds, operations, payment_outcomes
 from domain.checkout import CheckoutConfig, CheckoutInput, PassengerInput
 from domain.enums import PaymentStatus, ReservationStatus, ScheduleStatus, TicketStatus
 from domain.errors import TripDeparted
@@ -68,7 +68,7 @@ async def test_payment_approved_after_the_operator_cancelled_the_trip_is_refunde
 ):
     trip, _reservation, payment = await paying(gateways)
     admin = await factories.make_user(admin=True)
-    await trip_cancellation.cancel_trip(
+    await factories.cancel_trip_and_finish(
         admin, trip.id, "breakdown", now=NOW, gateways=gateways, config=CONFIG
     )
     paid = await approve(simulator, gateways, payment)
@@ -78,7 +78,7 @@ async def test_payment_approved_after_the_operator_cancelled_the_trip_is_refunde
     assert await Booking.all().count() == 0
     assert await Ticket.all().count() == 0
     assert await SeatAllocation.filter(active=True).count() == 0
-    due = await ActivityLog.get(action="payment.refund_due")
+    due = await ActivityLog.get(action="refund.requested")
     assert due.data["code"] == "trip_cancelled"
     (mail,) = await EmailOutbox.all()
     assert "refunded" in mail.subject and "cancelled this trip" in mail.body_text
@@ -107,7 +107,7 @@ async def test_payment_arriving_after_departure_is_refunded(gateways, simulator)
     paid = await approve(simulator, gateways, payment, now=NOW + timedelta(minutes=21))
     assert paid.status == PaymentStatus.REFUNDED
     assert await Booking.all().count() == 0
-    due = await ActivityLog.get(action="payment.refund_due")
+    due = await ActivityLog.get(action="refund.requested")
     assert due.data["code"] == "trip_departed"
     assert trip.id  # the trip itself is untouched
     await assert_integrity()
@@ -164,7 +164,7 @@ async def test_cancel_racing_a_payment_never_leaves_a_booking_on_the_cancelled_t
     admin = await factories.make_user(admin=True)
 
     async def cancel():
-        await trip_cancellation.cancel_trip(
+        await factories.cancel_trip_and_finish(
             admin, trip.id, "flood", now=NOW, gateways=gateways, config=CONFIG
         )
 

@@ -45,6 +45,7 @@ GET_MATRIX = {
     "/admin/boarding": (L, F, F, 200),
     "/admin/buses": (L, F, F, 200),
     "/admin/routes": (L, F, F, 200),
+    "/admin/schedules/{trip}/cancellation": (L, F, F, NF),  # the trip is not cancelled
     "/admin/schedules": (L, F, F, 200),
     "/admin/schedules/{trip}": (L, F, F, 200),
 }
