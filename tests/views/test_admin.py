@@ -206,3 +206,49 @@ async def test_payments_needing_attention_refund_and_resolve_with_a_reason(admin
     assert log.data["reason"] == "abandoned at the gateway"
     empty = await (await admin.client.get("/admin/payments")).get_data(as_text=True)
     assert "Nothing needs attention" in empty
+
+
+async def test_cancelling_a_trip_returns_at_once_and_the_trips_page_shows_its_progress(
+    admin, auth, trip, settings
+):
+    from domain import trip_cancellation
+    from domain.checkout import CheckoutConfig
+    from domain.payments.registry import Gateways
+    from domain.payments.simulator import SimulatorGateway
+
+    seats = (await factories.schedule_seats(trip))[:2]
+    await auth.register()
+    await buy(auth, trip, seats)
+    page = await (await admin.client.get("/admin/schedules")).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    done = await admin.client.post(
+        f"/admin/schedules/{trip.id}/cancel",
+        data=urlencode({"csrf_token": token, "reason": "engine failure"}),
+        headers=FORM,
+    )
+    assert done.status_code == 303
+    # The request only closed the trip; the booking is the worker's to refund.
+    assert (await Booking.get()).status == "confirmed"
+    listing = await (await admin.client.get(done.headers["Location"])).get_data(as_text=True)
+    assert "cancelled. Its holds are being released" in listing
+    assert "Cancelled: 0 of 1 bookings refunded, 1 being cancelled." in listing
+    fragment_url = f"/admin/schedules/{trip.id}/cancellation"
+    assert f'hx-get="{fragment_url}"' in listing and 'hx-trigger="every 3s"' in listing
+    assert f'href="/admin/schedules#trip-cancellation-{trip.id}">Refresh</a>' in listing
+
+    await trip_cancellation.finish_cancelled_trips(
+        now=datetime.now().astimezone(),
+        gateways=Gateways([SimulatorGateway(settings.secret_key)]),
+        config=CheckoutConfig(secret=settings.secret_key, public_base_url="http://t"),
+    )
+    fragment = await admin.client.get(fragment_url, headers={"HX-Request": "true"})
+    part = await fragment.get_data(as_text=True)
+    assert part.lstrip().startswith(f'<div id="trip-cancellation-{trip.id}"')
+    assert "Cancelled: 1 of 1 bookings refunded." in part
+    assert "hx-get" not in part and "<html" not in part  # complete: no more refreshes
+    # Without htmx the same address is the whole trips page; a trip not cancelled has none.
+    plain = await admin.client.get(fragment_url)
+    assert plain.status_code == 200 and "<html" in await plain.get_data(as_text=True)
+    other = await factories.make_trip(datetime.now(settings.tz) + timedelta(days=2), rows=1)
+    missing = await admin.client.get(f"/admin/schedules/{other.id}/cancellation")
+    assert missing.status_code == 404
