@@ -169,7 +169,7 @@ async def _pass(
     holds_ended = 0
     for reservation in await Reservation.filter(
         schedule_id=schedule_id, status=ReservationStatus.ACTIVE
-    ):
+    ).order_by("id"):
         try:
             await holds.release_hold(
                 actor, reservation.public_id, f"Trip cancelled: {row.reason}", now=now
@@ -181,7 +181,9 @@ async def _pass(
             log.exception("cancel trip %s: hold %s not released", schedule_id, reservation.id)
             failed += 1
     refunded = 0
-    for booking in await Booking.filter(schedule_id=schedule_id, status__in=LIVE_BOOKINGS):
+    for booking in await Booking.filter(schedule_id=schedule_id, status__in=LIVE_BOOKINGS).order_by(
+        "id"
+    ):
         try:
             await cancellations.cancel_booking(
                 actor,
