@@ -8,6 +8,7 @@ row is one bus seat of one trip.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -185,4 +186,4 @@ async def test_concurrent_inserts_of_one_seat_keep_one(trip):
     kept = await SeatAllocation.filter(schedule_seat_id=seats[0].id, active=True)
     spans = sorted((a.from_seq, a.to_seq) for a in kept)
     assert sum(won) == len(kept) >= 1
-    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
