@@ -264,18 +264,17 @@ async def raw_hold(
             raise RawConflict("trip")
         if len(seats) != len(wanted) or any(s["is_blocked"] for s in seats):
             raise RawConflict("blocked")
-        seat_ids = [s["seat_id"] for s in seats]
         checked = await conn.fetch(
             holds.CHECK_SQL,
             schedule_id,
-            seat_ids,
+            wanted,
             segment.from_seq,
             segment.to_seq,
             user_id,
             now,
             None,  # per-address limits off, as in the app phase
         )
-        if checked[0]["seat_id"] is not None:
+        if checked[0]["schedule_seat_id"] is not None:
             raise RawConflict("taken")
         total = sum((Decimal(500) * s["price_factor"] for s in seats), Decimal(0))
         await conn.fetchrow(
@@ -291,7 +290,6 @@ async def raw_hold(
                 expires_at=now + timedelta(minutes=hold_minutes),
                 now=now,
                 schedule_seat_ids=wanted,
-                seat_ids=seat_ids,
                 numbers=[s["number"] for s in seats],
                 ip="127.0.0.1",
             ),

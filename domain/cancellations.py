@@ -189,14 +189,24 @@ async def cancel_booking(
             .first()
         )
         cancelled_ids = [line.passenger.id for line in lines]
-        seat_ids = [line.passenger.seat_id for line in lines]
+        # A passenger names the bus seat (its number on the ticket), an allocation the
+        # trip's inventory row of it.
+        bus_seat_ids = [line.passenger.seat_id for line in lines]
+        inventory_ids = [
+            s.id
+            for s in await ScheduleSeat.filter(
+                schedule_id=locked.schedule_id, seat_id__in=bus_seat_ids
+            ).using_db(conn)
+        ]
         await (
             Passenger.filter(id__in=cancelled_ids)
             .using_db(conn)
             .update(status=PassengerStatus.CANCELLED)
         )
         await (
-            SeatAllocation.filter(booking_id=locked.id, seat_id__in=seat_ids, active=True)
+            SeatAllocation.filter(
+                booking_id=locked.id, schedule_seat_id__in=inventory_ids, active=True
+            )
             .using_db(conn)
             .update(active=False, released_at=now)
         )
@@ -260,10 +270,7 @@ async def cancel_booking(
                 "new_ticket": new_ticket.number if new_ticket else None,
             },
         )
-        inventory = await ScheduleSeat.filter(
-            schedule_id=locked.schedule_id, seat_id__in=seat_ids
-        ).using_db(conn)
-        await events.announce(conn, locked.schedule_id, [s.id for s in inventory], "cancelled")
+        await events.announce(conn, locked.schedule_id, inventory_ids, "cancelled")
         await notifications.queue_cancellation_confirmation(
             conn,
             locked,

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise import connections
 
+from domain import availability
 from domain.enums import BusKind
 from domain.errors import ValidationFailed
 from domain.models import City
@@ -130,19 +131,20 @@ async def parse_query(
     return SearchQuery(origin_city, destination_city, parsed_day)
 
 
-# Seats still free on [from_seq, to_seq): not blocked, and no active allocation that
-# overlaps the segment, where a hold counts only while it has not expired (invariant 2).
-FREE_SEATS_SQL = """
+def free_seats_sql(schedule: str, from_seq: str, to_seq: str, now: str) -> str:
+    """Seats still free on [from_seq, to_seq) at `now` (SQL expressions): not blocked, and
+    not taken by the availability rule (an expired hold is free, invariant 2)."""
+    taken = availability.taken_sql("a", "r", now=now, from_seq=from_seq, to_seq=to_seq)
+    return f"""
     SELECT count(*) FROM schedule_seats ss
     WHERE ss.schedule_id = {schedule} AND NOT ss.is_blocked
       AND NOT EXISTS (
         SELECT 1 FROM seat_allocations a
         LEFT JOIN reservations r ON r.id = a.reservation_id
-        WHERE a.schedule_id = ss.schedule_id AND a.seat_id = ss.seat_id AND a.active
-          AND a.stops && int4range({from_seq}, {to_seq})
-          AND (a.kind = 'booking' OR r.expires_at > {now})
+        WHERE a.schedule_id = ss.schedule_id AND a.schedule_seat_id = ss.id AND {taken}
       )
-"""
+    """
+
 
 SEARCH_SQL = f"""
     SELECT DISTINCT ON (s.id)
@@ -156,7 +158,7 @@ SEARCH_SQL = f"""
         (SELECT min(price_factor) FROM seats WHERE bus_id = b.id) AS factor_min,
         (SELECT max(price_factor) FROM seats WHERE bus_id = b.id) AS factor_max,
         (SELECT count(*) FROM schedule_seats WHERE schedule_id = s.id) AS seats_total,
-        ({FREE_SEATS_SQL.format(schedule="s.id", from_seq="o.seq", to_seq="d.seq", now="$5")})
+        ({free_seats_sql(schedule="s.id", from_seq="o.seq", to_seq="d.seq", now="$5")})
             AS seats_free
     FROM schedules s
     JOIN routes r ON r.id = s.route_id AND r.is_active

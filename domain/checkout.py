@@ -102,7 +102,7 @@ def _validate(data: CheckoutInput, seats: list[holds.HeldSeat]) -> dict[str, Any
         passengers.append(
             {
                 "schedule_seat_id": seat_id,
-                "seat_id": held.schedule_seat.seat_id,
+                "bus_seat_id": held.schedule_seat.seat_id,
                 "seat": held.number,
                 "name": name,
                 "age": age,

@@ -158,10 +158,11 @@ async def close() -> None:
     await Tortoise.close_connections()
 
 
-async def migrate(url: str) -> None:
-    """Apply every pending migration; safe to run on every start."""
+async def migrate(url: str, *, target: str | None = None) -> None:
+    """Apply every pending migration (or migrate to `target`, e.g. "busbook.0008_safety_limits",
+    forwards or backwards); safe to run on every start."""
     with _keep_environment():
-        await tortoise_migrate(config=tortoise_config(url, pool_size=2))
+        await tortoise_migrate(config=tortoise_config(url, pool_size=2), target=target)
     await Tortoise.close_connections()
 
 

@@ -20,10 +20,10 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.transactions import in_transaction
 
-from domain import audit, events, locking, public_ids
+from domain import audit, availability, events, locking, public_ids
 from domain.accounts import SessionClaim
 from domain.attempts import address_group
-from domain.enums import AllocationKind, ReservationStatus, ScheduleStatus
+from domain.enums import ReservationStatus, ScheduleStatus
 from domain.errors import (
     Busy,
     HoldLimitReached,
@@ -127,12 +127,8 @@ async def end_reservations(
         reservation.ended_at = now
         await reservation.save(update_fields=["status", "ended_at"], using_db=conn)
         held = SeatAllocation.filter(reservation_id=reservation.id, active=True).using_db(conn)
-        seat_ids = [a.seat_id for a in await held]
+        inventory_ids = [a.schedule_seat_id for a in await held]
         await held.update(active=False, released_at=now)
-        inventory = ScheduleSeat.filter(
-            schedule_id=reservation.schedule_id, seat_id__in=seat_ids
-        ).using_db(conn)
-        inventory_ids = [s.id for s in await inventory]
         await audit.record(
             f"reservation.{status.value}",
             now=now,
@@ -175,14 +171,14 @@ LOCK_SQL = """
         FROM users WHERE id = $1 AND session_version = $5 AND is_active
         FOR UPDATE
     ), picked AS MATERIALIZED (
-        SELECT ss.id, ss.seat_id, ss.is_blocked, s.number, s.price_factor
+        SELECT ss.id, ss.is_blocked, s.number, s.price_factor
         FROM schedule_seats ss JOIN seats s ON s.id = ss.seat_id
         WHERE ss.schedule_id = $2 AND ss.id = ANY($3::int[])
           AND EXISTS (SELECT FROM customer)
         ORDER BY ss.id
         FOR UPDATE OF ss
     )
-    SELECT picked.id AS picked_id, picked.seat_id AS picked_seat_id,
+    SELECT picked.id AS picked_id,
            picked.is_blocked AS picked_is_blocked, picked.number AS picked_number,
            picked.price_factor AS picked_price_factor,
            EXISTS (SELECT FROM customer) AS picked_signed_in, trip.*
@@ -190,7 +186,7 @@ LOCK_SQL = """
     WHERE trip.id = $2
     ORDER BY picked.id
 """
-PICKED = ("id", "seat_id", "is_blocked", "number", "price_factor")
+PICKED = ("id", "is_blocked", "number", "price_factor")
 
 
 def split_lock_rows(
@@ -212,7 +208,9 @@ def split_lock_rows(
 # 3. The customer's live holds and those from the same address (for the limits) and the
 #    allocations in the way, in one answer: the first row always carries the counts;
 #    overlap columns are null when free. No address ($7 null): no per-address counts.
-CHECK_SQL = """
+#    The allocations in the way are the active ones overlapping the segment, with `live`
+#    from the availability rule: the others are expired holds to release first.
+CHECK_SQL = f"""
     WITH mine AS (
         SELECT count(*) FILTER (WHERE schedule_id = $1) AS on_trip, count(*) AS in_all
         FROM reservations WHERE user_id = $5 AND status = 'active' AND expires_at > $6
@@ -221,11 +219,12 @@ CHECK_SQL = """
                coalesce(sum(seat_count) FILTER (WHERE schedule_id = $1), 0) AS ip_seats_on_trip
         FROM reservations WHERE ip = $7 AND status = 'active' AND expires_at > $6
     ), overlapping AS (
-        SELECT a.seat_id, a.kind, a.reservation_id, r.user_id, r.status, r.expires_at,
+        SELECT a.schedule_seat_id, a.kind, a.reservation_id, r.user_id, r.status,
+               {availability.live_sql("a", "r", "$6")} AS live,
                r.from_seq, r.to_seq, r.boarding_point_id, r.dropping_point_id
         FROM seat_allocations a LEFT JOIN reservations r ON r.id = a.reservation_id
-        WHERE a.schedule_id = $1 AND a.seat_id = ANY($2::int[]) AND a.active
-          AND a.from_seq < $4 AND a.to_seq > $3
+        WHERE a.schedule_id = $1 AND a.schedule_seat_id = ANY($2::int[])
+          AND {availability.overlapping_sql("a", "$3", "$4")}
     )
     SELECT mine.on_trip, mine.in_all, from_ip.ip_holds, from_ip.ip_seats_on_trip, overlapping.*
     FROM mine CROSS JOIN from_ip LEFT JOIN overlapping ON true
@@ -241,10 +240,10 @@ INSERT_HOLD_SQL = f"""
                 cardinality($11::int[]))
         RETURNING id, public_id
     ), allocations AS (
-        INSERT INTO seat_allocations (schedule_id, seat_id, from_seq, to_seq, kind,
+        INSERT INTO seat_allocations (schedule_id, schedule_seat_id, from_seq, to_seq, kind,
             reservation_id, active, created_at)
-        SELECT $2, seat_id, $3, $4, 'hold', reservation.id, true, $10
-        FROM reservation, unnest($11::int[]) AS seat_id
+        SELECT $2, schedule_seat_id, $3, $4, 'hold', reservation.id, true, $10
+        FROM reservation, unnest($11::int[]) AS schedule_seat_id
     ), audit AS (
         INSERT INTO activity_logs ({audit.COLUMNS})
         SELECT $1, 'reservation.created', 'Reservation', reservation.id::text,
@@ -275,7 +274,6 @@ def hold_parameters(
     expires_at: datetime,
     now: datetime,
     schedule_seat_ids: list[int],
-    seat_ids: list[int],
     numbers: list[str],
     ip: str | None,
 ) -> list[object]:
@@ -302,7 +300,7 @@ def hold_parameters(
         currency,
         expires_at,
         now,
-        seat_ids,
+        schedule_seat_ids,
         audit.encode(data),
         ip,
         events.CHANNEL,
@@ -354,13 +352,12 @@ async def hold_seats(
             blocked = [s["number"] for s in seats if s["is_blocked"]]
             if blocked:
                 raise SeatsUnavailable(blocked, blocked=True)
-            seat_ids = [s["seat_id"] for s in seats]
-            number_of = {s["seat_id"]: s["number"] for s in seats}
+            number_of = {s["id"]: s["number"] for s in seats}
             checked = await _fetch(
                 conn,
                 CHECK_SQL,
                 request.schedule_id,
-                seat_ids,
+                wanted,
                 segment.from_seq,
                 segment.to_seq,
                 user_id,
@@ -368,14 +365,8 @@ async def hold_seats(
                 group if policy.limits_addresses else None,  # null: nothing to count
             )
             counts = checked[0]
-            overlapping = [a for a in checked if a["seat_id"] is not None]
-            stale_ids = sorted(
-                {
-                    a["reservation_id"]
-                    for a in overlapping
-                    if a["kind"] == AllocationKind.HOLD.value and a["expires_at"] <= now
-                }
-            )
+            overlapping = [a for a in checked if a["schedule_seat_id"] is not None]
+            stale_ids = sorted({a["reservation_id"] for a in overlapping if not a["live"]})
             if stale_ids:
                 # Holds that expired but were not swept yet give their seats up right here.
                 # SKIP LOCKED: a stale hold locked elsewhere is being swept or paid for
@@ -392,11 +383,11 @@ async def hold_seats(
                 ended = {r.id for r in stale}
                 overlapping = [a for a in overlapping if a["reservation_id"] not in ended]
             if overlapping:
-                existing = await _same_hold(conn, overlapping, user_id, request, segment, seat_ids)
+                existing = await _same_hold(conn, overlapping, user_id, request, segment, wanted)
                 if existing is not None:
                     return existing  # the same form sent twice: one hold, not two
                 raise SeatsUnavailable(
-                    sorted({number_of[a["seat_id"]] for a in overlapping}, key=_natural)
+                    sorted({number_of[a["schedule_seat_id"]] for a in overlapping}, key=_natural)
                 )
             _check_limits(counts, len(wanted), policy)
             fare = trip.segment_fare(segment)
@@ -417,7 +408,6 @@ async def hold_seats(
                     expires_at=expires_at,
                     now=now,
                     schedule_seat_ids=wanted,
-                    seat_ids=seat_ids,
                     numbers=[s["number"] for s in seats],
                     ip=ip,
                 ),
@@ -463,7 +453,7 @@ async def _same_hold(
     user_id: int,
     request: HoldRequest,
     segment: Segment,
-    seat_ids: list[int],
+    schedule_seat_ids: list[int],
 ) -> Reservation | None:
     """The customer's own live hold of exactly these seats, segment and points: the same
     form sent twice. Anything less exact is a conflict like any other."""
@@ -482,7 +472,7 @@ async def _same_hold(
     held = await SeatAllocation.filter(reservation_id=row["reservation_id"], active=True).using_db(
         conn
     )
-    if {a.seat_id for a in held} != set(seat_ids):
+    if {a.schedule_seat_id for a in held} != set(schedule_seat_ids):
         return None
     return await Reservation.get(id=row["reservation_id"], using_db=conn)
 
@@ -546,12 +536,10 @@ class HeldSeat:
 
 async def reservation_seats(reservation: Reservation) -> list[HeldSeat]:
     """The seats of a hold with each seat's fare on the hold's segment."""
-    seat_ids = await SeatAllocation.filter(reservation_id=reservation.id).values_list(
-        "seat_id", flat=True
+    schedule_seat_ids = await SeatAllocation.filter(reservation_id=reservation.id).values_list(
+        "schedule_seat_id", flat=True
     )
-    seats = await ScheduleSeat.filter(
-        schedule_id=reservation.schedule_id, seat_id__in=list(seat_ids)
-    ).prefetch_related("seat")
+    seats = await ScheduleSeat.filter(id__in=list(schedule_seat_ids)).prefetch_related("seat")
     trip = await load_trip(reservation.schedule_id)
     fare = trip.segment_fare(Segment(reservation.from_seq, reservation.to_seq))
     held = [HeldSeat(s, seat_fare(fare, s.seat.price_factor)) for s in seats]

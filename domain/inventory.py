@@ -1,7 +1,7 @@
 """Seats of a trip: the per-trip inventory, segments, and what each seat looks like to a viewer.
 
-Holds (row locks, expiry) arrive with the seat-holds issue; the availability rules here
-already treat an expired hold as free (invariant 2).
+Whether a seat is taken is the one rule of domain/availability.py (an expired hold is free,
+invariant 2); this module reads the seats' allocations and judges them with it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from typing import Any
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from domain import availability
+from domain.availability import Segment as Segment  # callers import it from here too
 from domain.enums import AllocationKind, Deck, ScheduleStatus, SeatPosition, SeatStatus, SeatType
 from domain.errors import ScheduleNotFound, ValidationFailed
 from domain.models import Bus, Route, RouteStop, Schedule, ScheduleSeat, Seat, StopPoint
@@ -30,12 +32,6 @@ class StopView:
     arrives_at: datetime
     km: int
     points: list[StopPoint]
-
-
-@dataclass(frozen=True)
-class Segment:
-    from_seq: int
-    to_seq: int
 
 
 @dataclass(frozen=True)
@@ -217,22 +213,14 @@ def parse_segment(trip: Trip, from_raw: str | None, to_raw: str | None) -> Segme
 
 
 @dataclass(frozen=True)
-class Occupancy:
+class Occupancy(availability.AllocationFacts):
     """One active allocation of a seat, as far as a seat map needs to know."""
 
-    from_seq: int
-    to_seq: int
-    kind: AllocationKind
-    user_id: int | None
-    expires_at: datetime | None  # holds only
+    user_id: int | None = None  # the hold's customer
 
-    def overlaps(self, segment: Segment) -> bool:
-        return self.from_seq < segment.to_seq and segment.from_seq < self.to_seq
-
-    def live(self, now: datetime) -> bool:
-        return self.kind is AllocationKind.BOOKING or (
-            self.expires_at is not None and self.expires_at > now
-        )
+    def takes(self, segment: Segment | None, now: datetime) -> bool:
+        """The availability rule (domain/availability.py) for this allocation."""
+        return availability.takes(self, segment, now)
 
 
 @dataclass(frozen=True)
@@ -242,7 +230,7 @@ class SeatState:
     schedule_seat_id: int
     is_blocked: bool
     occupancies: tuple[Occupancy, ...]
-    seat_id: int = 0  # the bus seat behind this inventory row
+    bus_seat_id: int = 0  # the bus seat behind this inventory row (its number, its place)
 
     def status_for(self, segment: Segment, viewer_id: int | None, now: datetime) -> SeatStatus:
         """Blocked beats booked beats held; a hold whose `expires_at <= now` is free for
@@ -251,7 +239,7 @@ class SeatState:
             return SeatStatus.BLOCKED
         status = SeatStatus.AVAILABLE
         for occupancy in self.occupancies:
-            if not occupancy.overlaps(segment) or not occupancy.live(now):
+            if not occupancy.takes(segment, now):
                 continue
             if occupancy.kind is AllocationKind.BOOKING:
                 return SeatStatus.BOOKED
@@ -266,12 +254,15 @@ class SeatState:
         return min(times, default=None)
 
 
-SEAT_STATE_SQL = """
-    SELECT ss.id AS schedule_seat_id, ss.seat_id, ss.is_blocked, a.from_seq, a.to_seq, a.kind,
-           r.user_id, r.expires_at
+# Every active allocation of the trip's seats, on any segment and live or not: the states
+# are judged later, for any segment and moment, by the Python side of the rule.
+SEAT_STATE_SQL = f"""
+    SELECT ss.id AS schedule_seat_id, ss.seat_id AS bus_seat_id, ss.is_blocked,
+           a.from_seq, a.to_seq, a.kind, r.user_id, r.expires_at
     FROM schedule_seats ss
     LEFT JOIN seat_allocations a
-      ON a.schedule_id = ss.schedule_id AND a.seat_id = ss.seat_id AND a.active
+      ON a.schedule_id = ss.schedule_id AND a.schedule_seat_id = ss.id
+         AND {availability.overlapping_sql("a")}
     LEFT JOIN reservations r ON r.id = a.reservation_id
     WHERE ss.schedule_id = $1
 """
@@ -291,25 +282,26 @@ async def seat_states(
         params.append(schedule_seat_ids)
     conn = using_db or connections.get("default")
     blocked: dict[int, bool] = {}
-    seat_of: dict[int, int] = {}
+    bus_seat_of: dict[int, int] = {}
     occupancies: dict[int, list[Occupancy]] = defaultdict(list)
     for row in await conn.execute_query_dict(sql, params):
         seat_id = row["schedule_seat_id"]
         blocked[seat_id] = row["is_blocked"]
-        seat_of[seat_id] = row["seat_id"]
+        bus_seat_of[seat_id] = row["bus_seat_id"]
         if row["kind"] is not None:
             occupancies[seat_id].append(
                 Occupancy(
-                    row["from_seq"],
-                    row["to_seq"],
-                    AllocationKind(row["kind"]),
-                    row["user_id"],
-                    row["expires_at"],
+                    from_seq=row["from_seq"],
+                    to_seq=row["to_seq"],
+                    kind=AllocationKind(row["kind"]),
+                    active=True,
+                    expires_at=row["expires_at"],
+                    user_id=row["user_id"],
                 )
             )
     return {
         seat_id: SeatState(
-            seat_id, is_blocked, tuple(occupancies.get(seat_id, ())), seat_of[seat_id]
+            seat_id, is_blocked, tuple(occupancies.get(seat_id, ())), bus_seat_of[seat_id]
         )
         for seat_id, is_blocked in blocked.items()
     }
@@ -340,7 +332,7 @@ async def seat_map(
     if states is None:
         states = await seat_states(trip.schedule.id)
     layout = await bus_seats(bus.id)
-    if any(state.seat_id not in layout for state in states.values()):
+    if any(state.bus_seat_id not in layout for state in states.values()):
         forget_routes()  # a seat newer than the cached layout: read it again
         layout = await bus_seats(bus.id)
     fare = trip.segment_fare(segment)
@@ -349,7 +341,7 @@ async def seat_map(
     seats: dict[int, SeatView] = {}
     for schedule_seat_id in sorted(states):
         state = states[schedule_seat_id]
-        seat = layout[state.seat_id]
+        seat = layout[state.bus_seat_id]
         view = SeatView(
             schedule_seat_id=schedule_seat_id,
             number=seat.number,
@@ -383,7 +375,7 @@ async def generate_schedule_seats(
     schedule: Schedule, *, using_db: BaseDBAsyncClient | None = None
 ) -> int:
     """Create the trip's inventory rows from its bus layout; existing rows are kept."""
-    seats = (
+    bus_seat_ids = (
         await Seat.filter(bus_id=schedule.bus_id).using_db(using_db).values_list("id", flat=True)
     )
     existing = set(
@@ -392,9 +384,9 @@ async def generate_schedule_seats(
         .values_list("seat_id", flat=True)
     )
     missing = [
-        ScheduleSeat(schedule_id=schedule.id, seat_id=seat_id)
-        for seat_id in seats
-        if seat_id not in existing
+        ScheduleSeat(schedule_id=schedule.id, seat_id=bus_seat_id)
+        for bus_seat_id in bus_seat_ids
+        if bus_seat_id not in existing
     ]
     if missing:
         await ScheduleSeat.bulk_create(missing, using_db=using_db)

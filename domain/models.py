@@ -326,20 +326,21 @@ class Passenger(Model):
 
 
 class SeatAllocation(Model):
-    """Who occupies a seat on which part of a trip.
+    """Who occupies a seat (the trip's inventory row) on which part of a trip.
 
-    The migration adds `stops int4range GENERATED FROM (from_seq, to_seq)` and the exclusion
-    constraint `EXCLUDE USING gist (schedule_id WITH =, seat_id WITH =, stops WITH &&)
-    WHERE (active)`: PostgreSQL itself refuses a second active allocation of a seat on
-    overlapping stops (invariant 1).
+    The migrations add `stops int4range GENERATED FROM (from_seq, to_seq)` and the exclusion
+    constraint `EXCLUDE USING gist (schedule_id WITH =, schedule_seat_id WITH =, stops WITH
+    &&) WHERE (active)`: PostgreSQL itself refuses a second active allocation of a seat on
+    overlapping stops (invariant 1). A foreign key on (schedule_seat_id, schedule_id) keeps
+    the inventory row on the allocation's own trip.
     """
 
     id = fields.BigIntField(primary_key=True)
     schedule: fields.ForeignKeyRelation[Schedule] = fields.ForeignKeyField(
         "busbook.Schedule", related_name="allocations", on_delete=fields.CASCADE
     )
-    seat: fields.ForeignKeyRelation[Seat] = fields.ForeignKeyField(
-        "busbook.Seat", related_name="allocations", on_delete=fields.RESTRICT
+    schedule_seat: fields.ForeignKeyRelation[ScheduleSeat] = fields.ForeignKeyField(
+        "busbook.ScheduleSeat", related_name="allocations", on_delete=fields.NO_ACTION
     )
     from_seq = fields.IntField()
     to_seq = fields.IntField()
@@ -354,7 +355,7 @@ class SeatAllocation(Model):
     created_at = fields.DatetimeField()
     released_at = fields.DatetimeField(null=True)
     schedule_id: int
-    seat_id: int
+    schedule_seat_id: int
     reservation_id: int | None
     booking_id: int | None
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from tortoise import connections
 from tortoise.expressions import Q
 
-from domain import audit, locking, mail, ticket_tokens
+from domain import audit, availability, locking, mail, ticket_tokens
 from domain.enums import (
     PaymentStatus,
     RefundState,
@@ -72,6 +72,25 @@ class Dashboard:
     routes: list[tuple[str, int]]  # route name, occupancy % of the next 7 days
 
 
+# The next week's trips with their seats booked and held right now (a seat taken on any
+# segment by the availability rule counts once; booked on one segment and held on
+# another, it counts in both).
+OCCUPANCY_SQL = f"""
+    SELECT s.id, r.name AS route, s.departure_at,
+           (SELECT count(*) FROM schedule_seats ss WHERE ss.schedule_id = s.id) AS seats,
+           taken.booked, taken.held
+    FROM schedules s JOIN routes r ON r.id = s.route_id
+    CROSS JOIN LATERAL (
+        SELECT count(DISTINCT a.schedule_seat_id) FILTER (WHERE a.kind = 'booking') AS booked,
+               count(DISTINCT a.schedule_seat_id) FILTER (WHERE a.kind = 'hold') AS held
+        FROM seat_allocations a LEFT JOIN reservations res ON res.id = a.reservation_id
+        WHERE a.schedule_id = s.id AND {availability.taken_sql("a", "res", now="$1")}
+    ) taken
+    WHERE s.status = 'scheduled' AND s.departure_at > $1 AND s.departure_at < $2
+    ORDER BY s.departure_at
+"""
+
+
 async def dashboard(now: datetime, tz: ZoneInfo) -> Dashboard:
     db = connections.get("default")
     today = now.astimezone(tz).date()
@@ -96,19 +115,7 @@ async def dashboard(now: datetime, tz: ZoneInfo) -> Dashboard:
         for d in (today - timedelta(days=29 - i) for i in range(30))
     ]
     occupancy = await db.execute_query_dict(
-        """
-        SELECT s.id, r.name AS route, s.departure_at,
-               (SELECT count(*) FROM schedule_seats ss WHERE ss.schedule_id = s.id) AS seats,
-               (SELECT count(DISTINCT a.seat_id) FROM seat_allocations a
-                 WHERE a.schedule_id = s.id AND a.active AND a.kind = 'booking') AS booked,
-               (SELECT count(DISTINCT a.seat_id) FROM seat_allocations a
-                  JOIN reservations res ON res.id = a.reservation_id
-                 WHERE a.schedule_id = s.id AND a.active AND a.kind = 'hold'
-                   AND res.expires_at > $1) AS held
-        FROM schedules s JOIN routes r ON r.id = s.route_id
-        WHERE s.status = 'scheduled' AND s.departure_at > $1 AND s.departure_at < $2
-        ORDER BY s.departure_at
-        """,
+        OCCUPANCY_SQL,
         [now, now + timedelta(days=7)],
     )
     trips = [

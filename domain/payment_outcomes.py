@@ -19,6 +19,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from domain import (
     audit,
+    availability,
     events,
     holds,
     locking,
@@ -348,6 +349,17 @@ async def _why_unsellable(
     return None
 
 
+# The allocations in the way of re-securing a late-paid hold's seats ($2) on its segment:
+# active and overlapping, with `live` from the availability rule (the others are expired
+# holds, given up here as a new hold would).
+IN_THE_WAY_SQL = f"""
+    SELECT a.reservation_id, {availability.live_sql("a", "r", "$5")} AS live
+    FROM seat_allocations a LEFT JOIN reservations r ON r.id = a.reservation_id
+    WHERE a.schedule_id = $1 AND a.schedule_seat_id = ANY($2::int[])
+      AND {availability.overlapping_sql("a", "$3", "$4")}
+"""
+
+
 async def _fulfil(
     conn: BaseDBAsyncClient, payment: Payment, *, config: CheckoutConfig, now: datetime
 ) -> Booking | Unfulfillable:
@@ -372,11 +384,11 @@ async def _fulfil(
             )
         return unsellable
     allocations = await SeatAllocation.filter(reservation_id=reservation.id).using_db(conn)
-    seat_ids = sorted({a.seat_id for a in allocations})
+    schedule_seat_ids = sorted({a.schedule_seat_id for a in allocations})
     live = reservation.status == ReservationStatus.ACTIVE and reservation.expires_at > now
     # Lock the seats as a hold does (same order), so nobody takes them while we decide.
     inventory = (
-        await ScheduleSeat.filter(schedule_id=reservation.schedule_id, seat_id__in=seat_ids)
+        await ScheduleSeat.filter(schedule_id=reservation.schedule_id, id__in=schedule_seat_ids)
         .order_by("id")
         .select_for_update()
         .using_db(conn)
@@ -384,26 +396,28 @@ async def _fulfil(
     if not live:
         if reservation.status == ReservationStatus.ACTIVE:
             await holds.end_reservations(conn, [reservation], ReservationStatus.EXPIRED, now)
-        taken = (
-            await SeatAllocation.filter(
-                schedule_id=reservation.schedule_id,
-                seat_id__in=seat_ids,
-                active=True,
-                from_seq__lt=reservation.to_seq,
-                to_seq__gt=reservation.from_seq,
-            )
-            .using_db(conn)
-            .prefetch_related("reservation")
+        in_the_way = await conn.execute_query_dict(
+            IN_THE_WAY_SQL,
+            [
+                reservation.schedule_id,
+                schedule_seat_ids,
+                reservation.from_seq,
+                reservation.to_seq,
+                now,
+            ],
         )
-        live_holders = [
-            a
-            for a in taken
-            if a.kind == AllocationKind.BOOKING
-            or (a.reservation is not None and a.reservation.expires_at > now)
-        ]
-        if live_holders or any(s.is_blocked for s in inventory):
+        if any(row["live"] for row in in_the_way) or any(s.is_blocked for s in inventory):
             return REFUND_SEATS_TAKEN
-        stale = [a.reservation for a in taken if a.reservation is not None]
+        # Each expired hold once, however many of these seats it had.
+        stale = (
+            await Reservation.filter(
+                id__in=sorted({row["reservation_id"] for row in in_the_way if not row["live"]}),
+                status=ReservationStatus.ACTIVE,
+            )
+            .order_by("id")
+            .select_for_update()
+            .using_db(conn)
+        )
         await holds.end_reservations(conn, stale, ReservationStatus.EXPIRED, now)
     booking = await _create_booking(conn, payment, reservation, now)
     if live:
@@ -417,14 +431,14 @@ async def _fulfil(
             [
                 SeatAllocation(
                     schedule_id=reservation.schedule_id,
-                    seat_id=seat_id,
+                    schedule_seat_id=schedule_seat_id,
                     from_seq=reservation.from_seq,
                     to_seq=reservation.to_seq,
                     kind=AllocationKind.BOOKING,
                     booking=booking,
                     created_at=now,
                 )
-                for seat_id in seat_ids
+                for schedule_seat_id in schedule_seat_ids
             ],
             using_db=conn,
         )
@@ -480,7 +494,7 @@ async def _create_booking(
         [
             Passenger(
                 booking=booking,
-                seat_id=p["seat_id"],
+                seat_id=p["bus_seat_id"],
                 name=p["name"],
                 age=p["age"],
                 gender=Gender(p["gender"]),

@@ -156,7 +156,7 @@ async def set_seat_blocked(
         if blocked:
             states = await inventory.seat_states(seat.schedule_id, [seat.id], using_db=conn)
             state = states.get(seat.id)
-            if state and any(o.live(now) for o in state.occupancies):
+            if state and any(o.takes(None, now) for o in state.occupancies):
                 raise Conflict(f"Seat {seat.seat.number} is held or booked; free it first.")
         seat.is_blocked = blocked
         seat.blocked_reason = reason.strip()[:200] if blocked else ""

@@ -137,7 +137,7 @@ async def hold(
     )
     return await SeatAllocation.create(
         schedule=schedule,
-        seat_id=seat.seat_id,
+        schedule_seat_id=seat.id,
         from_seq=from_seq,
         to_seq=to_seq,
         kind=AllocationKind.HOLD,
@@ -168,7 +168,7 @@ async def book(
     )
     return await SeatAllocation.create(
         schedule=schedule,
-        seat_id=seat.seat_id,
+        schedule_seat_id=seat.id,
         from_seq=from_seq,
         to_seq=to_seq,
         kind=AllocationKind.BOOKING,

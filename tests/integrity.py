@@ -13,14 +13,18 @@ from tortoise import connections
 
 # Name -> SQL returning offending rows.
 QUERIES: dict[str, str] = {
-    # Invariant 1 (the exclusion constraint enforces it; this proves it from outside).
+    # Invariant 1 (the exclusion constraint enforces it on the inventory row; this proves it
+    # from outside, for the bus seat the passengers would sit on).
     "overlapping allocations": """
-        SELECT a.id AS first, b.id AS second, a.schedule_id, a.seat_id
+        SELECT a.id AS first, b.id AS second, a.schedule_id, sa.seat_id AS bus_seat_id
         FROM seat_allocations a
-        JOIN seat_allocations b
-          ON a.schedule_id = b.schedule_id AND a.seat_id = b.seat_id AND a.id < b.id
-         AND a.active AND b.active
-         AND int4range(a.from_seq, a.to_seq) && int4range(b.from_seq, b.to_seq)
+        JOIN schedule_seats sa ON sa.id = a.schedule_seat_id
+        JOIN seat_allocations b ON a.schedule_id = b.schedule_id AND a.id < b.id
+        JOIN schedule_seats sb ON sb.id = b.schedule_seat_id
+        WHERE sa.schedule_id = a.schedule_id AND sb.schedule_id = b.schedule_id
+          AND sa.seat_id = sb.seat_id
+          AND a.active AND b.active
+          AND int4range(a.from_seq, a.to_seq) && int4range(b.from_seq, b.to_seq)
     """,
     # Invariant 4: money the gateway captured ends as a booking or a refund (a Refund row,
     # pending until the gateway takes it), and the refunds add up.

@@ -14,6 +14,8 @@ when the next pass is due); cancelled trips get one from their `schedule.cancell
 row, finished already when nothing is left on them.
 """
 
+from typing import Any
+
 from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
 from tortoise.indexes import Index
@@ -120,8 +122,26 @@ WHERE s.status = 'cancelled'
 """
 
 
+class RemoveCountField(ops.RemoveField):
+    """Dropping a NOT NULL counter: going back re-adds it with a database default, so the
+    way back also works on a table that holds rows (a plain AddField adds the column
+    NOT NULL without a default, which PostgreSQL refuses once payments exist)."""
+
+    async def database_backward(
+        self,
+        app_label: str,
+        old_state: Any,
+        new_state: Any,
+        state_editor: Any = None,
+    ) -> None:
+        if state_editor:
+            await state_editor.client.execute_script(
+                f'ALTER TABLE "payments" ADD COLUMN "{self.name}" INT NOT NULL DEFAULT 0'
+            )
+
+
 class Migration(migrations.Migration):
-    dependencies = [("busbook", "0008_safety_limits")]
+    dependencies = [("busbook", "0009_allocation_schedule_seat")]
 
     initial = False
 
@@ -273,6 +293,6 @@ class Migration(migrations.Migration):
         ops.RunSQL(BACKFILL_PAYMENT_REFUNDS, reverse_sql="SELECT 1"),
         ops.RunSQL(BACKFILL_CANCELLATION_REFUNDS, reverse_sql="SELECT 1"),
         ops.RunSQL(BACKFILL_TRIP_CANCELLATIONS, reverse_sql="SELECT 1"),
-        ops.RemoveField(model_name="Payment", name="refund_attempts"),
+        RemoveCountField(model_name="Payment", name="refund_attempts"),
         ops.RemoveField(model_name="Payment", name="next_refund_at"),
     ]

@@ -156,8 +156,7 @@ async def test_postgresql_stopped_and_started_again_under_load(fault_postgres: F
         # either, and the same form now goes to the gateway.
         assert not await query(
             url,
-            "SELECT id FROM seat_allocations WHERE schedule_id = $1 AND seat_id = "
-            "(SELECT seat_id FROM schedule_seats WHERE id = $2)",
+            "SELECT id FROM seat_allocations WHERE schedule_id = $1 AND schedule_seat_id = $2",
             schedule_id,
             outage_seat,
         )

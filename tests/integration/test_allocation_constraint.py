@@ -1,7 +1,14 @@
-"""Invariant 1: PostgreSQL itself refuses a seat allocated twice on overlapping stops."""
+"""Invariant 1: PostgreSQL itself refuses a seat allocated twice on overlapping stops.
+
+An allocation names the trip's inventory row (`schedule_seat_id`); the exclusion constraint
+is on it, and a foreign key keeps that row on the allocation's own trip, so one inventory
+row is one bus seat of one trip.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -47,7 +54,7 @@ async def test_adjacent_segments_share_a_seat(trip):
     await factories.book(schedule, seats[0], 0, 1, user=user, now=NOW)
     await factories.book(schedule, seats[0], 1, 2, user=user, now=NOW)
     await factories.book(schedule, seats[0], 2, 3, user=user, now=NOW)
-    assert await SeatAllocation.filter(seat_id=seats[0].seat_id, active=True).count() == 3
+    assert await SeatAllocation.filter(schedule_seat_id=seats[0].id, active=True).count() == 3
 
 
 async def test_other_seats_and_inactive_allocations_do_not_conflict(trip):
@@ -79,12 +86,12 @@ async def test_constraint_holds_in_plain_sql(trip):
     conn = connections.get("default")
     booking_id = (await SeatAllocation.first()).booking_id  # type: ignore[union-attr]
     insert = (
-        "INSERT INTO seat_allocations (schedule_id, seat_id, from_seq, to_seq, kind, booking_id,"
-        " active, created_at) VALUES ($1, $2, $3, $4, 'booking', $5, true, now())"
+        "INSERT INTO seat_allocations (schedule_id, schedule_seat_id, from_seq, to_seq, kind,"
+        " booking_id, active, created_at) VALUES ($1, $2, $3, $4, 'booking', $5, true, now())"
     )
     with pytest.raises(IntegrityError, match="seat_allocations_one_holder_per_segment"):
-        await conn.execute_query(insert, [schedule.id, seats[0].seat_id, 1, 3, booking_id])
-    await conn.execute_query(insert, [schedule.id, seats[0].seat_id, 2, 3, booking_id])
+        await conn.execute_query(insert, [schedule.id, seats[0].id, 1, 3, booking_id])
+    await conn.execute_query(insert, [schedule.id, seats[0].id, 2, 3, booking_id])
     rows = await conn.execute_query_dict(
         "SELECT lower(stops) AS lo, upper(stops) AS hi FROM seat_allocations ORDER BY id"
     )
@@ -106,9 +113,77 @@ async def test_an_allocation_needs_its_owner(trip):
     with pytest.raises(IntegrityError):
         await SeatAllocation.create(
             schedule=schedule,
-            seat_id=seats[0].seat_id,
+            schedule_seat_id=seats[0].id,
             from_seq=0,
             to_seq=1,
             kind=AllocationKind.BOOKING,
             created_at=NOW,
         )
+
+
+async def test_the_constraint_is_on_the_inventory_row(trip):
+    """The exclusion constraint names schedule_seat_id (and no column names the bus seat)."""
+    rows = await connections.get("default").execute_query_dict(
+        """
+        SELECT pg_get_constraintdef(oid) AS definition FROM pg_constraint
+        WHERE conname = 'seat_allocations_one_holder_per_segment'
+        """
+    )
+    assert [r["definition"] for r in rows] == [
+        "EXCLUDE USING gist (schedule_id WITH =, schedule_seat_id WITH =, stops WITH &&) "
+        "WHERE (active)"
+    ]
+    columns = await connections.get("default").execute_query_dict(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'seat_allocations'"
+    )
+    assert "seat_id" not in {c["column_name"] for c in columns}
+
+
+async def test_an_allocation_cannot_name_another_trips_inventory_row(trip):
+    """A trip's allocation of another trip's inventory row of the same bus seat would slip
+    past the exclusion constraint of both trips: the foreign key refuses it."""
+    schedule, seats, user = trip
+    other = await factories.make_trip(
+        NOW + timedelta(days=2), route=await schedule.route, bus=await schedule.bus
+    )
+    other_seats = await factories.schedule_seats(other)
+    booking = await factories.book(schedule, seats[0], 0, 3, user=user, now=NOW)
+    with pytest.raises(IntegrityError, match="seat_allocations_schedule_seat_id_fkey"):
+        await SeatAllocation.create(
+            schedule=schedule,
+            schedule_seat_id=other_seats[0].id,
+            from_seq=0,
+            to_seq=3,
+            kind=AllocationKind.BOOKING,
+            booking_id=booking.booking_id,
+            created_at=NOW,
+        )
+    assert await SeatAllocation.all().count() == 1
+
+
+async def test_concurrent_inserts_of_one_seat_keep_one(trip):
+    """Many transactions allocating the same inventory row on overlapping segments at once,
+    each on its own connection: those that commit never overlap."""
+    schedule, seats, user = trip
+    first = await factories.book(schedule, seats[1], 0, 1, user=user, now=NOW)
+    segments = [(0, 3), (1, 2), (2, 3), (1, 3), (0, 2)] * 2
+
+    async def insert(from_seq: int, to_seq: int) -> bool:
+        try:
+            async with in_transaction() as conn:
+                await conn.execute_query(
+                    "INSERT INTO seat_allocations (schedule_id, schedule_seat_id, from_seq,"
+                    " to_seq, kind, booking_id, active, created_at)"
+                    " VALUES ($1, $2, $3, $4, 'booking', $5, true, now())",
+                    [schedule.id, seats[0].id, from_seq, to_seq, first.booking_id],
+                )
+                await asyncio.sleep(0.01)  # keep the transaction open while others try
+        except IntegrityError:
+            return False
+        return True
+
+    won = await asyncio.gather(*(insert(*segment) for segment in segments))
+    kept = await SeatAllocation.filter(schedule_seat_id=seats[0].id, active=True)
+    spans = sorted((a.from_seq, a.to_seq) for a in kept)
+    assert sum(won) == len(kept) >= 1
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))

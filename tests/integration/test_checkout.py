@@ -258,6 +258,27 @@ async def test_late_payment_resecures_the_same_seats_when_still_free(held, gatew
     assert await ActivityLog.filter(action="booking.seats_resecured").count() == 1
 
 
+async def test_late_payment_ends_an_expired_hold_in_the_way_once(held, gateways, simulator):
+    """A rival's hold of both seats expired too (not swept yet): the late payment gets the
+    seats and ends that hold once, with one audit row and one event, not once per seat."""
+    _, reservation, seats = held
+    payment = await start(held, gateways)
+    after_grace = NOW + timedelta(minutes=30)
+    rival = await factories.make_user()
+    rival_hold = await holds.hold_seats(
+        rival,
+        HoldRequest(reservation.schedule_id, 0, 2, (seats[0].id, seats[1].id)),
+        now=after_grace,
+        policy=HoldPolicy(hold_minutes=5),
+    )
+    late = after_grace + timedelta(minutes=10)
+    paid = await deliver(simulator, gateways, payment, now=late)
+    assert paid.status == PaymentStatus.SUCCEEDED
+    ended = await ActivityLog.filter(action="reservation.expired", subject_id=str(rival_hold.id))
+    assert len(ended) == 1
+    assert ended[0].data["seat_ids"] == sorted(s.id for s in seats[:2])
+
+
 async def test_late_payment_for_taken_seats_is_refunded(held, gateways, simulator):
     _, reservation, seats = held
     payment = await start(held, gateways)

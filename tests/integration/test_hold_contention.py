@@ -67,18 +67,16 @@ async def test_concurrent_holds_never_double_sell_a_seat_segment():
     overlaps = await conn.execute_query_dict(
         """
         SELECT count(*) AS n FROM seat_allocations a JOIN seat_allocations b
-          ON a.id < b.id AND a.schedule_id = b.schedule_id AND a.seat_id = b.seat_id
+          ON a.id < b.id AND a.schedule_id = b.schedule_id
+         AND a.schedule_seat_id = b.schedule_seat_id
          AND a.active AND b.active AND a.stops && b.stops
         """
     )
     assert overlaps[0]["n"] == 0
 
-    seat_of = {s.id: s.seat_id for s in seats}
     for reservation, request in wins:
         allocations = await SeatAllocation.filter(reservation_id=reservation.id, active=True)
-        assert sorted(a.seat_id for a in allocations) == sorted(
-            seat_of[i] for i in request.schedule_seat_ids
-        )
+        assert sorted(a.schedule_seat_id for a in allocations) == sorted(request.schedule_seat_ids)
         assert {(a.from_seq, a.to_seq) for a in allocations} == {(request.from_seq, request.to_seq)}
     total = await SeatAllocation.filter(active=True).count()
     assert total == sum(len(r.schedule_seat_ids) for _, r in wins)

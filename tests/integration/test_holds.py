@@ -55,7 +55,7 @@ async def test_hold_takes_the_seats_for_the_segment(trip):
     assert reservation.expires_at == NOW + timedelta(minutes=15)
     assert reservation.total_amount == 683 + 650  # a window and an aisle seat
     allocations = await SeatAllocation.filter(reservation=reservation, active=True)
-    assert sorted(a.seat_id for a in allocations) == sorted(s.seat_id for s in seats[:2])
+    assert sorted(a.schedule_seat_id for a in allocations) == sorted(s.id for s in seats[:2])
     log = await ActivityLog.get(action="reservation.created")
     assert (log.actor_id, log.subject_type, log.subject_id) == (
         user.id,

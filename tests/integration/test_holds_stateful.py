@@ -62,7 +62,7 @@ OVERLAPPING_ALLOCATIONS_SQL = """
     SELECT a.id AS a, b.id AS b
     FROM seat_allocations a
     JOIN seat_allocations b
-      ON a.schedule_id = b.schedule_id AND a.seat_id = b.seat_id AND a.id < b.id
+      ON a.schedule_id = b.schedule_id AND a.schedule_seat_id = b.schedule_seat_id AND a.id < b.id
     WHERE a.schedule_id = $1 AND a.active AND b.active AND a.stops && b.stops
 """
 
@@ -150,7 +150,7 @@ async def _snapshot(schedule_id: int) -> Snapshot:
         [schedule_id],
     )
     allocations = await conn.execute_query_dict(
-        "SELECT id, reservation_id, booking_id, seat_id, from_seq, to_seq, kind, active, "
+        "SELECT id, reservation_id, booking_id, schedule_seat_id, from_seq, to_seq, kind, active, "
         "released_at FROM seat_allocations WHERE schedule_id = $1",
         [schedule_id],
     )
@@ -406,7 +406,7 @@ class HoldsMachine(RuleBasedStateMachine):
     @invariant()
     def database_agrees_with_the_model(self) -> None:
         snap = self.trip.run(_snapshot(self.trip.schedule_id))
-        seat_ids = [s.seat_id for s in self.trip.seats]
+        seat_ids = [s.id for s in self.trip.seats]
         user_ids = [u.id for u in self.trip.users]
 
         # (1) No seat is allocated twice on overlapping stops.
@@ -438,13 +438,13 @@ class HoldsMachine(RuleBasedStateMachine):
         for rid, hold in self.holds.items():
             allocations = by_reservation[rid]
             held = sorted(seat_ids[i] for i in hold.seats)
-            assert sorted(a["seat_id"] for a in allocations) == held, (
+            assert sorted(a["schedule_seat_id"] for a in allocations) == held, (
                 f"reservation {rid}: allocations {allocations} vs {hold}"
             )
             assert all(
                 (a["from_seq"], a["to_seq"]) == (hold.from_seq, hold.to_seq) for a in allocations
             ), allocations
-            active = sorted(a["seat_id"] for a in allocations if a["active"])
+            active = sorted(a["schedule_seat_id"] for a in allocations if a["active"])
             assert active == (held if hold.status == ACTIVE else []), (
                 f"reservation {rid} ({hold.status}): active allocations on {active}"
             )
