@@ -33,7 +33,6 @@ from domain import (
     trip_cancellation,
 )
 from domain.events import SeatBroker
-from domain.formatting import Formatter
 from domain.settings import Settings
 from views import register_views
 from views.services import Services
@@ -124,7 +123,7 @@ def build_services(settings: Settings) -> Services:
         checkout=settings.checkout,
         cancellation_tiers=settings.tiers,
         login_limits=settings.login_limits,
-        formatter=Formatter(settings.tz, settings.currency),
+        formatter=settings.formatter,
         clock=clock.now,
     )
 

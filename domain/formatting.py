@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 # The class below names a method `datetime`; its annotations use this alias instead.
 Instant = datetime
+DEFAULT_TIMEZONE = "Asia/Kolkata"  # the defaults of TIMEZONE and CURRENCY (domain/settings.py)
+DEFAULT_CURRENCY = "INR"
 CURRENCY_SYMBOLS = {"INR": "₹", "USD": "$", "EUR": "€", "GBP": "£"}
 
 
@@ -74,6 +76,10 @@ class Formatter:
 
     tz: ZoneInfo
     currency: str
+
+    @classmethod
+    def default(cls) -> Formatter:
+        return cls(ZoneInfo(DEFAULT_TIMEZONE), DEFAULT_CURRENCY)
 
     def local(self, value: Instant) -> Instant:
         return local(value, self.tz)
