@@ -1,7 +1,9 @@
 """Busbook's composition root: `create_app()` and the `busbook` command line.
 
-create_app wires configuration, Tortoise, authentication, CSRF, blueprints and error pages;
-the CLI starts the server (Granian), runs migrations, seeds demo data and makes admins.
+create_app wires configuration, the services the views read (views/services.py), the
+lifespan (Tortoise, the seat broker and the background tasks, each start paired with its
+stop) and the views; the CLI starts the server (Granian), runs migrations, seeds demo data
+and makes admins.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ import gc
 import logging
 import os
 import sys
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
+from typing import Any
 
 import click
 from quart import Quart
 
 from domain import (
+    accounts,
     attempts,
     clock,
     database,
@@ -28,17 +33,13 @@ from domain import (
     trip_cancellation,
 )
 from domain.events import SeatBroker
-from domain.payments.registry import Gateways
 from domain.settings import Settings
 from views import register_views
-from views.checkout import GATEWAYS_KEY
-from views.live import BROKER_KEY
+from views.services import Services
+from views.services import install as install_services
 
 log = logging.getLogger("busbook")
 ROOT = Path(__file__).resolve().parent
-TASKS_KEY = "busbook.background_tasks"
-MAIL_STOP_KEY = "busbook.mail_stop"
-WARM_KEY = "busbook.pdf_warm_up"
 
 
 def _freeze_heap() -> None:
@@ -78,7 +79,6 @@ def create_app(
     )
     app.config.update(
         SECRET_KEY=settings.secret_key,
-        BUSBOOK=settings,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
@@ -91,88 +91,122 @@ def create_app(
         MAX_CONTENT_LENGTH=1024 * 1024,
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
+    services = build_services(settings)
+    install_services(app, services)
+    accounts.set_hash_concurrency(settings.password_hash_concurrency)
 
-    if manage_database:
+    lifespan = contextlib.AsyncExitStack()
 
-        @app.before_serving
-        async def start_database() -> None:
+    @app.before_serving
+    async def start_running() -> None:
+        await lifespan.enter_async_context(
+            running(services, manage_database=manage_database, background_tasks=background_tasks)
+        )
+
+    @app.after_serving
+    async def stop_running() -> None:
+        await lifespan.aclose()
+
+    register_views(app)
+    return app
+
+
+def build_services(settings: Settings) -> Services:
+    """Everything the views use, built once from the settings (views/services.py)."""
+    assert settings.database_url
+    return Services(
+        settings=settings,
+        gateways=settings.gateways(),
+        broker=SeatBroker(database.asyncpg_dsn(settings.database_url)),
+        mail_sender=mail.sender_for(settings.smtp_url, settings.var_dir),
+        hold_policy=settings.hold_policy,
+        checkout=settings.checkout,
+        cancellation_tiers=settings.tiers,
+        login_limits=settings.login_limits,
+        formatter=settings.formatter,
+        clock=clock.now,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(
+    services: Services, *, manage_database: bool, background_tasks: bool
+) -> AsyncIterator[None]:
+    """What runs beside the requests while the app serves, each start paired with its stop:
+    started in this order, stopped in the reverse order (also when a later start fails), so
+    the database outlives every task that uses it."""
+    settings = services.settings
+    async with contextlib.AsyncExitStack() as stack:
+        if manage_database:
             # Tortoise is initialised here rather than with tortoise.contrib.quart, whose
             # start-up runs in another task and leaves requests without a Tortoise context
             # (DESIGN.md "Known pitfalls"); database.init enables the global fallback.
             assert settings.database_url
             await database.init(settings.database_url, pool_size=settings.db_pool_size)
-
-        @app.after_serving
-        async def stop_database() -> None:
-            await database.close()
-
-    @app.before_serving
-    async def start_live_updates() -> None:
-        assert settings.database_url
-        broker = SeatBroker(database.asyncpg_dsn(settings.database_url))
-        await broker.start()
-        app.extensions[BROKER_KEY] = broker
+            stack.push_async_callback(database.close)
+        await services.broker.start()
+        stack.push_async_callback(services.broker.stop)
         if background_tasks:
-            app.extensions[WARM_KEY] = asyncio.create_task(_warm_up_then_freeze())
-            mail_stop = asyncio.Event()
-            app.extensions[MAIL_STOP_KEY] = mail_stop
-            app.extensions[TASKS_KEY] = [
-                asyncio.create_task(_sweep_forever(settings.sweep_seconds), name="hold-sweeper"),
-                asyncio.create_task(
-                    mail.run_outbox_worker(
-                        mail.sender_for(settings.smtp_url, settings.var_dir),
-                        mail_from=settings.mail_from,
-                        clock=clock.now,
-                        stop=mail_stop,
-                        max_attempts=10,  # about five hours of retries before giving up
-                    ),
-                    name="mail-outbox",
-                ),
-                asyncio.create_task(
-                    _retry_refunds_forever(app.extensions[GATEWAYS_KEY]),
-                    name="refund-retries",
-                ),
-                asyncio.create_task(
-                    _finish_trip_cancellations_forever(settings, app.extensions[GATEWAYS_KEY]),
-                    name="trip-cancellations",
-                ),
-            ]
-
-    @app.after_serving
-    async def stop_live_updates() -> None:
-        warm = app.extensions.pop(WARM_KEY, None)
-        if warm is not None:
             # Stopping need not wait for the PDF warm-up (seconds on a busy machine): the
             # thread finishes on its own; only the freeze after it is skipped.
-            warm.cancel()
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await warm
-        stop = app.extensions.pop(MAIL_STOP_KEY, None)
+            await stack.enter_async_context(task("pdf-warm-up", _warm_up_then_freeze()))
+            await stack.enter_async_context(
+                task("hold-sweeper", _sweep_forever(settings.sweep_seconds))
+            )
+            mail_stop = asyncio.Event()
+            outbox = mail.run_outbox_worker(
+                services.mail_sender,
+                mail_from=settings.mail_from,
+                clock=services.clock,
+                stop=mail_stop,
+                max_attempts=10,  # about five hours of retries before giving up
+            )
+            # Let a mail run in progress settle its rows instead of cancelling it.
+            await stack.enter_async_context(task("mail-outbox", outbox, stop=mail_stop, grace=15))
+            await stack.enter_async_context(
+                task("refund-retries", _retry_refunds_forever(services))
+            )
+            await stack.enter_async_context(
+                task("trip-cancellations", _finish_trip_cancellations_forever(services))
+            )
+        yield
+
+
+@contextlib.asynccontextmanager
+async def task(
+    name: str,
+    job: Coroutine[Any, Any, None],
+    *,
+    stop: asyncio.Event | None = None,
+    grace: float = 0,
+) -> AsyncIterator[asyncio.Task[None]]:
+    """One background task for the length of the block. On leaving it, `stop` is set and
+    the task gets `grace` seconds to finish by itself, then it is cancelled."""
+    running_task = asyncio.create_task(job, name=name)
+    try:
+        yield running_task
+    finally:
         if stop is not None:
-            stop.set()  # let a mail run in progress settle its rows instead of cancelling it
-        for task in app.extensions.pop(TASKS_KEY, []):
-            if task.get_name() == "mail-outbox":
-                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                    await asyncio.wait_for(asyncio.shield(task), 15)
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        broker = app.extensions.pop(BROKER_KEY, None)
-        if broker is not None:
-            await broker.stop()
-
-    app.extensions[GATEWAYS_KEY] = settings.gateways()
-    register_views(app)
-    return app
+            stop.set()
+            # A failure here is logged once, below; the other tasks still stop.
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(running_task), grace)
+        running_task.cancel()
+        try:
+            await running_task
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("%s: failed while stopping", name)
 
 
-async def _retry_refunds_forever(gateways: Gateways) -> None:
+async def _retry_refunds_forever(services: Services) -> None:
     """Refunds that are due (refused before, or never sent after their cause) are tried
     every minute (invariant 4: money that cannot buy a ticket goes back). Every process
     runs one; each refund is claimed, so it goes to the gateway once."""
     while True:
         try:
-            await refunds.retry_refunds(gateways=gateways, now=clock.now())
+            await refunds.retry_refunds(gateways=services.gateways, now=services.now())
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -180,15 +214,15 @@ async def _retry_refunds_forever(gateways: Gateways) -> None:
         await asyncio.sleep(60)
 
 
-async def _finish_trip_cancellations_forever(settings: Settings, gateways: Gateways) -> None:
+async def _finish_trip_cancellations_forever(services: Services) -> None:
     """Cancelled trips with holds or bookings still live on them are finished off the
     operator's request (domain/trip_cancellation.py), every few seconds while there are
     any: the operator watches the progress. Every process runs one; trips are claimed."""
-    interval = min(settings.sweep_seconds, 5)
+    interval = min(services.settings.sweep_seconds, 5)
     while True:
         try:
             await trip_cancellation.finish_cancelled_trips(
-                now=clock.now(), gateways=gateways, config=settings.checkout
+                now=services.now(), gateways=services.gateways, config=services.checkout
             )
         except asyncio.CancelledError:
             raise

@@ -10,7 +10,7 @@ stored is finished by the same form sent again. What the gateway then reports is
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -34,6 +34,7 @@ from domain.errors import (
     TripDeparted,
     ValidationFailed,
 )
+from domain.formatting import Formatter
 from domain.inventory import load_trip
 from domain.models import Payment, Reservation, User
 from domain.payments.base import Gateway, GatewayError, PaymentInfo
@@ -46,6 +47,8 @@ class CheckoutConfig:
     public_base_url: str
     grace: timedelta = timedelta(minutes=10)
     link_valid_after_arrival: timedelta = timedelta(days=30)
+    # How the customer's mails write times and money: as the pages do (TIMEZONE, CURRENCY).
+    formatter: Formatter = field(default_factory=Formatter.default)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Customer mail: the words of the emails a customer gets about a booking (its confirmation
 with the ticket link, the refund of a payment we could not honour, a cancellation's
-confirmation), queued in the caller's transaction through `domain.mail`'s outbox."""
+confirmation), queued in the caller's transaction through `domain.mail`'s outbox. Times and
+amounts are written as the pages write them (domain/formatting.py, via the config)."""
 
 from __future__ import annotations
 
@@ -28,15 +29,16 @@ async def queue_booking_confirmation(
     trip = await load_trip(booking.schedule_id)
     origin, destination = trip.stop(booking.from_seq), trip.stop(booking.to_seq)
     link = await ticket_link(ticket, booking, config=config, trip=trip)
+    fmt = config.formatter
     await mail.queue_email(
         to=booking.contact_email,
         subject=f"Your Busbook ticket {booking.reference}: {origin.city} to {destination.city}",
         text=(
             f"Your booking {booking.reference} is confirmed.\n\n"
             f"{trip.schedule.route.name}\n"
-            f"From {origin.city}: {origin.arrives_at:%a %d %b %Y %H:%M} UTC\n"
-            f"To {destination.city}: {destination.arrives_at:%a %d %b %Y %H:%M} UTC\n"
-            f"Ticket {ticket.number}, total {booking.total_amount} {booking.currency}\n\n"
+            f"From {origin.city}: {fmt.datetime(origin.arrives_at)}\n"
+            f"To {destination.city}: {fmt.datetime(destination.arrives_at)}\n"
+            f"Ticket {ticket.number}, total {fmt.money(booking.total_amount, booking.currency)}\n\n"
             f"Download your ticket (PDF, no login needed):\n{link}\n\n"
             f"Your booking: {config.public_base_url}/bookings/{booking.reference}\n"
         ),
@@ -62,7 +64,8 @@ async def queue_refund_notice(
         subject="Your Busbook payment is being refunded",
         text=(
             f"We received your payment, but {reason}\n\n"
-            f"We are refunding {amount} {currency} in full to the same payment method. "
+            f"We are refunding {config.formatter.money(amount, currency)} in full to the same "
+            "payment method. "
             "Depending on your bank this takes 5-7 working days.\n\n"
             "We are sorry. You can search for another bus at "
             f"{config.public_base_url}/\n"
@@ -86,13 +89,14 @@ async def queue_cancellation_confirmation(
 ) -> None:
     """Seats of a booking were cancelled (by the customer, an admin or the trip's
     cancellation): the policy, fee and refund, and the new ticket for those who remain."""
+    money = config.formatter.money
     await mail.queue_email(
         to=booking.contact_email,
         subject=f"Busbook booking {booking.reference}: cancellation confirmed",
         text=(
             f"We cancelled {seats} seat(s) of booking {booking.reference}.\n"
-            f"Policy: {cancellation.policy_tier}\nFee: {fee} {booking.currency}\n"
-            f"Refund: {refund} {booking.currency} to your original payment method.\n"
+            f"Policy: {cancellation.policy_tier}\nFee: {money(fee, booking.currency)}\n"
+            f"Refund: {money(refund, booking.currency)} to your original payment method.\n"
             + (
                 f"Your new ticket for the remaining passengers: {new_ticket.number}\n"
                 if new_ticket

@@ -20,6 +20,7 @@ from domain.enums import (
     TicketStatus,
 )
 from domain.errors import ValidationFailed
+from domain.formatting import format_time
 from domain.models import (
     ActivityLog,
     Booking,
@@ -296,7 +297,7 @@ async def board(
                 False, "Cancelled ticket", f"Ticket {number} was cancelled.", ticket
             )
         if ticket.status == TicketStatus.BOARDED and ticket.boarded_at:
-            at = ticket.boarded_at.astimezone(tz).strftime("%H:%M")
+            at = format_time(ticket.boarded_at, tz)
             return BoardingResult(False, f"Already boarded at {at}", f"Seats {seats}.", ticket)
         ticket.status = TicketStatus.BOARDED
         ticket.boarded_at = now

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from domain.accounts import LoginLimits
 from domain.cancellations import Tier, parse_tiers
 from domain.checkout import CheckoutConfig
+from domain.formatting import Formatter
 from domain.holds import HoldPolicy
 from domain.payments.registry import Gateways, build_gateways
 from domain.proxies import ProxyTrust, parse_trusted_proxies
@@ -98,7 +99,13 @@ class Settings:
             secret=self.secret_key,
             public_base_url=self.public_base_url,
             grace=timedelta(minutes=self.payment_grace_minutes),
+            formatter=self.formatter,
         )
+
+    @property
+    def formatter(self) -> Formatter:
+        """Times in the operator's time zone, money in the configured currency."""
+        return Formatter(self.tz, self.currency)
 
     def gateways(self) -> Gateways:
         return build_gateways(

@@ -11,7 +11,9 @@ from quart_auth import login_user, logout_user
 from domain import accounts
 from domain.errors import Forbidden, InvalidCredentials, TooManyAttempts, ValidationFailed
 from domain.models import User
-from views import forms, web
+from views import auth, forms
+from views.rendering import render
+from views.services import services
 
 blueprint = Blueprint("accounts", __name__, url_prefix="/users")
 
@@ -41,8 +43,8 @@ def _sign_in(user: User) -> None:
     # A new session (and so a new CSRF token) at every sign-in: a session cookie or token
     # planted or read before the login is worth nothing after it (session fixation).
     session.clear()
-    login_user(web.AuthUser(web.auth_id_for(user)), remember=True)
-    web.forget_session_claim()
+    login_user(auth.auth_user_for(user), remember=True)
+    auth.forget_session_claim()
 
 
 def _errors(exc: ValidationFailed | TooManyAttempts) -> dict[str, str]:
@@ -62,21 +64,21 @@ async def register() -> ResponseReturnValue:
             user = await accounts.register(
                 _profile_input(p),
                 posted.get("password", ""),  # the domain bounds its length
-                now=web.now(),
-                ip=web.client_ip(),
-                limits=web.settings().login_limits,
+                now=services().now(),
+                ip=auth.client_ip(),
+                limits=services().login_limits,
             )
         except (ValidationFailed, TooManyAttempts) as exc:
             errors, status = p.merged(_errors(exc)), exc.status
         else:
             _sign_in(user)
-            return redirect(web.safe_next(posted.get("next")), 303)
-    return await web.render(
+            return redirect(auth.safe_next(posted.get("next")), 303)
+    return await render(
         "pages/accounts/register.html",
         status=status,
         form=form,
         errors=errors,
-        next=web.safe_next(request.args.get("next"), ""),
+        next=auth.safe_next(request.args.get("next"), ""),
     )
 
 
@@ -100,46 +102,45 @@ async def login() -> ResponseReturnValue:
     email = ""
     errors: dict[str, str] = {}
     status = 200
-    next_target = web.safe_next(request.args.get("next"), "")
+    next_target = auth.safe_next(request.args.get("next"), "")
     if request.method == "POST":
         posted = await request.form
         email = posted.get("email", "")
-        next_target = web.safe_next(posted.get("next"), "")
+        next_target = auth.safe_next(posted.get("next"), "")
         try:
             _login_input(posted)
             user = await accounts.authenticate(
                 email,
                 posted.get("password", ""),
-                now=web.now(),
-                ip=web.client_ip(),
-                limits=web.settings().login_limits,
+                now=services().now(),
+                ip=auth.client_ip(),
+                limits=services().login_limits,
             )
         except (InvalidCredentials, TooManyAttempts, ValidationFailed) as exc:
             errors, status = {"": exc.message}, exc.status
         else:
             _sign_in(user)
             return redirect(next_target or "/", 303)
-    return await web.render(
+    return await render(
         "pages/accounts/login.html", status=status, email=email, errors=errors, next=next_target
     )
 
 
 @blueprint.post("/logout")
 async def logout() -> ResponseReturnValue:
-    user = web.viewer()
+    user = auth.viewer()
     if user is not None:
-        await accounts.log_out(user, now=web.now(), ip=web.client_ip())
+        await accounts.log_out(user, now=services().now(), ip=auth.client_ip())
     logout_user()
-    web.forget_session_claim()
+    auth.forget_session_claim()
     session.clear()  # and a new CSRF token for whoever uses this browser next
     return redirect("/", 303)
 
 
 @blueprint.route("/<int:user_id>/profile", methods=["GET", "POST"])
-@web.login_required
+@auth.login_required
 async def profile(user_id: int) -> ResponseReturnValue:
-    user = web.viewer()
-    assert user is not None
+    user = auth.require_user()
     account = await accounts.get_profile(user, user_id)
     form = {field: getattr(account, field) for field in PROFILE_FIELDS}
     errors: dict[str, str] = {}
@@ -154,16 +155,16 @@ async def profile(user_id: int) -> ResponseReturnValue:
                 user,
                 user_id,
                 _profile_input(p),
-                now=web.now(),
-                ip=web.client_ip(),
+                now=services().now(),
+                ip=auth.client_ip(),
                 current_password=posted.get("email_password", ""),
-                limits=web.settings().login_limits,
+                limits=services().login_limits,
             )
         except (ValidationFailed, TooManyAttempts) as exc:
             errors, status = p.merged(_errors(exc)), exc.status
         else:
             return redirect(url_for("accounts.profile", user_id=user_id, saved=1), 303)
-    return await web.render(
+    return await render(
         "pages/accounts/profile.html",
         status=status,
         account=account,
@@ -176,10 +177,9 @@ async def profile(user_id: int) -> ResponseReturnValue:
 
 
 @blueprint.post("/<int:user_id>/password")
-@web.login_required
+@auth.login_required
 async def change_password(user_id: int) -> ResponseReturnValue:
-    user = web.viewer()
-    assert user is not None
+    user = auth.require_user()
     if user.id != user_id:
         raise Forbidden("You can only change your own password.")
     posted = await request.form
@@ -198,13 +198,13 @@ async def change_password(user_id: int) -> ResponseReturnValue:
             user,
             posted.get("current_password", ""),
             posted.get("new_password", ""),
-            now=web.now(),
-            ip=web.client_ip(),
-            limits=web.settings().login_limits,
+            now=services().now(),
+            ip=auth.client_ip(),
+            limits=services().login_limits,
         )
     except (ValidationFailed, TooManyAttempts) as exc:
         account = await accounts.get_profile(user, user_id)
-        return await web.render(
+        return await render(
             "pages/accounts/profile.html",
             status=exc.status,
             account=account,

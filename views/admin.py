@@ -13,7 +13,9 @@ from quart.typing import ResponseReturnValue
 from domain import fleet, holds, inventory, operations, routes, timetable, trip_cancellation
 from domain.enums import ScheduleStatus
 from domain.errors import Conflict, Forbidden, ValidationFailed
-from views import forms, web
+from views import auth, forms
+from views.rendering import is_htmx, render
+from views.services import services
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 SEARCH_MAX = 200  # a search box: longer than any email, name, phone or reference
@@ -24,10 +26,9 @@ R = TypeVar("R")
 
 def admin_required(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | Any]]:
     @wraps(view)
-    @web.login_required
+    @auth.login_required
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Any:
-        user = web.viewer()
-        if user is None or not user.is_admin:
+        if not auth.require_user().is_admin:
             raise Forbidden("This area is for Busbook operators only.")
         return await view(*args, **kwargs)
 
@@ -37,17 +38,17 @@ def admin_required(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R |
 @blueprint.get("")
 @admin_required
 async def dashboard() -> ResponseReturnValue:
-    settings = web.settings()
-    figures = await operations.dashboard(web.now(), settings.tz)
+    svc = services()
+    figures = await operations.dashboard(svc.now(), svc.tz)
     peak_bookings = max((d.bookings for d in figures.days), default=0) or 1
     peak_revenue = max((d.revenue for d in figures.days), default=0) or 1
-    return await web.render(
+    return await render(
         "pages/admin/dashboard.html",
         "partials/_admin_dashboard.html",
         d=figures,
         peak_bookings=peak_bookings,
         peak_revenue=peak_revenue,
-        now=web.now(),
+        now=svc.now(),
     )
 
 
@@ -57,12 +58,12 @@ async def list_holds() -> ResponseReturnValue:
     search = forms.text_field(
         request.args.get("q"), name="q", max_len=SEARCH_MAX, label="The search"
     )
-    reservations = await operations.active_holds(web.now(), search)
-    return await web.render(
+    reservations = await operations.active_holds(services().now(), search)
+    return await render(
         "pages/admin/holds.html",
         reservations=reservations,
         q=search,
-        now=web.now(),
+        now=services().now(),
         released=request.args.get("released"),
         errors={},
     )
@@ -71,8 +72,7 @@ async def list_holds() -> ResponseReturnValue:
 @blueprint.post("/reservations/<reservation_id>/release")
 @admin_required
 async def release_hold(reservation_id: str) -> ResponseReturnValue:
-    admin = web.viewer()
-    assert admin is not None
+    admin = auth.require_user()
     form = await request.form
     try:
         reason = forms.text_field(
@@ -82,15 +82,15 @@ async def release_hold(reservation_id: str) -> ResponseReturnValue:
             multiline=True,
             label="The reason",
         )
-        await holds.release_hold(admin, reservation_id, reason, now=web.now())
+        await holds.release_hold(admin, reservation_id, reason, now=services().now())
     except ValidationFailed as exc:
-        reservations = await operations.active_holds(web.now())
-        return await web.render(
+        reservations = await operations.active_holds(services().now())
+        return await render(
             "pages/admin/holds.html",
             status=exc.status,
             reservations=reservations,
             q="",
-            now=web.now(),
+            now=services().now(),
             released=None,
             errors={reservation_id: exc.errors["reason"]},
         )
@@ -104,7 +104,7 @@ async def list_bookings() -> ResponseReturnValue:
         request.args.get("q"), name="q", max_len=SEARCH_MAX, label="The search"
     )
     found = await operations.find_bookings(search)
-    return await web.render("pages/admin/bookings.html", bookings=found, q=search)
+    return await render("pages/admin/bookings.html", bookings=found, q=search)
 
 
 @blueprint.get("/activity-logs")
@@ -112,7 +112,7 @@ async def list_bookings() -> ResponseReturnValue:
 async def activity_logs() -> ResponseReturnValue:
     args = request.args
     p = forms.Parser(args)
-    today = web.local(web.now()).date()
+    today = services().today()
     filters = operations.LogFilter(  # bounded by ActivityLog's columns
         actor=p.text("actor", max_len=254, label="The actor"),
         action=p.text("action", max_len=64, label="The action"),
@@ -123,9 +123,9 @@ async def activity_logs() -> ResponseReturnValue:
     )
     page = p.optional_int("page", lo=1, hi=100_000, message="Pages are numbered from 1.") or 1
     p.check()
-    rows, more = await operations.activity(filters, page, web.settings().tz)
+    rows, more = await operations.activity(filters, page, services().tz)
     query = {k: v for k, v in args.items() if k != "page" and v}
-    return await web.render(
+    return await render(
         "pages/admin/activity.html",
         rows=rows,
         more=more,
@@ -138,15 +138,14 @@ async def activity_logs() -> ResponseReturnValue:
 @blueprint.route("/boarding", methods=["GET", "POST"])
 @admin_required
 async def boarding() -> ResponseReturnValue:
-    now = web.now()
+    now = services().now()
     trips = await operations.boarding_trips(now)
     result, errors = None, {}
     schedule_id = request.args.get("schedule_id", "")
     if request.method == "POST":
         form = await request.form
         schedule_id = form.get("schedule_id", "")
-        admin = web.viewer()
-        assert admin is not None
+        admin = auth.require_user()
         trip_id = forms.int_or_none(schedule_id, lo=1)
         if trip_id is None:
             errors["schedule_id"] = "Choose the bus you are boarding."
@@ -159,14 +158,14 @@ async def boarding() -> ResponseReturnValue:
                     admin,
                     code,
                     trip_id,
-                    secret=web.settings().secret_key,
+                    secret=services().settings.secret_key,
                     now=now,
-                    tz=web.settings().tz,
+                    tz=services().tz,
                 )
             except ValidationFailed as exc:
                 errors = exc.errors
     status = 422 if errors else 200
-    return await web.render(
+    return await render(
         "pages/admin/boarding.html",
         "partials/_boarding_result.html",
         status=status,
@@ -214,7 +213,7 @@ async def _buses_page(
             preview = fleet.plan_layout(_layout_input(form))
         except ValidationFailed as exc:
             errors = exc.errors
-    return await web.render(
+    return await render(
         "pages/admin/buses.html",
         "partials/_layout_preview.html",
         status=status,
@@ -240,11 +239,10 @@ async def list_buses() -> ResponseReturnValue:
 @blueprint.post("/buses")
 @admin_required
 async def create_bus() -> ResponseReturnValue:
-    admin = web.viewer()
-    assert admin is not None
+    admin = auth.require_user()
     form = await request.form
     try:
-        bus = await fleet.create_bus(admin, _layout_input(form), now=web.now())
+        bus = await fleet.create_bus(admin, _layout_input(form), now=services().now())
     except ValidationFailed as exc:
         return await _buses_page(form, exc.errors, status=exc.status)
     return redirect(url_for("admin.list_buses", created=bus.registration), 303)
@@ -267,7 +265,7 @@ async def _routes_page(
     message: str = "",
 ) -> ResponseReturnValue:
     all_routes = await routes.list_routes()
-    return await web.render(
+    return await render(
         "pages/admin/routes.html",
         status=status,
         routes=all_routes,
@@ -288,8 +286,7 @@ async def list_routes() -> ResponseReturnValue:
 @blueprint.post("/routes")
 @admin_required
 async def save_route() -> ResponseReturnValue:
-    admin = web.viewer()
-    assert admin is not None
+    admin = auth.require_user()
     form = await request.form
     values = {k: form.get(k, "") for k in ("route_id", "code", "name", "stops")}
     try:
@@ -306,7 +303,7 @@ async def save_route() -> ResponseReturnValue:
         if "route_id" in p.errors:  # a hidden field: say it above the form
             p.errors[""] = p.errors.pop("route_id")
         p.check()
-        route = await routes.save_route(admin, route_id, code, name, stops, now=web.now())
+        route = await routes.save_route(admin, route_id, code, name, stops, now=services().now())
     except ValidationFailed as exc:
         return await _routes_page(values, exc.errors, status=exc.status)
     except Conflict as exc:
@@ -322,7 +319,7 @@ def _timetable_input(form: Any) -> timetable.TimetableInput:
     """The timetable form in range: dates within the sane window (a trip in 9999 is a
     typo, and overflows date arithmetic), a fare within the money column."""
     p = forms.Parser(form)
-    today = web.local(web.now()).date()
+    today = services().today()
     route_id = p.int("route_id", lo=1, message="Choose a route.")
     bus_id = p.int("bus_id", lo=1, message="Choose a bus.")
     departs = p.time("departure_time", message="Enter the departure time as HH:MM.")
@@ -347,8 +344,8 @@ def _timetable_input(form: Any) -> timetable.TimetableInput:
 async def _schedules_page(
     form: Any, errors: dict[str, str], *, status: int = 200, message: str = "", error: str = ""
 ) -> ResponseReturnValue:
-    schedules = await timetable.upcoming_schedules(web.now())
-    return await web.render(
+    schedules = await timetable.upcoming_schedules(services().now())
+    return await render(
         "pages/admin/schedules.html",
         status=status,
         schedules=schedules,
@@ -375,13 +372,13 @@ async def list_schedules() -> ResponseReturnValue:
 @blueprint.post("/schedules")
 @admin_required
 async def create_schedules() -> ResponseReturnValue:
-    admin = web.viewer()
-    assert admin is not None
+    admin = auth.require_user()
     form = await request.form
     values = {**form.to_dict(), "weekdays": form.getlist("weekdays")}
     try:
         data = _timetable_input(form)
-        created = await timetable.create_timetable(admin, data, now=web.now(), tz=web.settings().tz)
+        svc = services()
+        created = await timetable.create_timetable(admin, data, now=svc.now(), tz=svc.tz)
     except ValidationFailed as exc:
         return await _schedules_page(values, exc.errors, status=exc.status)
     except Conflict as exc:
@@ -394,9 +391,8 @@ async def create_schedules() -> ResponseReturnValue:
 @blueprint.post("/schedules/<int:schedule_id>/generate-seats")
 @admin_required
 async def generate_seats(schedule_id: int) -> ResponseReturnValue:
-    admin = web.viewer()
-    assert admin is not None
-    count = await timetable.generate_seats(admin, schedule_id, now=web.now())
+    admin = auth.require_user()
+    count = await timetable.generate_seats(admin, schedule_id, now=services().now())
     return redirect(
         url_for("admin.list_schedules", message=f"Trip #{schedule_id}: {count} seat(s) added."), 303
     )
@@ -405,8 +401,7 @@ async def generate_seats(schedule_id: int) -> ResponseReturnValue:
 @blueprint.post("/schedules/<int:schedule_id>/cancel")
 @admin_required
 async def cancel_trip(schedule_id: int) -> ResponseReturnValue:
-    admin = web.viewer()
-    assert admin is not None
+    admin = auth.require_user()
     form = await request.form
     try:
         reason = forms.text_field(
@@ -416,7 +411,7 @@ async def cancel_trip(schedule_id: int) -> ResponseReturnValue:
             multiline=True,
             label="The reason",
         )
-        done = await trip_cancellation.cancel_trip(admin, schedule_id, reason, now=web.now())
+        done = await trip_cancellation.cancel_trip(admin, schedule_id, reason, now=services().now())
     except (ValidationFailed, Conflict) as exc:
         return await _schedules_page({"weekdays": []}, {}, status=exc.status, error=exc.message)
     return redirect(
@@ -442,11 +437,9 @@ async def trip_cancellation_progress(schedule_id: int) -> ResponseReturnValue:
     """A cancelled trip's progress: the fragment htmx refreshes on the trips page while the
     refunds are under way (a plain request gets the whole trips page)."""
     found = await trip_cancellation.trip_progress(schedule_id)
-    if not web.is_htmx():
+    if not is_htmx():
         return await _schedules_page({"weekdays": [str(i) for i in range(7)]}, {})
-    return await web.render(
-        "partials/_trip_cancellation.html", schedule_id=schedule_id, progress=found
-    )
+    return await render("partials/_trip_cancellation.html", schedule_id=schedule_id, progress=found)
 
 
 @blueprint.get("/schedules/<int:schedule_id>")
@@ -454,8 +447,8 @@ async def trip_cancellation_progress(schedule_id: int) -> ResponseReturnValue:
 async def show_schedule(schedule_id: int) -> ResponseReturnValue:
     trip = await inventory.load_trip(schedule_id)
     segment = inventory.Segment(0, trip.last_seq)
-    seat_map = await inventory.seat_map(trip, segment, viewer_id=None, now=web.now())
-    return await web.render(
+    seat_map = await inventory.seat_map(trip, segment, viewer_id=None, now=services().now())
+    return await render(
         "pages/admin/schedule.html",
         trip=trip,
         seat_map=seat_map,
@@ -466,14 +459,13 @@ async def show_schedule(schedule_id: int) -> ResponseReturnValue:
 @blueprint.post("/schedule-seats/<int:schedule_seat_id>/block")
 @admin_required
 async def block_seat(schedule_seat_id: int) -> ResponseReturnValue:
-    admin = web.viewer()
-    assert admin is not None
+    admin = auth.require_user()
     form = await request.form
     blocked = form.get("blocked") == "1"
     reason = forms.text_field(form.get("reason"), name="reason", max_len=200, label="The reason")
     try:
         seat = await timetable.set_seat_blocked(
-            admin, schedule_seat_id, blocked, reason, now=web.now()
+            admin, schedule_seat_id, blocked, reason, now=services().now()
         )
     except Conflict as exc:
         return redirect(

@@ -8,9 +8,10 @@ from quart.typing import ResponseReturnValue
 
 from domain import payment_review
 from domain.errors import Conflict, ValidationFailed
-from views import web
+from views import auth
 from views.admin import admin_required
-from views.checkout import gateways
+from views.rendering import render
+from views.services import services
 
 blueprint = Blueprint("admin_payments", __name__, url_prefix="/admin/payments")
 
@@ -18,8 +19,8 @@ blueprint = Blueprint("admin_payments", __name__, url_prefix="/admin/payments")
 async def _page(
     *, status: int = 200, errors: dict[str, str] | None = None, message: str = ""
 ) -> ResponseReturnValue:
-    cases = await payment_review.payments_needing_attention(web.now())
-    return await web.render(
+    cases = await payment_review.payments_needing_attention(services().now())
+    return await render(
         "pages/admin/payments.html",
         status=status,
         cases=cases,
@@ -37,16 +38,15 @@ async def list_payments() -> ResponseReturnValue:
 @blueprint.post("/<payment_id>/refund")
 @admin_required
 async def refund_payment(payment_id: str) -> ResponseReturnValue:
-    admin = web.viewer()
-    assert admin is not None
+    admin = auth.require_user()
     form = await request.form
     try:
         payment = await payment_review.refund_by_operator(
             admin,
             payment_id,
             form.get("reason", ""),
-            gateways=gateways(),
-            now=web.now(),
+            gateways=services().gateways,
+            now=services().now(),
         )
     except (ValidationFailed, Conflict) as exc:
         return await _page(status=exc.status, errors={payment_id: exc.message})
@@ -62,12 +62,11 @@ async def refund_payment(payment_id: str) -> ResponseReturnValue:
 @blueprint.post("/<payment_id>/resolve")
 @admin_required
 async def resolve_payment(payment_id: str) -> ResponseReturnValue:
-    admin = web.viewer()
-    assert admin is not None
+    admin = auth.require_user()
     form = await request.form
     try:
         payment = await payment_review.resolve_payment(
-            admin, payment_id, form.get("reason", ""), now=web.now()
+            admin, payment_id, form.get("reason", ""), now=services().now()
         )
     except (ValidationFailed, Conflict) as exc:
         return await _page(status=exc.status, errors={payment_id: exc.message})

@@ -7,8 +7,9 @@ from quart.typing import ResponseReturnValue
 
 from domain import bookings, cancellations, inventory
 from domain.errors import Conflict, ValidationFailed
-from views import forms, web
-from views.checkout import gateways
+from views import auth, forms
+from views.rendering import render
+from views.services import services
 
 blueprint = Blueprint("cancellations", __name__)
 
@@ -25,17 +26,17 @@ def _ids(raw: list[str]) -> list[int]:
 async def _page(
     reference: str, chosen: list[int], *, error: str = "", status: int = 200, confirm: bool = False
 ) -> ResponseReturnValue:
-    booking = await bookings.get_booking(web.viewer(), reference)
+    booking = await bookings.get_booking(auth.viewer(), reference)
     trip = await inventory.load_trip(booking.schedule_id)
     quote = None
     if chosen and not error:
         try:
             quote = await cancellations.quote_refund(
-                booking, chosen, now=web.now(), tiers=web.settings().tiers
+                booking, chosen, now=services().now(), tiers=services().cancellation_tiers
             )
         except (ValidationFailed, Conflict) as exc:
             error, status = exc.message, exc.status
-    return await web.render(
+    return await render(
         "pages/bookings/cancel.html",
         status=status,
         booking=booking,
@@ -45,12 +46,12 @@ async def _page(
         chosen=set(chosen),
         error=error,
         confirm=confirm and quote is not None,
-        tiers=web.settings().tiers,
+        tiers=services().cancellation_tiers,
     )
 
 
 @blueprint.get("/bookings/<reference>/cancel")
-@web.login_required
+@auth.login_required
 async def quote_cancellation(reference: str) -> ResponseReturnValue:
     try:
         chosen = _ids(request.args.getlist("passenger_ids"))
@@ -60,10 +61,9 @@ async def quote_cancellation(reference: str) -> ResponseReturnValue:
 
 
 @blueprint.post("/bookings/<reference>/cancel")
-@web.login_required
+@auth.login_required
 async def cancel_booking(reference: str) -> ResponseReturnValue:
-    user = web.viewer()
-    assert user is not None
+    user = auth.require_user()
     form = await request.form
     booking = await bookings.get_booking(user, reference)
     chosen: list[int] = []
@@ -80,10 +80,10 @@ async def cancel_booking(reference: str) -> ResponseReturnValue:
             user,
             booking,
             chosen,
-            now=web.now(),
-            gateways=gateways(),
-            config=web.settings().checkout,
-            tiers=web.settings().tiers,
+            now=services().now(),
+            gateways=services().gateways,
+            config=services().checkout,
+            tiers=services().cancellation_tiers,
             reason=reason,
         )
     except (ValidationFailed, Conflict) as exc:
@@ -94,14 +94,13 @@ async def cancel_booking(reference: str) -> ResponseReturnValue:
 
 
 @blueprint.get("/cancellations/<cancellation_id>")
-@web.login_required
+@auth.login_required
 async def show_cancellation(cancellation_id: str) -> ResponseReturnValue:
-    user = web.viewer()
-    assert user is not None
+    user = auth.require_user()
     cancellation = await cancellations.get_cancellation(user, cancellation_id)
     booking = await bookings.get_booking(user, cancellation.booking.reference)
     cancelled = [p for p in booking.passengers if p.id in set(cancellation.passenger_ids)]
-    return await web.render(
+    return await render(
         "pages/bookings/cancellation.html",
         cancellation=cancellation,
         booking=booking,

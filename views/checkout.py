@@ -5,21 +5,23 @@ from __future__ import annotations
 import logging
 import secrets
 
-from quart import Blueprint, current_app, redirect, request, url_for
+from quart import Blueprint, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
 from domain import bookings, checkout, holds, inventory, payment_outcomes
 from domain.enums import PaymentMethod, PaymentStatus
 from domain.errors import Conflict, PaymentNotFound, ReservationNotFound, ValidationFailed
 from domain.payments.base import GatewayError, InvalidSignature
-from domain.payments.registry import Gateways
 from domain.payments.simulator import SimulatorGateway
-from views import forms, web
+from views import auth, forms
+from views.csrf import CSRF_FIELD, csrf_exempt
+from views.rendering import render
+from views.security import allow_in_csp
+from views.services import services
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("checkout", __name__)
 RAZORPAY_CHECKOUT = "https://checkout.razorpay.com"
-GATEWAYS_KEY = "busbook.gateways"
 
 METHOD_LABELS = {
     PaymentMethod.UPI: "UPI",
@@ -27,11 +29,6 @@ METHOD_LABELS = {
     PaymentMethod.NET_BANKING: "Net banking",
     PaymentMethod.WALLET: "Wallet",
 }
-
-
-def gateways() -> Gateways:
-    value: Gateways = current_app.extensions[GATEWAYS_KEY]
-    return value
 
 
 async def render_hold(
@@ -44,12 +41,11 @@ async def render_hold(
     cancelled: bool = False,
 ) -> ResponseReturnValue:
     """The hold page: countdown, seats, and the checkout form (kept as typed on errors)."""
-    user = web.viewer()
-    assert user is not None
+    user = auth.require_user()
     reservation = await holds.get_reservation(user, reservation_id)
     trip = await inventory.load_trip(reservation.schedule_id)
     current = await checkout.quote(reservation)
-    now = web.now()
+    now = services().now()
     form = form or {
         "contact_email": user.email,
         "contact_phone": user.phone_number,
@@ -57,7 +53,7 @@ async def render_hold(
     }
     if not form.get("idempotency_key"):
         form["idempotency_key"] = secrets.token_urlsafe(24)
-    return await web.render(
+    return await render(
         "pages/reservations/detail.html",
         status=status,
         reservation=reservation,
@@ -71,22 +67,21 @@ async def render_hold(
         form=form,
         errors=errors or {},
         error=error,
-        methods=[(m, METHOD_LABELS[m]) for m in gateways().methods],
+        methods=[(m, METHOD_LABELS[m]) for m in services().gateways.methods],
         owner=reservation.user_id == user.id,
     )
 
 
 @blueprint.post("/reservations/<reservation_id>/checkout")
-@web.login_required
+@auth.login_required
 async def start_checkout(reservation_id: str) -> ResponseReturnValue:
-    user = web.viewer()
-    assert user is not None
+    user = auth.require_user()
     posted = await request.form
     current = await holds.get_reservation(user, reservation_id)
     if current.user_id != user.id:  # as start_checkout: only the holder pays (an admin: 404)
         raise ReservationNotFound()
     seat_ids = [h.schedule_seat.id for h in await holds.reservation_seats(current)]
-    form = {key: value for key, value in posted.items() if key != web.CSRF_FIELD}
+    form = {key: value for key, value in posted.items() if key != CSRF_FIELD}
     p = forms.Parser(posted)
     data = _checkout_input(p, seat_ids)
     try:
@@ -94,10 +89,10 @@ async def start_checkout(reservation_id: str) -> ResponseReturnValue:
             user,
             reservation_id,
             data,
-            gateways=gateways(),
-            config=web.settings().checkout,
-            now=web.now(),
-            ip=web.client_ip(),
+            gateways=services().gateways,
+            config=services().checkout,
+            now=services().now(),
+            ip=auth.client_ip(),
         )
     except ValidationFailed as exc:
         errors = p.merged(exc.errors)
@@ -147,22 +142,21 @@ def _checkout_input(p: forms.Parser, seat_ids: list[int]) -> checkout.CheckoutIn
 
 
 def simulator() -> SimulatorGateway:
-    gateway = gateways().get("simulator")
+    gateway = services().gateways.get("simulator")
     assert isinstance(gateway, SimulatorGateway)
     return gateway
 
 
 @blueprint.route("/payments/simulator/<payment_id>", methods=["GET", "POST"])
-@web.login_required
+@auth.login_required
 async def simulator_checkout(payment_id: str) -> ResponseReturnValue:
     """The simulator's hosted checkout page, where the payer approves or declines."""
-    user = web.viewer()
-    assert user is not None
+    user = auth.require_user()
     payment = await bookings.get_payment(user, payment_id)
     if payment.gateway != "simulator":
         raise PaymentNotFound()
     if request.method == "GET" or payment.status != PaymentStatus.PENDING:
-        return await web.render(
+        return await render(
             "pages/payments/simulator.html",
             payment=payment,
             method=METHOD_LABELS[PaymentMethod(payment.method)],
@@ -178,9 +172,9 @@ async def simulator_checkout(payment_id: str) -> ResponseReturnValue:
             "simulator",
             headers,
             body,
-            gateways=gateways(),
-            config=web.settings().checkout,
-            now=web.now(),
+            gateways=services().gateways,
+            config=services().checkout,
+            now=services().now(),
         )
     except Exception:
         log.exception("simulator: webhook delivery failed for payment %s", payment_id)
@@ -189,17 +183,16 @@ async def simulator_checkout(payment_id: str) -> ResponseReturnValue:
 
 
 @blueprint.get("/payments/<payment_id>/return")
-@web.login_required
+@auth.login_required
 async def payment_return(payment_id: str) -> ResponseReturnValue:
-    user = web.viewer()
-    assert user is not None
+    user = auth.require_user()
     payment = await bookings.get_payment(user, payment_id)
     token = request.args.get("sig", "")
     order_id = request.args.get("order_id", "")
     if payment.gateway == "razorpay" and order_id and payment.status == PaymentStatus.PENDING:
         if order_id != payment.gateway_reference:
             raise PaymentNotFound()
-        gateway = gateways().get("razorpay")
+        gateway = services().gateways.get("razorpay")
         options = gateway.checkout_options(  # type: ignore[attr-defined]
             checkout.payment_info(payment),
             order_id,
@@ -213,24 +206,24 @@ async def payment_return(payment_id: str) -> ResponseReturnValue:
             ),
         )
         # Razorpay Checkout: their script from their CDN, their payment frame and the
-        # calls and styles it makes, on this page only (views/web.py CSP).
-        web.allow_in_csp(
+        # calls and styles it makes, on this page only (views/security.py).
+        allow_in_csp(
             script_src=(RAZORPAY_CHECKOUT,),
             frame_src=("https://api.razorpay.com", RAZORPAY_CHECKOUT),
             connect_src=("https://api.razorpay.com", "https://lumberjack.razorpay.com"),
             img_src=("https://cdn.razorpay.com",),
             style_src=("'unsafe-inline'",),
         )
-        return await web.render("pages/payments/razorpay.html", payment=payment, options=options)
+        return await render("pages/payments/razorpay.html", payment=payment, options=options)
     if payment.gateway == "simulator" and token:
         outcome = simulator().read_return(payment_id, token)
         if outcome is not None:
             payment = await payment_outcomes.apply_return(
                 payment_id,
                 succeeded=outcome,
-                gateways=gateways(),
-                config=web.settings().checkout,
-                now=web.now(),
+                gateways=services().gateways,
+                config=services().checkout,
+                now=services().now(),
             )
     booking = await bookings.booking_of(payment)
     if payment.status == PaymentStatus.SUCCEEDED and booking is not None:
@@ -239,11 +232,11 @@ async def payment_return(payment_id: str) -> ResponseReturnValue:
 
 
 @blueprint.post("/payments/<payment_id>/razorpay")
-@web.csrf_exempt  # posted by Razorpay's checkout page; the payment signature is the proof
+@csrf_exempt  # posted by Razorpay's checkout page; the payment signature is the proof
 async def razorpay_callback(payment_id: str) -> ResponseReturnValue:
     posted = await request.form
     payment = await bookings.payment_by_ref(payment_id)
-    gateway = gateways().get("razorpay")
+    gateway = services().gateways.get("razorpay")
     signature_ok = payment.gateway == "razorpay" and gateway.verify_payment_signature(  # type: ignore[attr-defined]
         payment.gateway_reference or "",
         posted.get("razorpay_payment_id", ""),
@@ -253,21 +246,20 @@ async def razorpay_callback(payment_id: str) -> ResponseReturnValue:
         await payment_outcomes.apply_return(
             payment_id,
             succeeded=True,
-            gateways=gateways(),
-            config=web.settings().checkout,
-            now=web.now(),
+            gateways=services().gateways,
+            config=services().checkout,
+            now=services().now(),
         )
     return redirect(url_for("checkout.show_payment", payment_id=payment_id), 303)
 
 
 @blueprint.get("/payments/<payment_id>")
-@web.login_required
+@auth.login_required
 async def show_payment(payment_id: str) -> ResponseReturnValue:
-    user = web.viewer()
-    assert user is not None
+    user = auth.require_user()
     payment = await bookings.get_payment(user, payment_id)
     booking = await bookings.booking_of(payment)
-    return await web.render(
+    return await render(
         "pages/payments/status.html",
         "partials/_payment_status.html",
         payment=payment,
@@ -276,7 +268,7 @@ async def show_payment(payment_id: str) -> ResponseReturnValue:
 
 
 @blueprint.post("/payments/webhook/<gateway>")
-@web.csrf_exempt
+@csrf_exempt
 async def receive_webhook(gateway: str) -> ResponseReturnValue:
     body = await request.get_data(as_text=False)
     assert isinstance(body, bytes)
@@ -285,11 +277,11 @@ async def receive_webhook(gateway: str) -> ResponseReturnValue:
             gateway,
             dict(request.headers),
             body,
-            gateways=gateways(),
-            config=web.settings().checkout,
-            now=web.now(),
+            gateways=services().gateways,
+            config=services().checkout,
+            now=services().now(),
         )
     except InvalidSignature as exc:
-        log.warning("webhook %s: rejected (%s) from %s", gateway, exc.message, web.client_ip())
+        log.warning("webhook %s: rejected (%s) from %s", gateway, exc.message, auth.client_ip())
         return {"error": exc.message}, 400
     return {"received": True}, 200

@@ -10,7 +10,9 @@ from quart.typing import ResponseReturnValue
 from domain import holds
 from domain.errors import Conflict, SignedOut, ValidationFailed
 from domain.holds import HoldRequest
-from views import forms, web
+from views import auth, forms
+from views.rendering import render
+from views.services import services
 from views.trips import Selection, render_trip
 
 blueprint = Blueprint("holds", __name__)
@@ -36,7 +38,7 @@ def _back_after_login(
 
 
 @blueprint.post("/reservations")
-@web.checks_session_itself
+@auth.checks_session_itself
 async def create_hold() -> ResponseReturnValue:
     form = await request.form
     schedule_id = forms.int_or_none(form.get("schedule_id"), lo=1)
@@ -46,7 +48,7 @@ async def create_hold() -> ResponseReturnValue:
         raise ValidationFailed({"schedule_id": "Choose a trip first."})
     selection = Selection.parse(form)
     from_raw, to_raw = form.get("from_stop"), form.get("to_stop")
-    claim = web.session_claim()
+    claim = auth.session_claim()
     if claim is None:
         return _back_after_login(schedule_id, from_raw, to_raw, selection)
     if from_seq is None or to_seq is None:
@@ -75,9 +77,9 @@ async def create_hold() -> ResponseReturnValue:
                 boarding_point_id=selection.boarding_point_id,
                 dropping_point_id=selection.dropping_point_id,
             ),
-            now=web.now(),
-            policy=web.settings().hold_policy,
-            ip=web.client_ip(),
+            now=services().now(),
+            policy=services().hold_policy,
+            ip=auth.client_ip(),
         )
     except SignedOut:
         return _back_after_login(schedule_id, from_raw, to_raw, selection)
@@ -101,18 +103,17 @@ async def create_hold() -> ResponseReturnValue:
 
 
 @blueprint.get("/reservations")
-@web.login_required
+@auth.login_required
 async def list_holds() -> ResponseReturnValue:
-    user = web.viewer()
-    assert user is not None
-    reservations = await holds.active_holds(user, web.now())
-    return await web.render(
-        "pages/reservations/index.html", reservations=reservations, server_now=web.now()
+    user = auth.require_user()
+    reservations = await holds.active_holds(user, services().now())
+    return await render(
+        "pages/reservations/index.html", reservations=reservations, server_now=services().now()
     )
 
 
 @blueprint.get("/reservations/<reservation_id>")
-@web.login_required
+@auth.login_required
 async def show_hold(reservation_id: str) -> ResponseReturnValue:
     from views.checkout import render_hold
 
@@ -120,11 +121,12 @@ async def show_hold(reservation_id: str) -> ResponseReturnValue:
 
 
 @blueprint.post("/reservations/<reservation_id>/cancel")
-@web.login_required
+@auth.login_required
 async def cancel_hold(reservation_id: str) -> ResponseReturnValue:
-    user = web.viewer()
-    assert user is not None
-    reservation = await holds.cancel_hold(user, reservation_id, now=web.now(), ip=web.client_ip())
+    user = auth.require_user()
+    reservation = await holds.cancel_hold(
+        user, reservation_id, now=services().now(), ip=auth.client_ip()
+    )
     return redirect(
         url_for("holds.show_hold", reservation_id=reservation.public_id, cancelled=1), 303
     )

@@ -10,22 +10,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-from quart import Blueprint, current_app, make_response, request, stream_with_context
+from quart import Blueprint, make_response, request, stream_with_context
 from quart.typing import ResponseReturnValue
 
-from domain import clock, live
-from domain.events import SeatBroker
-from views import web
+from domain import live
+from views import auth
+from views.rendering import seat_html
+from views.services import services
 
 blueprint = Blueprint("live", __name__)
 
 HEARTBEAT_SECONDS = 15.0
-BROKER_KEY = "busbook.seat_broker"
-
-
-def broker() -> SeatBroker:
-    value: SeatBroker = current_app.extensions[BROKER_KEY]
-    return value
 
 
 def sse(event: str, html: str) -> str:
@@ -42,15 +37,16 @@ def _since(raw: str | None) -> datetime | None:
 
 @blueprint.get("/schedules/<int:schedule_id>/stream")
 async def stream_seats(schedule_id: int) -> ResponseReturnValue:
-    user = web.viewer()
+    user = auth.viewer()
+    svc = services()
     watch = await live.watch_seats(
-        broker(),
+        svc.broker,
         schedule_id,
         request.args.get("from"),
         request.args.get("to"),
         viewer_id=user.id if user else None,
         since=_since(request.args.get("since")),
-        clock=clock.now,
+        clock=svc.clock,
     )
 
     @stream_with_context
@@ -66,7 +62,7 @@ async def stream_seats(schedule_id: int) -> ResponseReturnValue:
                     yield ": heartbeat\n\n"
                     continue
                 chunks = [
-                    sse(f"seat-{seat.schedule_seat_id}", await web.seat_html(seat))
+                    sse(f"seat-{seat.schedule_seat_id}", await seat_html(seat))
                     for seat in update.seats
                 ]
                 chunks.append(sse("seat-count", str(update.available)))

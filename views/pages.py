@@ -7,15 +7,16 @@ from quart.typing import ResponseReturnValue
 
 from domain import catalogue, database
 from domain.errors import ServiceUnavailable
-from views import web
+from views.rendering import render
+from views.services import services
 
 blueprint = Blueprint("pages", __name__)
 
 
 @blueprint.get("/")
 async def show_home() -> ResponseReturnValue:
-    today = web.local(web.now()).date()
-    return await web.render(
+    today = services().today()
+    return await render(
         "pages/home.html",
         form={"date": today.isoformat()},
         errors={},

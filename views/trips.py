@@ -14,7 +14,9 @@ from domain import catalogue, inventory
 from domain.catalogue import SearchFilters, SortKey, TimeWindow
 from domain.enums import BusKind
 from domain.errors import ValidationFailed
-from views import forms, web
+from views import auth, forms
+from views.rendering import render
+from views.services import services
 
 blueprint = Blueprint("trips", __name__)
 
@@ -49,7 +51,7 @@ async def suggest_cities() -> ResponseReturnValue:
     # Suggestions only help typing: a prefix longer than any city name suggests nothing.
     prefix = forms.text_field(prefix, name="q", max_len=200, label="The city")
     cities = await catalogue.suggest_cities(prefix[:CITY_MAX])
-    return await web.render("partials/_city_options.html", cities=cities)
+    return await render("partials/_city_options.html", cities=cities)
 
 
 @blueprint.get("/schedules/search")
@@ -61,7 +63,7 @@ async def search_schedules() -> ResponseReturnValue:
         "date": args.get("date", ""),
     }
     parser = forms.Parser(args)
-    today = web.local(web.now()).date()
+    today = services().today()
     origin = parser.text("origin_city", max_len=CITY_MAX, label="The city you leave from")
     destination = parser.text("destination_city", max_len=CITY_MAX, label="The city you go to")
     day = parser.date(
@@ -71,27 +73,28 @@ async def search_schedules() -> ResponseReturnValue:
         message="Enter the travel date as YYYY-MM-DD.",
     )
     filters = _parse_filters(args)
-    settings = web.settings()
+    svc = services()
+    fmt = svc.formatter
     context: dict[str, Any] = {
         "form": form,
         "filters": filters,
         "window_labels": WINDOW_LABELS,
         "sort_labels": SORT_LABELS,
-        "today": web.local(web.now()).date().isoformat(),
+        "today": fmt.local(svc.now()).date().isoformat(),
         "all_cities": await catalogue.all_cities(),
     }
     errors: dict[str, str] = {}
     try:
         query = await catalogue.parse_query(
-            origin, destination, day.isoformat() if day else "", now=web.now(), tz=settings.tz
+            origin, destination, day.isoformat() if day else "", now=svc.now(), tz=svc.tz
         )
     except ValidationFailed as exc:
         errors = exc.errors
     errors |= parser.errors  # the reader's message wins over "not a date" from the domain
     if errors:
-        return await web.render("pages/home.html", status=422, errors=errors, **context)
-    results = await catalogue.search_trips(query, filters, now=web.now(), tz=settings.tz)
-    return await web.render(
+        return await render("pages/home.html", status=422, errors=errors, **context)
+    results = await catalogue.search_trips(query, filters, now=svc.now(), tz=svc.tz)
+    return await render(
         "pages/schedules/search.html",
         "partials/_search_results.html",
         query=query,
@@ -138,13 +141,13 @@ async def render_trip(
     page answers a hold refused with 409, where every millisecond is someone waiting."""
     trip, user, states = await asyncio.gather(
         inventory.load_trip(schedule_id),
-        web.current_viewer(),
+        auth.current_viewer(),
         inventory.seat_states(schedule_id),
     )
     try:
         segment = inventory.parse_segment(trip, from_raw, to_raw)
     except ValidationFailed as exc:
-        return await web.render(
+        return await render(
             "pages/schedules/detail.html",
             status=exc.status,
             trip=trip,
@@ -153,11 +156,11 @@ async def render_trip(
             errors=exc.errors,
             selection=selection,
         )
-    now = web.now()
+    now = services().now()
     seat_map = await inventory.seat_map(
         trip, segment, viewer_id=user.id if user else None, now=now, states=states
     )
-    return await web.render(
+    return await render(
         "pages/schedules/detail.html",
         status=status,
         trip=trip,
@@ -168,7 +171,7 @@ async def render_trip(
         selection=selection,
         rendered_at=int(now.timestamp() * 1000),
         departed=trip.stop(segment.from_seq).arrives_at <= now,
-        max_seats=web.settings().max_seats_per_hold,
+        max_seats=services().hold_policy.max_seats,
     )
 
 
@@ -186,10 +189,8 @@ async def show_schedule(schedule_id: int) -> ResponseReturnValue:
 async def show_seat_map(schedule_id: int) -> ResponseReturnValue:
     trip = await inventory.load_trip(schedule_id)
     segment = inventory.parse_segment(trip, request.args.get("from"), request.args.get("to"))
-    user = web.viewer()
+    user = auth.viewer()
     seat_map = await inventory.seat_map(
-        trip, segment, viewer_id=user.id if user else None, now=web.now()
+        trip, segment, viewer_id=user.id if user else None, now=services().now()
     )
-    return await web.render(
-        "partials/_seat_map.html", trip=trip, segment=segment, seat_map=seat_map
-    )
+    return await render("partials/_seat_map.html", trip=trip, segment=segment, seat_map=seat_map)

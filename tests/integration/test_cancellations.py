@@ -225,3 +225,22 @@ def test_tiers_are_configurable():
         parse_tiers("24:150,0:0")
     with pytest.raises(ValueError):
         parse_tiers("24:50")
+
+
+async def test_the_cancellation_mail_writes_fee_and_refund_like_the_pages(gateways, simulator):
+    """Defect 5: the mail said `Fee: 170.75 INR` where the cancellation page says `₹170.75`."""
+    from domain.formatting import format_money
+    from domain.models import EmailOutbox
+
+    user, booking, passengers = await buy(gateways, simulator, 1)
+    at = DEPARTURE - timedelta(hours=30)  # 75% tier: a fee and a refund, both not zero
+    cancellation = await cancellations.cancel_booking(
+        user, booking, [passengers[0].id], now=at, gateways=gateways, config=CONFIG
+    )
+    mail = await EmailOutbox.get(subject__contains="cancellation confirmed")
+    fee = format_money(cancellation.fee, booking.currency)
+    refund = format_money(cancellation.refund_amount, booking.currency)
+    assert fee.startswith("₹") and refund.startswith("₹")
+    assert f"Fee: {fee}\n" in mail.body_text
+    assert f"Refund: {refund} to your original payment method." in mail.body_text
+    assert "INR" not in mail.body_text

@@ -199,7 +199,7 @@ async def test_amount_mismatch_is_refunded_in_full_not_kept(held, gateways, simu
     assert due.data["payment_id"] == payment.id and due.data["cancellation_id"] is None
     assert await ActivityLog.filter(action="refund.succeeded").count() == 1
     mail = await EmailOutbox.get()
-    assert "refunded" in mail.subject and "1.00 INR" in mail.body_text
+    assert "refunded" in mail.subject and "refunding ₹1 in full" in mail.body_text
     # Later news for the settled payment changes nothing; the hold is still there to pay.
     again = await deliver(simulator, gateways, payment, currency="USD")
     assert again.status == PaymentStatus.REFUNDED and len(simulator.refunds) == 1
@@ -389,3 +389,58 @@ async def test_the_confirmation_reaches_a_real_smtp_server_with_the_ticket_link(
         assert f"http://testserver/tickets/{ticket.number}/download?token=" in body
     finally:
         sink.stop()
+
+
+async def test_the_confirmation_mail_shows_local_times_and_amounts_like_the_pages(simulator):
+    """Defect 5: the mail said `Fri 27 Nov 2026 00:30 UTC` and `650.00 INR` where every page
+    and the PDF ticket say `Fri 27 Nov 2026, 06:00` (the operator's TIMEZONE) and `₹650`."""
+    from zoneinfo import ZoneInfo
+
+    from domain import mail
+    from domain.formatting import format_datetime, format_money
+    from domain.settings import Settings
+    from tests.integration.test_mail import Sink, free_port
+
+    kolkata = ZoneInfo("Asia/Kolkata")
+    config = Settings(
+        secret_key=CONFIG.secret, public_base_url="http://testserver", timezone="Asia/Kolkata"
+    ).checkout
+    # 00:30 UTC is 06:00 in Kolkata: a UTC time in the mail cannot pass for the local one.
+    departure = (NOW + timedelta(days=2)).replace(hour=0, minute=30, second=0)
+    trip = await factories.make_trip(departure, rows=1)
+    seats = await factories.schedule_seats(trip)
+    user = await factories.make_user()
+    reservation = await holds.hold_seats(
+        user, HoldRequest(trip.id, 0, 2, (seats[0].id,)), now=NOW, policy=HoldPolicy()
+    )
+    quote = await checkout.quote(reservation)
+    gateways = Gateways([simulator])
+    payment = await checkout.start_checkout(
+        user,
+        reservation.public_id,
+        checkout_input(seats[:1], quote.total),
+        gateways=gateways,
+        config=config,
+        now=NOW,
+    )
+    headers, body = simulator.webhook(checkout.payment_info(payment), succeeded=True)
+    await payment_outcomes.receive_webhook(
+        "simulator", headers, body, gateways=gateways, config=config, now=NOW
+    )
+    sink = Sink(free_port())
+    sink.start()
+    try:
+        report = await mail.deliver_due(
+            mail.SmtpSender(sink.url), now=NOW, mail_from="Busbook <tickets@busbook.test>"
+        )
+        assert report.sent == 1
+        (message,) = sink.messages
+        text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    finally:
+        sink.stop()
+    departs = format_datetime(departure, kolkata)
+    assert departs.endswith(", 06:00")
+    assert f"From Mumbai: {departs}\n" in text
+    total = format_money(quote.total, "INR")
+    assert total.startswith("₹") and f"total {total}\n" in text
+    assert "UTC" not in text and "INR" not in text and f"{quote.total:.2f}" not in text

@@ -7,10 +7,12 @@ import re
 from datetime import datetime, timedelta
 
 import pytest
+from werkzeug.exceptions import Unauthorized
 
 from domain.models import Booking, Cancellation, Passenger, Payment, Reservation, Ticket, User
 from tests import factories
 from tests.views.test_checkout import buy, hold
+from views import auth
 
 ROLES = ("guest", "owner", "other", "admin")
 L, F, NF = 302, 403, 404  # to the login page, forbidden, not found (ids cannot be probed)
@@ -188,3 +190,11 @@ async def test_holds_payments_and_cancellations_are_not_reachable_by_their_row_i
             assert (await clients[role].get(path)).status_code == 404, (path, role)
     for value, prefix in ((values["hold"], "rsv_"), (values["payment"], "pay_")):
         assert value.startswith(prefix) and len(value) == 36
+
+
+async def test_require_user_refuses_a_guest_with_a_401(app):
+    """`login_required` sends guests to the login page first; a view that asks for the
+    user anyway gets a 401 (the "Please log in" page), never an AssertionError."""
+    async with app.app.test_request_context("/bookings"):
+        with pytest.raises(Unauthorized):
+            auth.require_user()

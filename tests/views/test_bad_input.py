@@ -34,6 +34,7 @@ from tests.integration.test_gateways import (
     stripe_gateway,
 )
 from tests.views.test_checkout import buy, checkout_pairs, hold, post
+from views.services import services_of
 
 TOO_BIG = ("2147483648", "99999999999999999999")
 
@@ -409,7 +410,7 @@ async def test_nul_bytes_anywhere_are_a_400(app, auth, admin, trip):
 
 
 def simulator_headers(app, body: bytes) -> dict[str, str]:
-    simulator = app.app.extensions["busbook.gateways"].get("simulator")
+    simulator = services_of(app.app).gateways.get("simulator")
     return {"X-Simulator-Signature": simulator.sign(body), "Content-Type": "application/json"}
 
 

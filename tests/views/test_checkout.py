@@ -13,6 +13,7 @@ from pypdf import PdfReader
 from domain import checkout, ticket_tokens
 from domain.models import Booking, EmailOutbox, Payment, Reservation, Ticket
 from tests import factories
+from views.services import services_of
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -212,7 +213,7 @@ async def test_webhook_endpoint(app, auth, trip):
         page=f"/reservations/{reservation.public_id}",
     )
     payment = await Payment.get()
-    simulator = app.app.extensions["busbook.gateways"].get("simulator")
+    simulator = services_of(app.app).gateways.get("simulator")
     headers, body = simulator.webhook(checkout.payment_info(payment), succeeded=True)
     client = app.test_client()  # a gateway has no session and no CSRF token
     forged = await client.post("/payments/webhook/simulator", data=body + b" ", headers=headers)

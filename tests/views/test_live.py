@@ -191,11 +191,11 @@ async def test_unknown_trip_or_bad_segment_is_refused_before_streaming(client, t
 async def test_the_broker_reconnects_after_its_database_connection_drops(app, client, trip):
     from tortoise import connections
 
-    from views.live import BROKER_KEY
+    from views.services import services_of
 
     seats = await factories.schedule_seats(trip)
     user = await factories.make_user()
-    broker = app.app.extensions[BROKER_KEY]
+    broker = services_of(app.app).broker
     broker.reconnect_delay = 0.1
     stream = await open_stream(client, trip)
     pid = broker._connection.get_server_pid()
@@ -216,11 +216,11 @@ async def test_a_change_the_broker_could_not_read_still_reaches_the_watcher(app,
     from tortoise import connections
 
     from domain import inventory
-    from views.live import BROKER_KEY
+    from views.services import services_of
 
     seats = await factories.schedule_seats(trip)
     user = await factories.make_user()
-    broker = app.app.extensions[BROKER_KEY]
+    broker = services_of(app.app).broker
     failed: list[int] = []
 
     async def fails_once(schedule_id: int, seat_ids: list[int]):

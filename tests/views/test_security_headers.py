@@ -10,7 +10,7 @@ from app import create_app
 from domain.settings import PROJECT_ROOT
 from tests import factories
 from tests.conftest import make_settings
-from views import web
+from views import security
 
 
 async def test_every_response_carries_the_headers(client):
@@ -60,12 +60,14 @@ async def test_the_admin_console_is_not_stored(app):
 
 async def test_a_page_can_widen_its_own_policy_only(app):
     async with app.app.test_request_context("/payments/1"):
-        web.allow_in_csp(script_src=("https://checkout.razorpay.com",), frame_src=("https://x",))
-        policy = web.content_security_policy()
+        security.allow_in_csp(
+            script_src=("https://checkout.razorpay.com",), frame_src=("https://x",)
+        )
+        policy = security.content_security_policy()
     assert "script-src 'self' https://checkout.razorpay.com;" in policy
     assert "frame-src https://x;" in policy
     async with app.app.test_request_context("/"):
-        assert "razorpay" not in web.content_security_policy()
+        assert "razorpay" not in security.content_security_policy()
 
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*type=\"application/json\")[^>]*>")
