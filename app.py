@@ -268,7 +268,7 @@ async def _prepare(url: str, settings: Settings, demo: bool) -> dict[str, int] |
 
     await database.init(url, pool_size=2)
     try:
-        return await seed_demo(clock.now(), settings.tz)
+        return await seed_demo(clock.now(), settings.tz, currency=settings.currency)
     finally:
         await database.close()
 

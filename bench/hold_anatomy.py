@@ -141,7 +141,7 @@ async def main(args: argparse.Namespace) -> int:
         )
         await database.init(url, pool_size=10)
         try:
-            await seed_demo(clock.now(), settings.tz)
+            await seed_demo(clock.now(), settings.tz, currency=settings.currency)
             trips = await common.load_trips(url)
             # No background work in this process (the keyword changed name over time).
             quiet = {

@@ -31,6 +31,7 @@ from _common import (
 from domain import checkout, database, holds
 from domain.checkout import CheckoutInput, PassengerInput
 from domain.clock import now
+from domain.enums import Gender, PaymentMethod
 from domain.holds import HoldPolicy, HoldRequest
 from domain.models import Booking, Payment, User
 from domain.payments.registry import Gateways
@@ -75,11 +76,11 @@ async def prepare(url: str, count: int) -> tuple[list[tuple[dict[str, str], byte
                 user,
                 reservation.public_id,
                 CheckoutInput(
-                    passengers=[PassengerInput(seat, "Bench Passenger", "30", "female")],
+                    passengers=[PassengerInput(seat, "Bench Passenger", 30, Gender.FEMALE)],
                     contact_email=user.email,
                     contact_phone="+919800000000",
-                    method="upi",
-                    quoted_total=str(quote.total),
+                    method=PaymentMethod.UPI,
+                    quoted_total=quote.total,
                     idempotency_key=secrets.token_urlsafe(24),
                 ),
                 gateways=gateways,

@@ -99,10 +99,11 @@ async def find_city(name: str) -> City | None:
     return await City.get_or_none(name__iexact=name) if name else None
 
 
-async def parse_query(
-    origin: str, destination: str, day: str, *, now: datetime, tz: ZoneInfo
+async def search_query(
+    origin: str, destination: str, day: date | None, *, now: datetime, tz: ZoneInfo
 ) -> SearchQuery:
-    """Validate the search form; raise ValidationFailed with one message per field."""
+    """The search for trips between two cities (by name, as typed) on a day; errors name
+    `origin_city`, `destination_city` and `date` (None: not given)."""
     errors: dict[str, str] = {}
     origin_city = await find_city(origin)
     destination_city = await find_city(destination)
@@ -118,17 +119,14 @@ async def parse_query(
         )
     if origin_city and destination_city and origin_city.id == destination_city.id:
         errors["destination_city"] = "Pick a destination different from where you leave."
-    parsed_day: date | None = None
-    try:
-        parsed_day = date.fromisoformat(day.strip())
-    except ValueError:
+    if day is None:
         errors["date"] = "Enter the travel date as YYYY-MM-DD."
-    if parsed_day is not None and parsed_day < now.astimezone(tz).date():
+    elif day < now.astimezone(tz).date():
         errors["date"] = "That date is in the past. Pick today or a later day."
     if errors:
         raise ValidationFailed(errors)
-    assert origin_city and destination_city and parsed_day
-    return SearchQuery(origin_city, destination_city, parsed_day)
+    assert origin_city and destination_city and day
+    return SearchQuery(origin_city, destination_city, day)
 
 
 def free_seats_sql(schedule: str, from_seq: str, to_seq: str, now: str) -> str:

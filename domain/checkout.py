@@ -1,10 +1,15 @@
 """Checkout: from a hold to a payment at the gateway, never charging a price nobody saw.
 
-`start_checkout` re-quotes the hold, records a pending Payment under the form's idempotency
-key (a double click starts one payment), extends the hold once by a grace period and asks
-the gateway for its checkout page. A start interrupted before the gateway's answer was
-stored is finished by the same form sent again. What the gateway then reports is applied by
-`domain.payment_outcomes`.
+One price: a hold's price is the total stored when its seats were held
+(`Reservation.total_amount`); the hold page shows it, and checkout charges exactly it, even
+when the operator changes the route or its fares in between. A hold is never re-quoted: a
+new price only comes with a new hold, whose page shows it before anyone pays.
+
+`start_checkout` checks the form's quoted total against the hold's, records a pending
+Payment under the form's idempotency key (a double click starts one payment), extends the
+hold once by a grace period and asks the gateway for its checkout page. A start
+interrupted before the gateway's answer was stored is finished by the same form sent
+again. What the gateway then reports is applied by `domain.payment_outcomes`.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -39,6 +44,7 @@ from domain.inventory import load_trip
 from domain.models import Payment, Reservation, User
 from domain.payments.base import Gateway, GatewayError, PaymentInfo
 from domain.payments.registry import Gateways
+from domain.pricing import seat_fare
 
 
 @dataclass(frozen=True)
@@ -53,19 +59,26 @@ class CheckoutConfig:
 
 @dataclass(frozen=True)
 class PassengerInput:
+    """One passenger of a held seat. `age` and `gender` are None when not given (the domain
+    refuses that with its own message, so a form can show every field's problem at once)."""
+
     schedule_seat_id: int
     name: str
-    age: str
-    gender: str
+    age: int | None
+    gender: Gender | None
 
 
 @dataclass(frozen=True)
 class CheckoutInput:
+    """The checkout of a hold. Errors name these fields: `passengers[<index>].name|age|
+    gender` (the index in `passengers`), `contact_email`, `contact_phone`, `method`, and ""
+    for the form as a whole (the quoted total, the idempotency key, seats not in the hold)."""
+
     passengers: list[PassengerInput]
     contact_email: str
     contact_phone: str
-    method: str
-    quoted_total: str
+    method: PaymentMethod | None
+    quoted_total: Decimal  # the total the hold page showed
     idempotency_key: str
 
 
@@ -76,44 +89,81 @@ class Quote:
     currency: str
 
 
+CENT = Decimal("0.01")
+
+
 async def quote(reservation: Reservation) -> Quote:
-    """The amount a hold costs now (the page shows it; checkout charges exactly it)."""
+    """What a hold costs: the total stored when its seats were held, split over its seats.
+    The hold page shows it and checkout charges exactly it."""
     seats = await holds.reservation_seats(reservation)
-    return Quote(seats, sum((s.fare for s in seats), Decimal(0)), reservation.currency)
+    return Quote(
+        price_seats(seats, reservation.total_amount), reservation.total_amount, reservation.currency
+    )
+
+
+def price_seats(seats: list[holds.HeldSeat], total: Decimal) -> list[holds.HeldSeat]:
+    """The hold's seats with fares that add up to its stored `total`. `seats` carry the
+    fares of the route as it is now; while those still add up to the total (nothing changed
+    since the hold) they are the fares. Otherwise the fares the hold was priced with are
+    found again: one segment fare, in whole units, times each seat's price factor, that adds
+    up to the total. Only if none does (the pricing rule itself changed) is the total shared
+    in proportion to the price factors, to the cent. Either way each passenger's fare, and
+    so each refund, comes from the price that was charged."""
+    current = sum((s.fare for s in seats), Decimal(0))
+    if current == total or not seats:
+        return seats
+    factors = [s.schedule_seat.seat.price_factor for s in seats]
+    weight = sum(factors, Decimal(0))
+    guess = int(total / weight) if weight > 0 else 0
+    window = len(seats) + 1  # each seat's rounding moves the sum by at most half a unit
+    for segment in sorted(
+        range(max(guess - window, 0), guess + window + 1), key=lambda f: abs(f - guess)
+    ):
+        fares = [seat_fare(Decimal(segment), f) for f in factors]
+        if sum(fares, Decimal(0)) == total:
+            return [holds.HeldSeat(s.schedule_seat, f) for s, f in zip(seats, fares, strict=True)]
+    weights = factors if weight > 0 else [Decimal(1)] * len(seats)
+    whole = sum(weights, Decimal(0))
+    shares = [(total * w / whole).quantize(CENT, ROUND_HALF_UP) for w in weights[:-1]]
+    shares.append(total - sum(shares, Decimal(0)))
+    return [holds.HeldSeat(s.schedule_seat, f) for s, f in zip(seats, shares, strict=True)]
 
 
 def _validate(data: CheckoutInput, seats: list[holds.HeldSeat]) -> dict[str, Any]:
     errors: dict[str, str] = {}
-    by_seat = {p.schedule_seat_id: p for p in data.passengers}
+    index_of = {p.schedule_seat_id: i for i, p in enumerate(data.passengers)}
     passengers = []
     for held in seats:
         seat_id = held.schedule_seat.id
-        given = by_seat.get(seat_id)
-        prefix = f"passenger-{seat_id}"
-        name = " ".join((given.name if given else "").split())
+        index = index_of.get(seat_id)
+        if index is None:
+            errors["passengers"] = (
+                f"Enter the details of the passenger in seat {held.number}. Please reload."
+            )
+            continue
+        given = data.passengers[index]
+        path = f"passengers[{index}]"
+        name = " ".join(given.name.split())
         if not name:
-            errors[f"{prefix}-name"] = f"Enter the name of the passenger in seat {held.number}."
+            errors[f"{path}.name"] = f"Enter the name of the passenger in seat {held.number}."
         elif len(name) > 120:
-            errors[f"{prefix}-name"] = "Names can be at most 120 characters."
-        age_raw = (given.age if given else "").strip()
-        age = int(age_raw) if age_raw.isdigit() else -1
-        if not 1 <= age <= 120:
-            errors[f"{prefix}-age"] = "Enter an age between 1 and 120."
-        gender = (given.gender if given else "").strip().lower()
-        if gender not in {g.value for g in Gender}:
-            errors[f"{prefix}-gender"] = "Choose female, male or other."
+            errors[f"{path}.name"] = "Names can be at most 120 characters."
+        if given.age is None or not 1 <= given.age <= 120:
+            errors[f"{path}.age"] = "Enter an age between 1 and 120."
+        if given.gender is None:
+            errors[f"{path}.gender"] = "Choose female, male or other."
         passengers.append(
             {
                 "schedule_seat_id": seat_id,
                 "bus_seat_id": held.schedule_seat.seat_id,
                 "seat": held.number,
                 "name": name,
-                "age": age,
-                "gender": gender,
+                "age": given.age,
+                "gender": given.gender.value if given.gender else "",
                 "fare": str(held.fare),
             }
         )
-    if set(by_seat) - {h.schedule_seat.id for h in seats}:
+    if set(index_of) - {h.schedule_seat.id for h in seats} or len(index_of) < len(data.passengers):
         errors[""] = "Passenger details do not match the seats of this hold. Please reload."
     email = normalise_email(data.contact_email)
     if not EMAIL_RE.match(email):
@@ -121,7 +171,7 @@ def _validate(data: CheckoutInput, seats: list[holds.HeldSeat]) -> dict[str, Any
     phone = normalise_phone(data.contact_phone)
     if not PHONE_RE.match(phone):
         errors["contact_phone"] = "Enter a phone number of 10 to 15 digits."
-    if data.method not in {m.value for m in PaymentMethod}:
+    if data.method is None:
         errors["method"] = "Choose how you want to pay."
     if not re.fullmatch(r"[A-Za-z0-9_-]{16,64}", data.idempotency_key):
         errors[""] = "This form is out of date. Please reload the page and try again."
@@ -167,11 +217,8 @@ async def start_checkout(
         return existing  # the same form sent twice: one payment
     current = await quote(reservation)
     details = _validate(data, current.seats)
-    try:
-        quoted = Decimal(data.quoted_total)
-    except InvalidOperation as exc:
-        raise ValidationFailed({"": "This form is out of date. Please reload the page."}) from exc
-    gateway = gateways.for_method(PaymentMethod(data.method))
+    assert data.method is not None  # _validate refuses a missing one
+    gateway = gateways.for_method(data.method)
     trip = await load_trip(reservation.schedule_id)
     if trip.schedule.status != ScheduleStatus.SCHEDULED:
         raise TripDeparted("This trip was cancelled by the operator. Please pick another bus.")
@@ -189,16 +236,21 @@ async def start_checkout(
             assert locked is not None
             if locked.status != ReservationStatus.ACTIVE or locked.expires_at <= now:
                 raise HoldExpired()
-            if quoted != current.total:
+            if data.quoted_total != current.total:
+                # The form did not come from this hold's page (or was edited): say so, with
+                # the hold's price, and charge nothing.
                 raise PriceChanged(
-                    f"The price of these seats changed from {quoted} to {current.total} "
-                    f"{current.currency}. Please check the new total and pay again."
+                    f"The total of these seats is {current.total} {current.currency}, not "
+                    f"{data.quoted_total}. Please check the total and pay again.",
+                    quoted=str(data.quoted_total),
+                    total=str(current.total),
+                    currency=current.currency,
                 )
             payment = await Payment.create(
                 user=user,
                 reservation=locked,
                 gateway=gateway.name,
-                method=PaymentMethod(data.method),
+                method=data.method,
                 amount=current.total,
                 currency=current.currency,
                 status=PaymentStatus.PENDING,
@@ -234,7 +286,7 @@ async def start_checkout(
                 ip=ip,
                 data={
                     "gateway": gateway.name,
-                    "method": data.method,
+                    "method": data.method.value,
                     "amount": str(current.total),
                     "reservation_id": locked.id,
                 },

@@ -233,7 +233,7 @@ async def _build_network(now: datetime) -> None:
         )
 
 
-async def _top_up_timetable(now: datetime, tz: ZoneInfo) -> int:
+async def _top_up_timetable(now: datetime, tz: ZoneInfo, currency: str) -> int:
     """Create the demo schedules missing for the next DAYS_AHEAD days, and their seats."""
     today = now.astimezone(tz).date()
     created = 0
@@ -266,6 +266,7 @@ async def _top_up_timetable(now: datetime, tz: ZoneInfo) -> int:
                             base_fare=(spec.base_fare * FARE_FACTOR[template]).quantize(
                                 Decimal("1")
                             ),
+                            currency=currency,
                         )
                     )
             if new:
@@ -291,13 +292,14 @@ def _registration(spec: RouteSpec, index: int) -> str:
     return f"MH-{10 + ROUTES.index(spec):02d}-BB-{1001 + index}"
 
 
-async def seed_demo(now: datetime, tz: ZoneInfo) -> dict[str, int]:
-    """Build the demo network (once) and top up its timetable. Returns what was created."""
+async def seed_demo(now: datetime, tz: ZoneInfo, *, currency: str) -> dict[str, int]:
+    """Build the demo network (once) and top up its timetable, its trips priced in
+    `currency` (the CURRENCY setting). Returns what was created."""
     created_network = False
     if not await Route.exists():
         await _build_network(now)
         created_network = True
-    schedules = await _top_up_timetable(now, tz)
+    schedules = await _top_up_timetable(now, tz, currency)
     users = 0
     for (email, password), is_admin in ((DEMO_ADMIN, True), (DEMO_CUSTOMER, False)):
         if await User.filter(email=email).exists():

@@ -76,13 +76,15 @@ def sleeper_layout(
 
 @dataclass(frozen=True)
 class LayoutInput:
+    """A bus and its seat grid. Errors name these fields (`rows`, `aisle_after`, ...)."""
+
     name: str
     registration: str
-    kind: str
+    kind: BusKind
     is_ac: bool
-    rows: str
-    columns: str
-    aisle_after: str
+    rows: int
+    columns: int
+    aisle_after: int
 
 
 @dataclass(frozen=True)
@@ -94,29 +96,24 @@ class Layout:
     seats: list[SeatSpec]
 
 
+# The layout editor's bounds: a real bus has at most 20 rows and 6 seats across.
+LAYOUT_BOUNDS = {"rows": (1, 20), "columns": (1, 6), "aisle_after": (0, 6)}
+
+
 def plan_layout(data: LayoutInput) -> Layout:
     """Validate a layout and lay its seats out (the editor's preview and the saved bus)."""
     errors: dict[str, str] = {}
-    if data.kind not in {k.value for k in BusKind}:
-        errors["kind"] = "Choose seater or sleeper."
-    numbers = {}
-    for field, raw, low, high in (
-        ("rows", data.rows, 1, 20),
-        ("columns", data.columns, 1, 6),
-        ("aisle_after", data.aisle_after, 0, 6),
-    ):
-        text = raw.strip()
-        value = int(text) if text.isascii() and text.isdigit() and len(text) <= 3 else -1
-        if not low <= value <= high:
+    numbers = {"rows": data.rows, "columns": data.columns, "aisle_after": data.aisle_after}
+    for field, (low, high) in LAYOUT_BOUNDS.items():
+        if not low <= numbers[field] <= high:
             errors[field] = f"Enter a whole number from {low} to {high}."
-        numbers[field] = value
     if not errors and numbers["aisle_after"] >= numbers["columns"]:
         errors["aisle_after"] = "The aisle must run between two columns of seats."
     if not errors and numbers["rows"] * numbers["columns"] == 0:
         errors["rows"] = "A bus needs at least one seat."
     if errors:
         raise ValidationFailed(errors)
-    kind = BusKind(data.kind)
+    kind = data.kind
     build = sleeper_layout if kind is BusKind.SLEEPER else seater_layout
     seats = build(numbers["rows"], numbers["columns"])
     if len({(s.deck, s.number) for s in seats}) != len(seats):

@@ -34,7 +34,7 @@ from domain.errors import (
     TripDeparted,
     ValidationFailed,
 )
-from domain.inventory import Segment, Trip, load_trip, parse_segment, trip_from_row
+from domain.inventory import Segment, Trip, check_segment, load_trip, trip_from_row
 from domain.models import Reservation, ScheduleSeat, SeatAllocation, User
 from domain.pricing import seat_fare
 
@@ -91,7 +91,7 @@ def _check_request(request: HoldRequest, policy: HoldPolicy) -> None:
 
 
 def _check_trip(trip: Trip, request: HoldRequest, now: datetime) -> Segment:
-    segment = parse_segment(trip, str(request.from_seq), str(request.to_seq))
+    segment = check_segment(trip, request.from_seq, request.to_seq)
     if trip.schedule.status != ScheduleStatus.SCHEDULED:
         raise TripDeparted("This trip was cancelled by the operator. Please pick another bus.")
     if trip.stop(segment.from_seq).arrives_at <= now:

@@ -186,25 +186,16 @@ def _minutes(minutes: int) -> timedelta:
     return timedelta(minutes=minutes)
 
 
-def parse_segment(trip: Trip, from_raw: str | None, to_raw: str | None) -> Segment:
-    """Stop sequence numbers from the query string; the whole route when absent."""
+def check_segment(trip: Trip, from_seq: int | None, to_seq: int | None) -> Segment:
+    """The segment [from_seq, to_seq) of a trip, by stop sequence numbers; the whole route
+    when they are not given. Errors name `from` and `to`."""
     errors: dict[str, str] = {}
-    values: list[int] = []
-    for name, raw, default in (("from", from_raw, 0), ("to", to_raw, trip.last_seq)):
-        if raw is None or raw == "":
-            values.append(default)
-            continue
-        try:
-            values.append(int(raw))
-        except ValueError:
-            errors[name] = "Choose a stop of this route."
-            values.append(default)
-    from_seq, to_seq = values
-    if not errors:
-        if not 0 <= from_seq <= trip.last_seq:
-            errors["from"] = "That boarding stop is not on this route."
-        if not 0 <= to_seq <= trip.last_seq:
-            errors["to"] = "That dropping stop is not on this route."
+    from_seq = 0 if from_seq is None else from_seq
+    to_seq = trip.last_seq if to_seq is None else to_seq
+    if not 0 <= from_seq <= trip.last_seq:
+        errors["from"] = "That boarding stop is not on this route."
+    if not 0 <= to_seq <= trip.last_seq:
+        errors["to"] = "That dropping stop is not on this route."
     if not errors and from_seq >= to_seq:
         errors["to"] = "The dropping stop must come after the boarding stop."
     if errors:

@@ -24,8 +24,8 @@ from domain.inventory import (
     SeatState,
     SeatView,
     changed_since,
+    check_segment,
     load_trip,
-    parse_segment,
     seat_map,
     seat_states,
 )
@@ -142,8 +142,8 @@ class SeatWatch:
 async def watch_seats(
     broker: SeatBroker,
     schedule_id: int,
-    from_raw: str | None,
-    to_raw: str | None,
+    from_seq: int | None,
+    to_seq: int | None,
     *,
     viewer_id: int | None,
     since: datetime | None,
@@ -155,7 +155,7 @@ async def watch_seats(
 
     Refuses an unknown trip or a bad segment before it subscribes."""
     trip = await load_trip(schedule_id)
-    segment = parse_segment(trip, from_raw, to_raw)
+    segment = check_segment(trip, from_seq, to_seq)
     subscription = broker.subscribe(schedule_id)  # before reading: nothing slips between
     try:
         now = clock()

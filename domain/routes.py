@@ -4,7 +4,6 @@ dropping points), their bounds, and saving a route without breaking sold segment
 from __future__ import annotations
 
 import itertools
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +17,9 @@ from domain.models import Booking, City, Operator, Reservation, Route, RouteStop
 
 @dataclass(frozen=True)
 class StopLine:
+    """One stop of a route, in travel order: its city, minutes and km from the origin and
+    its boarding/dropping points (none: one point, "<City> bus stand")."""
+
     city: str
     minutes: int
     km: int
@@ -31,65 +33,61 @@ MAX_MINUTES = 14 * 24 * 60
 MAX_KM = 20_000
 CITY_MAX = 80  # City.name
 POINT_MAX = 120  # StopPoint.name
-_WHOLE = re.compile(r"[0-9]{1,6}")
 
 
-def parse_stops(text: str) -> list[StopLine]:
-    """One stop per line: `City | minutes from origin | km from origin | point; point`."""
-    stops: list[StopLine] = []
-    problems: list[str] = []
-    lines = [line for line in text.splitlines() if line.strip()]
-    if len(lines) > MAX_STOPS:
+def check_stops(stops: list[StopLine]) -> list[StopLine]:
+    """The stops of a route, tidied (city names title-cased, spaces collapsed, a default
+    point), or ValidationFailed naming each problem's stop: `stops[3].minutes`,
+    `stops[0].city`, `stops` for the list as a whole."""
+    if len(stops) > MAX_STOPS:
         raise ValidationFailed({"stops": f"A route can have at most {MAX_STOPS} stops."})
-    for number, raw in enumerate(lines, 1):
-        parts = [p.strip() for p in raw.split("|")]
-        if len(parts) < 3 or not parts[0]:
-            problems.append(f"line {number}: write City | minutes | km | points")
+    errors: dict[str, str] = {}
+    tidy: list[StopLine] = []
+    for index, stop in enumerate(stops):
+        path = f"stops[{index}]"
+        city = " ".join(stop.city.split())
+        points = [" ".join(p.split()) for p in stop.points if p.strip()]
+        if not city:
+            errors[f"{path}.city"] = "Write City | minutes | km | points."
             continue
-        if not (_WHOLE.fullmatch(parts[1]) and _WHOLE.fullmatch(parts[2])):
-            problems.append(f"line {number}: minutes and km must be whole numbers")
-            continue
-        minutes, km = int(parts[1]), int(parts[2])
-        if minutes > MAX_MINUTES or km > MAX_KM:
-            problems.append(
-                f"line {number}: at most {MAX_MINUTES} minutes and {MAX_KM} km from the origin"
+        if not (0 <= stop.minutes <= MAX_MINUTES and 0 <= stop.km <= MAX_KM):
+            field = "minutes" if not 0 <= stop.minutes <= MAX_MINUTES else "km"
+            errors[f"{path}.{field}"] = (
+                f"At most {MAX_MINUTES} minutes and {MAX_KM} km from the origin."
             )
             continue
-        points = [p.strip() for p in (parts[3] if len(parts) > 3 else "").split(";") if p.strip()]
-        if len(" ".join(parts[0].split())) > CITY_MAX or any(len(p) > POINT_MAX for p in points):
-            problems.append(
-                f"line {number}: city names can have at most {CITY_MAX} characters, "
-                f"boarding points {POINT_MAX}"
+        if len(city) > CITY_MAX or any(len(p) > POINT_MAX for p in points):
+            field = "city" if len(city) > CITY_MAX else "points"
+            errors[f"{path}.{field}"] = (
+                f"City names can have at most {CITY_MAX} characters, boarding points {POINT_MAX}."
             )
             continue
-        stops.append(
-            StopLine(
-                " ".join(parts[0].split()).title(),
-                minutes,
-                km,
-                points or [f"{parts[0].strip()} bus stand"],
-            )
-        )
-    if not problems and len(stops) < 2:
-        problems.append("a route needs at least two stops")
-    if not problems:
-        if stops[0].minutes != 0 or stops[0].km != 0:
-            problems.append("the first stop is the origin: 0 minutes and 0 km")
-        for before, after in itertools.pairwise(stops):
+        tidy.append(StopLine(city.title(), stop.minutes, stop.km, points or [f"{city} bus stand"]))
+    if not errors and len(tidy) < 2:
+        errors["stops"] = "A route needs at least two stops."
+    if not errors:
+        if tidy[0].minutes != 0 or tidy[0].km != 0:
+            errors["stops[0].minutes"] = "The first stop is the origin: 0 minutes and 0 km."
+        for index, (before, after) in enumerate(itertools.pairwise(tidy), 1):
             if after.minutes <= before.minutes or after.km <= before.km:
-                problems.append(
-                    f"{after.city} must come later and farther than {before.city}: stops are "
-                    "in travel order"
+                errors[f"stops[{index}].minutes"] = (
+                    f"Must come later and farther than {before.city}: stops are in travel order."
                 )
-        if len({s.city for s in stops}) != len(stops):
-            problems.append("a city can appear only once on a route")
-    if problems:
-        raise ValidationFailed({"stops": "; ".join(problems).capitalize() + "."})
-    return stops
+        if len({s.city for s in tidy}) != len(tidy):
+            errors["stops"] = "A city can appear only once on a route."
+    if errors:
+        raise ValidationFailed(errors)
+    return tidy
 
 
 async def save_route(
-    admin: User, route_id: int | None, code: str, name: str, stops_text: str, *, now: datetime
+    admin: User,
+    route_id: int | None,
+    code: str,
+    name: str,
+    stops: list[StopLine],
+    *,
+    now: datetime,
 ) -> Route:
     """Create a route, or replace an existing route's stops. A route with holds or bookings
     keeps its stops' number and order (their segments refer to them); only times, distances
@@ -99,10 +97,9 @@ async def save_route(
     if not code:
         errors["code"] = "Give the route a short code, e.g. MUM-PUN."
     try:
-        stops = parse_stops(stops_text)
+        stops = check_stops(stops)
     except ValidationFailed as exc:
         errors |= exc.errors
-        stops = []
     if errors:
         raise ValidationFailed(errors)
     clash = await Route.filter(code=code).exclude(id=route_id or 0).exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -163,7 +164,7 @@ class Settings:
             "smtp_url": env.get("SMTP_URL") or None,
             "mail_from": env.get("MAIL_FROM") or "Busbook <tickets@busbook.local>",
             "public_base_url": (env.get("PUBLIC_BASE_URL") or "http://localhost:8000").rstrip("/"),
-            "currency": env.get("CURRENCY") or "INR",
+            "currency": (env.get("CURRENCY") or "INR").strip().upper(),
             "timezone": env.get("TIMEZONE") or "Asia/Kolkata",
             "payment_gateways": tuple(
                 g.strip() for g in (env.get("PAYMENT_GATEWAYS") or "simulator").split(",") if g
@@ -192,6 +193,11 @@ class Settings:
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
         ZoneInfo(settings.timezone)  # fail at start-up, not on the first page
+        if not re.fullmatch(r"[A-Z]{3}", settings.currency):
+            raise SystemExit(
+                f"CURRENCY must be a three-letter ISO 4217 code such as INR, got "
+                f"{settings.currency!r}"
+            )
         try:
             settings.tiers  # noqa: B018 - validate now
         except ValueError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
@@ -18,51 +18,41 @@ from domain.models import Bus, Route, RouteStop, Schedule, ScheduleSeat, User
 
 @dataclass(frozen=True)
 class TimetableInput:
-    route_id: str
-    bus_id: str
-    departure_time: str  # HH:MM, local
-    first_day: str
-    last_day: str
-    weekdays: list[str]  # "0".."6", Monday = 0
-    base_fare: str
+    """One trip, or trips on some weekdays between two dates. Errors name these fields."""
+
+    route_id: int
+    bus_id: int
+    departure_time: time  # local, in the operator's time zone
+    first_day: date
+    last_day: date | None  # None: only the first day
+    weekdays: frozenset[int]  # Monday = 0 .. Sunday = 6
+    base_fare: Decimal  # for the whole route
 
 
 async def create_timetable(
-    admin: User, data: TimetableInput, *, now: datetime, tz: ZoneInfo
+    admin: User, data: TimetableInput, *, now: datetime, tz: ZoneInfo, currency: str
 ) -> list[Schedule]:
     """One trip or a recurring timetable (days of the week within a date range) in one go,
-    each with its seat inventory. A bus already on the road at that time is refused."""
+    each with its seat inventory, priced in `currency` (the CURRENCY setting). A bus
+    already on the road at that time is refused."""
     errors: dict[str, str] = {}
-    route = await Route.get_or_none(id=int(data.route_id)) if data.route_id.isdigit() else None
-    bus = await Bus.get_or_none(id=int(data.bus_id)) if data.bus_id.isdigit() else None
+    route = await Route.get_or_none(id=data.route_id)
+    bus = await Bus.get_or_none(id=data.bus_id)
     if route is None:
         errors["route_id"] = "Choose a route."
     if bus is None:
         errors["bus_id"] = "Choose a bus."
-    try:
-        departs = time.fromisoformat(data.departure_time)
-    except ValueError:
-        errors["departure_time"] = "Enter the departure time as HH:MM."
-    try:
-        first, last = (
-            date.fromisoformat(data.first_day),
-            date.fromisoformat(data.last_day or data.first_day),
-        )
-    except ValueError:
-        errors["first_day"] = "Enter the dates as YYYY-MM-DD."
-    else:
-        if last < first:
-            errors["last_day"] = "The last day must not be before the first day."
-        elif (last - first).days > 366:
-            errors["last_day"] = "A timetable can cover at most a year."
-    try:
-        fare = Decimal(data.base_fare)
-        if fare <= 0:
-            raise InvalidOperation
-    except InvalidOperation:
+    departs = data.departure_time
+    first, last = data.first_day, data.last_day or data.first_day
+    if last < first:
+        errors["last_day"] = "The last day must not be before the first day."
+    elif (last - first).days > 366:
+        errors["last_day"] = "A timetable can cover at most a year."
+    fare = data.base_fare
+    if not fare.is_finite() or fare <= 0:
         errors["base_fare"] = "Enter the fare for the whole route, e.g. 650."
-    weekdays = {int(d) for d in data.weekdays if d in {"0", "1", "2", "3", "4", "5", "6"}}
-    if not weekdays:
+    weekdays = {d for d in data.weekdays if 0 <= d <= 6}
+    if not weekdays or len(weekdays) != len(data.weekdays):
         errors["weekdays"] = "Choose at least one day of the week."
     if errors:
         raise ValidationFailed(errors)
@@ -107,6 +97,7 @@ async def create_timetable(
                 departure_at=start,
                 arrival_at=start + duration,
                 base_fare=fare,
+                currency=currency,
                 using_db=conn,
             )
             await inventory.generate_schedule_seats(schedule, using_db=conn)

@@ -216,6 +216,7 @@ async def start_paying(
     """Hold `seats` seats on a fresh trip and start paying for them, as the hold page does."""
     from domain import checkout, holds
     from domain.checkout import CheckoutInput, PassengerInput
+    from domain.enums import Gender, PaymentMethod
     from domain.holds import HoldPolicy, HoldRequest
 
     trip = await make_trip(departs or now + timedelta(days=1), rows=2)
@@ -230,12 +231,12 @@ async def start_paying(
     quote = await checkout.quote(reservation)
     form = CheckoutInput(
         passengers=[
-            PassengerInput(s.id, f"Passenger {i}", "34", "female") for i, s in enumerate(chosen)
+            PassengerInput(s.id, f"Passenger {i}", 34, Gender.FEMALE) for i, s in enumerate(chosen)
         ],
         contact_email="asha@example.com",
         contact_phone="+919876543210",
-        method="upi",
-        quoted_total=str(quote.total),
+        method=PaymentMethod.UPI,
+        quoted_total=quote.total,
         idempotency_key=secrets.token_urlsafe(24),
     )
     payment = await checkout.start_checkout(

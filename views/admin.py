@@ -11,7 +11,7 @@ from quart import Blueprint, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
 from domain import fleet, holds, inventory, operations, routes, timetable, trip_cancellation
-from domain.enums import ScheduleStatus
+from domain.enums import BusKind, ScheduleStatus
 from domain.errors import Conflict, Forbidden, ValidationFailed
 from views import auth, forms
 from views.rendering import is_htmx, render
@@ -180,27 +180,35 @@ async def boarding() -> ResponseReturnValue:
 
 
 def _layout_input(form: Any) -> fleet.LayoutInput:
-    """The bus form; the ranges are the layout editor's (fleet.plan_layout checks them
-    again, with the rules between fields)."""
+    """The bus form as typed values; the ranges are the layout editor's (fleet.plan_layout
+    checks them again, with the rules between fields)."""
     p = forms.Parser(form)
     name = p.text("name", max_len=120, label="The name")
     registration = p.text("registration", max_len=20, label="The registration")
-    kind = p.text("kind", max_len=16, label="The kind") if form.get("kind") else "seater"
-    numbers = {}
-    for field, default, lo, hi in (
-        ("rows", "10", 1, 20),
-        ("columns", "4", 1, 6),
-        ("aisle_after", "2", 0, 6),
-    ):
-        value = p.parse(field, forms.int_field, form.get(field, default), lo=lo, hi=hi)
-        numbers[field] = str(value)
+    kind = (
+        p.choice("kind", BusKind, message="Choose seater or sleeper.")
+        if form.get("kind")
+        else BusKind.SEATER
+    )
+    rows, columns, aisle_after = (
+        p.parse(field, forms.int_field, form.get(field, default), lo=lo, hi=hi)
+        for field, default, (lo, hi) in (
+            ("rows", "10", fleet.LAYOUT_BOUNDS["rows"]),
+            ("columns", "4", fleet.LAYOUT_BOUNDS["columns"]),
+            ("aisle_after", "2", fleet.LAYOUT_BOUNDS["aisle_after"]),
+        )
+    )
     p.check()
+    assert kind is not None and rows is not None and columns is not None
+    assert aisle_after is not None
     return fleet.LayoutInput(
         name=name,
         registration=registration,
         kind=kind,
         is_ac=form.get("is_ac") == "on",
-        **numbers,
+        rows=rows,
+        columns=columns,
+        aisle_after=aisle_after,
     )
 
 
@@ -300,12 +308,14 @@ async def save_route() -> ResponseReturnValue:
             multiline=True,
             label=f"The list of stops (at most {routes.MAX_STOPS} lines)",
         )
+        lines = p.parse("stops", forms.stop_lines, stops) if "stops" not in p.errors else None
         if "route_id" in p.errors:  # a hidden field: say it above the form
             p.errors[""] = p.errors.pop("route_id")
         p.check()
-        route = await routes.save_route(admin, route_id, code, name, stops, now=services().now())
+        assert lines is not None
+        route = await routes.save_route(admin, route_id, code, name, lines, now=services().now())
     except ValidationFailed as exc:
-        return await _routes_page(values, exc.errors, status=exc.status)
+        return await _routes_page(values, forms.stop_errors(exc.errors), status=exc.status)
     except Conflict as exc:
         return await _routes_page(values, {}, status=exc.status, error=exc.message)
     return redirect(url_for("admin.list_routes", message=f"Route {route.code} saved."), 303)
@@ -330,14 +340,16 @@ def _timetable_input(form: Any) -> timetable.TimetableInput:
         "base_fare", lo=Decimal("0.01"), message="Enter the fare for the whole route, e.g. 650."
     )
     p.check()
+    assert route_id is not None and bus_id is not None and departs is not None
+    assert first is not None and fare is not None
     return timetable.TimetableInput(
-        route_id=str(route_id),
-        bus_id=str(bus_id),
-        departure_time=departs.strftime("%H:%M") if departs else "",
-        first_day=first.isoformat() if first else "",
-        last_day=last.isoformat() if last else "",
-        weekdays=[str(d) for d in weekdays],
-        base_fare=str(fare),
+        route_id=route_id,
+        bus_id=bus_id,
+        departure_time=departs,
+        first_day=first,
+        last_day=last,
+        weekdays=frozenset(weekdays),
+        base_fare=fare,
     )
 
 
@@ -378,7 +390,9 @@ async def create_schedules() -> ResponseReturnValue:
     try:
         data = _timetable_input(form)
         svc = services()
-        created = await timetable.create_timetable(admin, data, now=svc.now(), tz=svc.tz)
+        created = await timetable.create_timetable(
+            admin, data, now=svc.now(), tz=svc.tz, currency=svc.settings.currency
+        )
     except ValidationFailed as exc:
         return await _schedules_page(values, exc.errors, status=exc.status)
     except Conflict as exc:

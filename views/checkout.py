@@ -9,7 +9,7 @@ from quart import Blueprint, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
 from domain import bookings, checkout, holds, inventory, payment_outcomes
-from domain.enums import PaymentMethod, PaymentStatus
+from domain.enums import Gender, PaymentMethod, PaymentStatus
 from domain.errors import Conflict, PaymentNotFound, ReservationNotFound, ValidationFailed
 from domain.payments.base import GatewayError, InvalidSignature
 from domain.payments.simulator import SimulatorGateway
@@ -85,6 +85,9 @@ async def start_checkout(reservation_id: str) -> ResponseReturnValue:
     p = forms.Parser(posted)
     data = _checkout_input(p, seat_ids)
     try:
+        if data is None:  # a hidden field did not parse: the form is stale
+            p.check()
+        assert data is not None
         payment = await checkout.start_checkout(
             user,
             reservation_id,
@@ -95,7 +98,7 @@ async def start_checkout(reservation_id: str) -> ResponseReturnValue:
             ip=auth.client_ip(),
         )
     except ValidationFailed as exc:
-        errors = p.merged(exc.errors)
+        errors = p.merged(forms.input_errors(exc.errors, _input_names(seat_ids)))
         return await render_hold(
             reservation_id, form=form, errors=errors, error=errors.get("", ""), status=exc.status
         )
@@ -107,33 +110,49 @@ async def start_checkout(reservation_id: str) -> ResponseReturnValue:
     return redirect(url_for("checkout.show_payment", payment_id=payment.public_id), 303)
 
 
-def _checkout_input(p: forms.Parser, seat_ids: list[int]) -> checkout.CheckoutInput:
-    """The checkout form, each value within its column. A value that is not reaches the
-    domain blank, and the domain refuses blanks in every one of these fields (names,
-    ages, genders, contact, method, total, key): the page shows both sets of messages."""
+def _input_names(seat_ids: list[int]) -> dict[str, str]:
+    """The domain's field paths -> this form's inputs (passengers are sent in seat order)."""
+    names = {"passengers": ""}
+    for index, seat_id in enumerate(seat_ids):
+        for part in ("name", "age", "gender"):
+            names[f"passengers[{index}].{part}"] = f"passenger-{seat_id}-{part}"
+    return names
+
+
+def _checkout_input(p: forms.Parser, seat_ids: list[int]) -> checkout.CheckoutInput | None:
+    """The checkout form as typed values, each within its column. A passenger or contact
+    value that does not parse reaches the domain as not given (None, or blank text), which
+    the domain refuses too: the page shows every field's message at once, this parser's
+    where it has one. The hidden fields (total, key) are the page's own: when one does not
+    parse the form is stale, and None is returned (`p.errors` says so)."""
     passengers = []
     for seat_id in seat_ids:
         prefix = f"passenger-{seat_id}"
-        age = p.optional_int(f"{prefix}-age", message="Enter an age between 1 and 120.")
         passengers.append(
             checkout.PassengerInput(
                 schedule_seat_id=seat_id,
                 name=p.text(f"{prefix}-name", max_len=120, label="The name"),
-                age="" if age is None else str(age),
-                gender=p.text(f"{prefix}-gender", max_len=16, label="The gender"),
+                age=p.optional_int(f"{prefix}-age", message="Enter an age between 1 and 120."),
+                gender=p.optional_choice(
+                    f"{prefix}-gender", Gender, message="Choose female, male or other."
+                ),
             )
         )
     stale = "This form is out of date. Please reload the page and try again."
     total = p.money("quoted_total", message=stale)
     key = p.text("idempotency_key", max_len=64, label="The form key")
-    if "quoted_total" in p.errors or "idempotency_key" in p.errors:
+    email = p.text("contact_email", max_len=254, label="The email address")
+    phone = p.text("contact_phone", max_len=32, label="The phone number")
+    method = p.optional_choice("method", PaymentMethod, message="Choose how you want to pay.")
+    if total is None or "idempotency_key" in p.errors:
         p.errors[""] = stale  # hidden fields: say it above the form
+        return None
     return checkout.CheckoutInput(
         passengers=passengers,
-        contact_email=p.text("contact_email", max_len=254, label="The email address"),
-        contact_phone=p.text("contact_phone", max_len=32, label="The phone number"),
-        method=p.text("method", max_len=32, label="The payment method"),
-        quoted_total="" if total is None else str(total),
+        contact_email=email,
+        contact_phone=phone,
+        method=method,
+        quoted_total=total,
         idempotency_key=key,
     )
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from decimal import Decimal
+from enum import Enum
 from typing import Any, TypeAlias, TypeVar
 
 from quart import request
@@ -28,6 +29,7 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.routing import BaseConverter, IntegerConverter, Map, ValidationError
 
 from domain.errors import ValidationFailed
+from domain.routes import MAX_STOPS, StopLine
 
 INT32_MAX = 2**31 - 1  # PostgreSQL `integer`: every id and count column
 MONEY_MAX = Decimal("9999999999.99")  # DECIMAL(12, 2)
@@ -43,10 +45,13 @@ _TIME = re.compile(r"[0-9]{2}:[0-9]{2}")
 # C0 controls and DEL (NUL among them); tab, CR and LF only where text may span lines.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f]")
+_WHOLE = re.compile(r"[0-9]{1,6}")  # minutes or km of a stop line (the domain bounds them)
+_STOP_PATH = re.compile(r"stops\[([0-9]+)\]\.[a-z]+")
 
 NUL_MESSAGE = "That request contains a character we cannot read (a NUL byte). Nothing was changed."
 
 T = TypeVar("T")
+E = TypeVar("E", bound=Enum)
 # Parser's methods `int`, `date` and `time` shadow these names inside the class.
 _Int: TypeAlias = int
 _Date: TypeAlias = date
@@ -221,6 +226,24 @@ def time_field(value: str | None, *, name: str, message: str | None = None) -> t
     raise _fail(name, message or "Enter the time as HH:MM.")
 
 
+def choice_field(value: str | None, enum: type[E], *, name: str, message: str | None = None) -> E:
+    """One of an enum's values (case and surrounding spaces ignored)."""
+    text = (value or "").strip().lower()
+    for member in enum:
+        if text == str(member.value).lower():
+            return member
+    raise _fail(name, message or "Choose one of the options shown.")
+
+
+def optional_choice(
+    value: str | None, enum: type[E], *, name: str, message: str | None = None
+) -> E | None:
+    """Like `choice_field`, but an empty value is None (not chosen)."""
+    if value is None or not value.strip():
+        return None
+    return choice_field(value, enum, name=name, message=message)
+
+
 # ------------------------------------------------------------------------------ a form
 
 
@@ -283,6 +306,12 @@ class Parser:
     def time(self, name: str, **kwargs: Any) -> _Time | None:
         return self.parse(name, time_field, self.raw(name), **kwargs)
 
+    def choice(self, name: str, enum: type[E], **kwargs: Any) -> E | None:
+        return self.parse(name, choice_field, self.raw(name), enum, **kwargs)
+
+    def optional_choice(self, name: str, enum: type[E], **kwargs: Any) -> E | None:
+        return self.parse(name, optional_choice, self.raw(name), enum, **kwargs)
+
     def check(self) -> None:
         if self.errors:
             raise ValidationFailed(dict(self.errors))
@@ -292,6 +321,83 @@ class Parser:
         handed on blank (which the domain refuses, more vaguely), so the page shows the
         domain's errors for every field with this parser's sentence where it has one."""
         return domain_errors | self.errors
+
+
+def input_errors(domain_errors: Mapping[str, str], names: Mapping[str, str]) -> dict[str, str]:
+    """The domain's field paths (`passengers[2].age`) renamed to a form's inputs
+    (`passenger-41-age`) by `names`; a path the form has no input for stays as it is (most
+    are the input's name: `contact_email`, `rows`). Two paths on one input: the first wins."""
+    errors: dict[str, str] = {}
+    for path, message in domain_errors.items():
+        errors.setdefault(names.get(path, path), message)
+    return errors
+
+
+def segment_stops(from_raw: str | None, to_raw: str | None) -> tuple[int | None, int | None]:
+    """A segment's `from` and `to` stop numbers from a query string (absent: None, the
+    whole route); the domain checks that they are stops of the trip, in order."""
+    p = Parser({"from": from_raw, "to": to_raw})
+    message = "Choose a stop of this route."
+    from_seq = p.optional_int("from", message=message)
+    to_seq = p.optional_int("to", message=message)
+    p.check()
+    return from_seq, to_seq
+
+
+# ------------------------------------------------------------------ the route textarea
+
+
+def stop_lines(text: str, *, name: str = "stops") -> list[StopLine]:
+    """The route editor's textarea, one stop per line:
+    `City | minutes from origin | km from origin | point; point`. Only the shape is
+    checked here (the domain checks order, bounds and names: `routes.check_stops`)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) > MAX_STOPS:
+        raise _fail(name, f"A route can have at most {MAX_STOPS} stops.")
+    stops: list[StopLine] = []
+    problems: list[str] = []
+    for number, raw in enumerate(lines, 1):
+        parts = [p.strip() for p in raw.split("|")]
+        if len(parts) < 3 or not parts[0]:
+            problems.append(f"line {number}: write City | minutes | km | points")
+            continue
+        if not (_WHOLE.fullmatch(parts[1]) and _WHOLE.fullmatch(parts[2])):
+            problems.append(f"line {number}: minutes and km must be whole numbers")
+            continue
+        points = [p.strip() for p in (parts[3] if len(parts) > 3 else "").split(";")]
+        stops.append(StopLine(parts[0], int(parts[1]), int(parts[2]), [p for p in points if p]))
+    if problems:
+        raise _fail(name, _sentence(problems))
+    return stops
+
+
+def stop_errors(domain_errors: Mapping[str, str], *, name: str = "stops") -> dict[str, str]:
+    """The domain's errors on a route's stops (`stops[3].minutes`, `stops`) as one message
+    on the textarea, each by its line (the textarea's lines are the stops, blank lines
+    aside); the other fields' errors as they are."""
+    errors: dict[str, str] = {}
+    problems: list[str] = []
+    for path, message in domain_errors.items():
+        match = _STOP_PATH.fullmatch(path)
+        if match:
+            problems.append(f"line {int(match.group(1)) + 1}: {_lower_first(message)}")
+        elif path == name:
+            problems.append(_lower_first(message))
+        else:
+            errors[path] = message
+    if problems:
+        errors[name] = _sentence(problems)
+    return errors
+
+
+def _lower_first(message: str) -> str:
+    message = message.rstrip(".")
+    return message[:1].lower() + message[1:]
+
+
+def _sentence(problems: list[str]) -> str:
+    text = "; ".join(p.rstrip(".") for p in problems)
+    return text[:1].upper() + text[1:] + "."
 
 
 # ----------------------------------------------------------------- URL and request guard

@@ -14,7 +14,7 @@ from quart import Blueprint, make_response, request, stream_with_context
 from quart.typing import ResponseReturnValue
 
 from domain import live
-from views import auth
+from views import auth, forms
 from views.rendering import seat_html
 from views.services import services
 
@@ -42,8 +42,7 @@ async def stream_seats(schedule_id: int) -> ResponseReturnValue:
     watch = await live.watch_seats(
         svc.broker,
         schedule_id,
-        request.args.get("from"),
-        request.args.get("to"),
+        *forms.segment_stops(request.args.get("from"), request.args.get("to")),
         viewer_id=user.id if user else None,
         since=_since(request.args.get("since")),
         clock=svc.clock,

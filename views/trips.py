@@ -85,9 +85,7 @@ async def search_schedules() -> ResponseReturnValue:
     }
     errors: dict[str, str] = {}
     try:
-        query = await catalogue.parse_query(
-            origin, destination, day.isoformat() if day else "", now=svc.now(), tz=svc.tz
-        )
+        query = await catalogue.search_query(origin, destination, day, now=svc.now(), tz=svc.tz)
     except ValidationFailed as exc:
         errors = exc.errors
     errors |= parser.errors  # the reader's message wins over "not a date" from the domain
@@ -145,7 +143,7 @@ async def render_trip(
         inventory.seat_states(schedule_id),
     )
     try:
-        segment = inventory.parse_segment(trip, from_raw, to_raw)
+        segment = inventory.check_segment(trip, *forms.segment_stops(from_raw, to_raw))
     except ValidationFailed as exc:
         return await render(
             "pages/schedules/detail.html",
@@ -188,7 +186,9 @@ async def show_schedule(schedule_id: int) -> ResponseReturnValue:
 @blueprint.get("/schedules/<int:schedule_id>/seats")
 async def show_seat_map(schedule_id: int) -> ResponseReturnValue:
     trip = await inventory.load_trip(schedule_id)
-    segment = inventory.parse_segment(trip, request.args.get("from"), request.args.get("to"))
+    segment = inventory.check_segment(
+        trip, *forms.segment_stops(request.args.get("from"), request.args.get("to"))
+    )
     user = auth.viewer()
     seat_map = await inventory.seat_map(
         trip, segment, viewer_id=user.id if user else None, now=services().now()

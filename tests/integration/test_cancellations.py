@@ -12,7 +12,14 @@ import pytest
 from domain import cancellations, checkout, holds, payment_outcomes, refunds
 from domain.cancellations import DEFAULT_TIERS, parse_tiers, quote_refund
 from domain.checkout import CheckoutConfig, CheckoutInput, PassengerInput
-from domain.enums import BookingStatus, PassengerStatus, RefundStatus, TicketStatus
+from domain.enums import (
+    BookingStatus,
+    Gender,
+    PassengerStatus,
+    PaymentMethod,
+    RefundStatus,
+    TicketStatus,
+)
 from domain.errors import Conflict, ValidationFailed
 from domain.holds import HoldPolicy, HoldRequest
 from domain.models import (
@@ -60,11 +67,11 @@ async def buy(gateways, simulator, seats_wanted=3, *, trip=None, skip=0):
         user,
         reservation.public_id,
         CheckoutInput(
-            [PassengerInput(s.id, f"P{i}", "30", "male") for i, s in enumerate(seats)],
+            [PassengerInput(s.id, f"P{i}", 30, Gender.MALE) for i, s in enumerate(seats)],
             "p@example.com",
             "+919800000000",
-            "card",
-            str(quote.total),
+            PaymentMethod.CARD,
+            quote.total,
             secrets.token_urlsafe(24),
         ),
         gateways=gateways,

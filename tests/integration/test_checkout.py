@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from domain import checkout, holds, payment_outcomes, refunds
+from domain import checkout, holds, payment_outcomes, refunds, routes
 from domain.checkout import CheckoutConfig, CheckoutInput, PassengerInput
-from domain.enums import AllocationKind, PaymentStatus, ReservationStatus
+from domain.enums import AllocationKind, Gender, PaymentMethod, PaymentStatus, ReservationStatus
 from domain.errors import HoldExpired, PriceChanged, ValidationFailed
 from domain.holds import HoldPolicy, HoldRequest
 from domain.models import (
@@ -64,13 +64,13 @@ async def held():
 def checkout_input(seats, total, key=None, **overrides):
     data = {
         "passengers": [
-            PassengerInput(s.id, f"Passenger {i}", str(30 + i), "female")
+            PassengerInput(s.id, f"Passenger {i}", 30 + i, Gender.FEMALE)
             for i, s in enumerate(seats)
         ],
         "contact_email": "priya@example.com",
         "contact_phone": "+919876543210",
-        "method": "upi",
-        "quoted_total": str(total),
+        "method": PaymentMethod.UPI,
+        "quoted_total": total,
         "idempotency_key": key or secrets.token_urlsafe(24),
     }
     return CheckoutInput(**(data | overrides))
@@ -327,19 +327,98 @@ async def test_refund_failures_are_retried_with_backoff_until_done(held, gateway
     assert refunds.next_refund_attempt(30, late) == late + timedelta(hours=1)
 
 
-async def test_changed_price_and_expired_hold_are_refused(held, gateways):
+class RecordingSimulator(SimulatorGateway):
+    """The simulator, remembering what each checkout asked the gateway to charge."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__(secret)
+        self.charged: list[tuple[Decimal, str]] = []
+
+    async def start_checkout(self, payment, *, return_url, cancel_url):
+        self.charged.append((payment.amount, payment.currency))
+        return await super().start_checkout(payment, return_url=return_url, cancel_url=cancel_url)
+
+
+async def test_a_fare_or_route_edit_after_the_hold_does_not_change_the_price():
+    """One price: the operator raises the fare and moves a stop between the hold and the
+    checkout; the customer pays what the hold page showed, and nothing else."""
+    gateway = RecordingSimulator(CONFIG.secret)
+    trip = await factories.make_trip(NOW + timedelta(days=1), rows=2)
+    seats = await factories.schedule_seats(trip)
+    user = await factories.make_user()
+    admin = await factories.make_user(admin=True)
+    reservation = await holds.hold_seats(
+        user, HoldRequest(trip.id, 0, 1, (seats[0].id, seats[1].id)), now=NOW
+    )
+    shown = await checkout.quote(reservation)  # what the hold page showed
+    assert shown.total == reservation.total_amount
+    await Schedule.filter(id=trip.id).update(base_fare=Decimal("700"))
+    route = await factories.Route.get(id=trip.route_id)
+    await routes.save_route(
+        admin,
+        route.id,
+        route.code,
+        route.name,
+        [
+            routes.StopLine("Mumbai", 0, 0, ["Mumbai Bus Stand"]),
+            routes.StopLine("Lonavala", 120, 100, ["Lonavala Bus Stand"]),
+            routes.StopLine("Pune", 210, 148, ["Pune Bus Stand"]),
+        ],
+        now=NOW,
+    )
+    now_fares = await holds.reservation_seats(reservation)
+    assert sum(s.fare for s in now_fares) != shown.total  # the route's fares did change
+    again = await checkout.quote(reservation)  # the hold page, reloaded
+    assert again.total == shown.total and [s.fare for s in again.seats] == [
+        s.fare for s in shown.seats
+    ]
+    payment = await checkout.start_checkout(
+        user,
+        reservation.public_id,
+        checkout_input(seats[:2], shown.total),
+        gateways=Gateways([gateway]),
+        config=CONFIG,
+        now=NOW,
+    )
+    assert gateway.charged == [(shown.total, "INR")]
+    assert payment.amount == shown.total
+    fares = [Decimal(p["fare"]) for p in payment.checkout_data["passengers"]]
+    assert sum(fares) == shown.total  # each passenger's fare (and refund) from that price
+
+
+async def test_the_hold_time_fares_are_found_again_from_the_stored_total():
+    trip = await factories.make_trip(NOW + timedelta(days=1), rows=1)
+    window, aisle = (await factories.schedule_seats(trip))[:2]  # price factors 1.05 and 1
+    assert (window.seat.price_factor, aisle.seat.price_factor) == (Decimal("1.05"), 1)
+    # Held at a segment fare of 400 (the window seat: 420), then the fare went up.
+    moved = [holds.HeldSeat(window, Decimal("500")), holds.HeldSeat(aisle, Decimal("476"))]
+    assert [s.fare for s in checkout.price_seats(moved, Decimal("820.00"))] == [
+        Decimal("420"),
+        Decimal("400"),
+    ]
+    assert checkout.price_seats(moved, Decimal("976")) == moved  # nothing changed
+    # No whole segment fare gives 1000.01: shared by price factor, to the cent.
+    shared = checkout.price_seats(moved, Decimal("1000.01"))
+    assert [s.fare for s in shared] == [Decimal("512.20"), Decimal("487.81")]
+
+
+async def test_a_total_the_hold_page_did_not_show_is_refused_and_an_expired_hold(held, gateways):
     user, reservation, seats = held
-    shown = (await checkout.quote(reservation)).total  # what the page showed
-    await Schedule.filter(id=reservation.schedule_id).update(base_fare=Decimal("700"))
-    with pytest.raises(PriceChanged, match="changed from 1333 to 1435"):
+    with pytest.raises(PriceChanged) as caught:
         await checkout.start_checkout(
             user,
             reservation.public_id,
-            checkout_input(seats[:2], shown),
+            checkout_input(seats[:2], Decimal("1"), key=None),
             gateways=gateways,
             config=CONFIG,
             now=NOW,
         )
+    assert caught.value.code == "price_changed"
+    assert caught.value.data == {
+        "quoted": "1",
+        "total": str(reservation.total_amount),
+        "currency": "INR",
+    }
     assert await Payment.all().count() == 0
     with pytest.raises(HoldExpired):
         await start(held, gateways, now=NOW + timedelta(minutes=15))
@@ -348,17 +427,17 @@ async def test_changed_price_and_expired_hold_are_refused(held, gateways):
 async def test_bad_passenger_details_name_the_field(held, gateways):
     user, reservation, seats = held
     quote = await checkout.quote(reservation)
-    data = checkout_input(seats[:2], quote.total, contact_email="nope", method="cash")
-    data.passengers[0] = PassengerInput(seats[0].id, "", "200", "robot")
+    data = checkout_input(seats[:2], quote.total, contact_email="nope", method=None)
+    data.passengers[0] = PassengerInput(seats[0].id, "", 200, None)
     with pytest.raises(ValidationFailed) as caught:
         await checkout.start_checkout(
             user, reservation.public_id, data, gateways=gateways, config=CONFIG, now=NOW
         )
     fields = set(caught.value.errors)
     assert {
-        f"passenger-{seats[0].id}-name",
-        f"passenger-{seats[0].id}-age",
-        f"passenger-{seats[0].id}-gender",
+        "passengers[0].name",
+        "passengers[0].age",
+        "passengers[0].gender",
         "contact_email",
         "method",
     } <= fields

@@ -37,8 +37,8 @@ def hold_request(schedule, seats, from_seq=0, to_seq=2):
 async def test_each_viewer_gets_the_changed_seat_with_its_own_status(broker, trip):
     schedule, seats = trip
     holder, other = await factories.make_user(), await factories.make_user()
-    mine = await live.watch_seats(broker, schedule.id, "0", "2", viewer_id=holder.id, since=None)
-    theirs = await live.watch_seats(broker, schedule.id, "", "", viewer_id=other.id, since=None)
+    mine = await live.watch_seats(broker, schedule.id, 0, 2, viewer_id=holder.id, since=None)
+    theirs = await live.watch_seats(broker, schedule.id, None, None, viewer_id=other.id, since=None)
     hold = await holds.hold_seats(holder, hold_request(schedule, seats[:1]), now=datetime.now(UTC))
     for watch, status in ((mine, SeatStatus.MINE), (theirs, SeatStatus.HELD)):
         update = await asyncio.wait_for(watch.next(heartbeat=5), 3)
@@ -53,7 +53,7 @@ async def test_each_viewer_gets_the_changed_seat_with_its_own_status(broker, tri
 async def test_a_hold_on_another_segment_changes_nothing_and_quiet_is_a_heartbeat(broker, trip):
     schedule, seats = trip
     user = await factories.make_user()
-    watch = await live.watch_seats(broker, schedule.id, "1", "2", viewer_id=None, since=None)
+    watch = await live.watch_seats(broker, schedule.id, 1, 2, viewer_id=None, since=None)
     await holds.hold_seats(user, hold_request(schedule, seats[:1], 0, 1), now=datetime.now(UTC))
     update = await asyncio.wait_for(watch.next(heartbeat=0.8), 3)
     assert (update.seats, update.available, update.reload) == ((), 8, False)

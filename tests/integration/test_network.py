@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from domain import fleet, holds, routes, trip_cancellation
-from domain.enums import BookingStatus, RefundStatus, ScheduleStatus
+from domain.enums import BookingStatus, BusKind, RefundStatus, ScheduleStatus
 from domain.errors import Conflict, ValidationFailed
 from domain.holds import HoldRequest
 from domain.models import (
@@ -25,6 +25,7 @@ from domain.models import (
 from domain.timetable import TimetableInput, create_timetable, set_seat_blocked
 from tests import factories
 from tests.integration.test_cancellations import CONFIG, buy
+from views.forms import stop_lines
 
 pytestmark = pytest.mark.usefixtures("db")
 IST = ZoneInfo("Asia/Kolkata")
@@ -35,11 +36,11 @@ def layout(**overrides):
     data = {
         "name": "Volvo 9600",
         "registration": "mh-14-xy-1",
-        "kind": "sleeper",
+        "kind": BusKind.SLEEPER,
         "is_ac": True,
-        "rows": "6",
-        "columns": "3",
-        "aisle_after": "1",
+        "rows": 6,
+        "columns": 3,
+        "aisle_after": 1,
     }
     return fleet.LayoutInput(**(data | overrides))
 
@@ -57,10 +58,10 @@ async def test_layout_editor_makes_a_two_deck_sleeper():
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"rows": "0"}, "rows"),
-        ({"columns": "9"}, "columns"),
-        ({"aisle_after": "3"}, "aisle_after"),
-        ({"kind": "boat"}, "kind"),
+        ({"rows": 0}, "rows"),
+        ({"rows": 21}, "rows"),
+        ({"columns": 9}, "columns"),
+        ({"aisle_after": 3}, "aisle_after"),
         ({"registration": " "}, "registration"),
     ],
 )
@@ -74,15 +75,17 @@ async def test_bad_layouts_are_refused(overrides, field):
 async def timetable(admin, route, bus, **overrides):
     first = (NOW + timedelta(days=2)).astimezone(IST).date()
     data = {
-        "route_id": str(route.id),
-        "bus_id": str(bus.id),
-        "departure_time": "06:00",
-        "first_day": first.isoformat(),
-        "last_day": (first + timedelta(days=13)).isoformat(),
-        "weekdays": ["0", "2", "4"],
-        "base_fare": "650",
+        "route_id": route.id,
+        "bus_id": bus.id,
+        "departure_time": time(6, 0),
+        "first_day": first,
+        "last_day": first + timedelta(days=13),
+        "weekdays": frozenset({0, 2, 4}),
+        "base_fare": Decimal("650"),
     }
-    return await create_timetable(admin, TimetableInput(**(data | overrides)), now=NOW, tz=IST)
+    return await create_timetable(
+        admin, TimetableInput(**(data | overrides)), now=NOW, tz=IST, currency="INR"
+    )
 
 
 async def test_recurring_timetable_in_one_go_with_seats():
@@ -99,23 +102,22 @@ async def test_recurring_timetable_in_one_go_with_seats():
 async def test_a_bus_cannot_be_on_two_trips_at_once():
     admin = await factories.make_user(admin=True)
     route, bus = await factories.make_route(), await factories.make_bus(rows=1)
-    await timetable(admin, route, bus, weekdays=["0"])
+    await timetable(admin, route, bus, weekdays=frozenset({0}))
     before = await Schedule.all().count()
     with pytest.raises(Conflict, match="already on another trip"):
-        await timetable(
-            admin, route, bus, departure_time="07:30", weekdays=[str(i) for i in range(7)]
-        )
+        await timetable(admin, route, bus, departure_time=time(7, 30), weekdays=frozenset(range(7)))
     assert await Schedule.all().count() == before  # nothing half-created
 
 
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"route_id": "x"}, "route_id"),
-        ({"departure_time": "25:00"}, "departure_time"),
-        ({"weekdays": []}, "weekdays"),
-        ({"base_fare": "-5"}, "base_fare"),
-        ({"last_day": "2020-01-01"}, "last_day"),
+        ({"route_id": 999_999}, "route_id"),
+        ({"bus_id": 999_999}, "bus_id"),
+        ({"weekdays": frozenset()}, "weekdays"),
+        ({"weekdays": frozenset({7})}, "weekdays"),
+        ({"base_fare": Decimal("-5")}, "base_fare"),
+        ({"last_day": date(2020, 1, 1)}, "last_day"),
     ],
 )
 async def test_bad_timetables_are_refused(overrides, field):
@@ -189,7 +191,7 @@ STOPS = "Mumbai | 0 | 0 | Dadar; Sion\nLonavala | 120 | 83 | Bus stand\nPune | 2
 
 async def test_create_and_edit_a_route():
     admin = await factories.make_user(admin=True)
-    route = await routes.save_route(admin, None, "mum-pun-2", "Express", STOPS, now=NOW)
+    route = await routes.save_route(admin, None, "mum-pun-2", "Express", stop_lines(STOPS), now=NOW)
     stops = (
         await factories.RouteStop.filter(route=route)
         .order_by("seq")
@@ -199,7 +201,7 @@ async def test_create_and_edit_a_route():
     assert [p.name for p in stops[0].points] == ["Dadar", "Sion"]
     assert route.code == "MUM-PUN-2"
     edited = STOPS.replace("Pune | 210 | 148", "Pune | 200 | 150").replace("Sion", "Chembur")
-    await routes.save_route(admin, route.id, "MUM-PUN-2", "Express", edited, now=NOW)
+    await routes.save_route(admin, route.id, "MUM-PUN-2", "Express", stop_lines(edited), now=NOW)
     first = await factories.RouteStop.get(route=route, seq=0).prefetch_related("points")
     assert sorted(p.name for p in first.points) == ["Chembur", "Dadar"]
 
@@ -217,7 +219,7 @@ async def test_create_and_edit_a_route():
 async def test_stops_out_of_order_or_malformed_are_refused(text, message):
     admin = await factories.make_user(admin=True)
     with pytest.raises(ValidationFailed, match=message):
-        await routes.save_route(admin, None, "BAD", "Bad", text, now=NOW)
+        await routes.save_route(admin, None, "BAD", "Bad", stop_lines(text), now=NOW)
     assert await factories.Route.all().count() == 0
 
 
@@ -232,7 +234,7 @@ async def test_a_route_with_bookings_keeps_its_stops(gateways, simulator):
             route.id,
             route.code,
             route.name,
-            "Mumbai | 0 | 0 | A\nPune | 210 | 148 | B",
+            stop_lines("Mumbai | 0 | 0 | A\nPune | 210 | 148 | B"),
             now=NOW,
         )
     assert await factories.RouteStop.filter(route=route).count() == 3
@@ -242,7 +244,7 @@ async def test_a_route_with_bookings_keeps_its_stops(gateways, simulator):
         route.id,
         route.code,
         route.name,
-        "Mumbai | 0 | 0 | New point\nLonavala | 125 | 83 | X\nPune | 215 | 148 | Y",
+        stop_lines("Mumbai | 0 | 0 | New point\nLonavala | 125 | 83 | X\nPune | 215 | 148 | Y"),
         now=NOW,
     )
     assert await factories.RouteStop.filter(route=route).count() == 3

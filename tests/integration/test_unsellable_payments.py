@@ -16,7 +16,14 @@ import pytest
 
 from domain import checkout, holds, operations, payment_outcomes
 from domain.checkout import CheckoutConfig, CheckoutInput, PassengerInput
-from domain.enums import PaymentStatus, ReservationStatus, ScheduleStatus, TicketStatus
+from domain.enums import (
+    Gender,
+    PaymentMethod,
+    PaymentStatus,
+    ReservationStatus,
+    ScheduleStatus,
+    TicketStatus,
+)
 from domain.errors import TripDeparted
 from domain.holds import HoldRequest
 from domain.models import (
@@ -126,11 +133,11 @@ async def test_checkout_on_a_cancelled_trip_is_refused_before_any_money_moves(ga
             user,
             reservation.public_id,
             CheckoutInput(
-                [PassengerInput(seats[0].id, "Asha", "30", "female")],
+                [PassengerInput(seats[0].id, "Asha", 30, Gender.FEMALE)],
                 "priya@example.com",
                 "+919876543210",
-                "upi",
-                str(quote.total),
+                PaymentMethod.UPI,
+                quote.total,
                 secrets.token_urlsafe(24),
             ),
             gateways=gateways,

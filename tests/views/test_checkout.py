@@ -11,7 +11,7 @@ import pytest
 from pypdf import PdfReader
 
 from domain import checkout, ticket_tokens
-from domain.models import Booking, EmailOutbox, Payment, Reservation, Ticket
+from domain.models import Booking, EmailOutbox, Payment, Reservation, Schedule, Ticket
 from tests import factories
 from views.services import services_of
 
@@ -157,6 +157,30 @@ async def test_declined_payment_lets_the_customer_try_again(auth, trip):
     html = await status_page.get_data(as_text=True)
     assert "did not go through" in html and "Try again" in html
     assert await Booking.all().count() == 0
+
+
+async def test_the_hold_page_total_is_what_the_gateway_charges_after_a_fare_edit(auth, trip):
+    seats = (await factories.schedule_seats(trip))[:2]
+    await auth.register()
+    reservation = await hold(auth, trip, seats)
+    path = f"/reservations/{reservation.public_id}"
+    page = await (await auth.client.get(path)).get_data(as_text=True)
+    assert "Pay ₹1,333" in page
+    await Schedule.filter(id=trip.id).update(base_fare=900)  # the operator raises the fare
+    again = await (await auth.client.get(path)).get_data(as_text=True)
+    assert "Pay ₹1,333" in again and 'name="quoted_total" value="1333.00"' in again
+    response = await post(auth, f"{path}/checkout", checkout_pairs(page, seats), page=path)
+    assert response.status_code == 303
+    gateway_page = await auth.client.get(response.headers["Location"])
+    assert "Pay ₹1,333" in await gateway_page.get_data(as_text=True)
+    payment = await Payment.get()
+    assert payment.amount == reservation.total_amount == 1333
+    # A form whose total the hold page never showed charges nothing.
+    forged = checkout_pairs(again, seats, quoted_total="1800")
+    response = await post(auth, f"{path}/checkout", forged, page=path)
+    assert response.status_code == 409
+    assert "The total of these seats is 1333.00 INR" in await response.get_data(as_text=True)
+    assert await Payment.all().count() == 1
 
 
 async def test_checkout_errors_keep_what_was_typed(auth, trip):
