@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 from domain import database, routes
 from domain.models import Route, User
+from views.forms import stop_lines
 
 
 async def main(url, route_id, admin_id, stops):
@@ -31,7 +32,7 @@ async def main(url, route_id, admin_id, stops):
         route = await Route.get(id=int(route_id))
         admin = await User.get(id=int(admin_id))
         await routes.save_route(
-            admin, route.id, route.code, route.name, stops, now=datetime.now(UTC)
+            admin, route.id, route.code, route.name, stop_lines(stops), now=datetime.now(UTC)
         )
     finally:
         await database.close()
