@@ -252,3 +252,29 @@ async def test_cancelling_a_trip_returns_at_once_and_the_trips_page_shows_its_pr
     other = await factories.make_trip(datetime.now(settings.tz) + timedelta(days=2), rows=1)
     missing = await admin.client.get(f"/admin/schedules/{other.id}/cancellation")
     assert missing.status_code == 404
+
+
+async def test_console_forms_show_parsing_and_domain_errors_next_to_their_inputs(admin):
+    from tests.views.test_checkout import post
+
+    bus = [("name", "Volvo"), ("registration", "MH-01-ZZ-1"), ("columns", "4")]
+    response = await post(
+        admin, "/admin/buses", [*bus, ("kind", "boat"), ("rows", "x"), ("aisle_after", "2")]
+    )
+    assert response.status_code == 422
+    html = await response.get_data(as_text=True)
+    assert "Choose seater or sleeper." in html  # parsed in the web layer
+    assert 'id="f-rows-error">Enter a whole number from 1 to 20.</p>' in html
+    response = await post(
+        admin, "/admin/buses", [*bus, ("kind", "seater"), ("rows", "10"), ("aisle_after", "4")]
+    )
+    assert response.status_code == 422  # the domain's rule between fields, on its input
+    html = await response.get_data(as_text=True)
+    assert 'id="f-aisle_after-error">The aisle must run between two columns of seats.' in html
+    stops = "Mumbai | 5 | 0\nPune | 210 | 148\nGoa | 100 | 9"
+    response = await post(admin, "/admin/routes", [("code", "MG"), ("stops", stops)])
+    assert response.status_code == 422  # the domain's stops[...] paths, by line
+    assert (
+        "Line 1: the first stop is the origin: 0 minutes and 0 km; line 3: must come later "
+        "and farther than Pune: stops are in travel order."
+    ) in await response.get_data(as_text=True)

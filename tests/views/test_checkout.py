@@ -202,6 +202,10 @@ async def test_checkout_errors_keep_what_was_typed(auth, trip):
     assert response.status_code == 422
     html = await response.get_data(as_text=True)
     assert "Enter an age between 1 and 120" in html and "10 to 15 digits" in html
+    # The domain's paths (passengers[1].age, contact_phone) land next to their inputs.
+    assert f'id="f-passenger-{seats[1].id}-age-error">Enter an age between 1 and 120.</p>' in html
+    assert 'id="f-contact_phone-error">Enter a phone number of 10 to 15 digits.</p>' in html
+    assert f'id="f-passenger-{seats[0].id}-age-error"' not in html
     assert 'value="Traveller 0"' in html  # nothing typed is lost
     assert await Payment.all().count() == 0
 
