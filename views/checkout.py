@@ -83,15 +83,11 @@ async def start_checkout(reservation_id: str) -> ResponseReturnValue:
     seat_ids = [h.schedule_seat.id for h in await holds.reservation_seats(current)]
     form = {key: value for key, value in posted.items() if key != CSRF_FIELD}
     p = forms.Parser(posted)
-    data = _checkout_input(p, seat_ids)
     try:
-        if data is None:  # a hidden field did not parse: the form is stale
-            p.check()
-        assert data is not None
         payment = await checkout.start_checkout(
             user,
             reservation_id,
-            data,
+            _checkout_input(p, seat_ids),
             gateways=services().gateways,
             config=services().checkout,
             now=services().now(),
@@ -119,12 +115,12 @@ def _input_names(seat_ids: list[int]) -> dict[str, str]:
     return names
 
 
-def _checkout_input(p: forms.Parser, seat_ids: list[int]) -> checkout.CheckoutInput | None:
+def _checkout_input(p: forms.Parser, seat_ids: list[int]) -> checkout.CheckoutInput:
     """The checkout form as typed values, each within its column. A passenger or contact
     value that does not parse reaches the domain as not given (None, or blank text), which
     the domain refuses too: the page shows every field's message at once, this parser's
     where it has one. The hidden fields (total, key) are the page's own: when one does not
-    parse the form is stale, and None is returned (`p.errors` says so)."""
+    parse the form is stale, and ValidationFailed says so above the form."""
     passengers = []
     for seat_id in seat_ids:
         prefix = f"passenger-{seat_id}"
@@ -146,7 +142,7 @@ def _checkout_input(p: forms.Parser, seat_ids: list[int]) -> checkout.CheckoutIn
     method = p.optional_choice("method", PaymentMethod, message="Choose how you want to pay.")
     if total is None or "idempotency_key" in p.errors:
         p.errors[""] = stale  # hidden fields: say it above the form
-        return None
+        raise ValidationFailed(dict(p.errors))
     return checkout.CheckoutInput(
         passengers=passengers,
         contact_email=email,
