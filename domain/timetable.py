@@ -15,6 +15,12 @@ from domain.enums import ScheduleStatus
 from domain.errors import Conflict, NotFound, ValidationFailed
 from domain.models import Bus, Route, RouteStop, Schedule, ScheduleSeat, User
 
+# The highest fare for a whole route. A hold's total (its seats' fares, each with the bus's
+# surcharge) and the booking and payment made from it are DECIMAL(12, 2): a fare near that
+# column's limit was accepted here and then every hold on the trip failed with a numeric
+# overflow. Ten million leaves room for hundreds of seats in one hold, in any currency.
+MAX_BASE_FARE = Decimal("10000000")
+
 
 @dataclass(frozen=True)
 class TimetableInput:
@@ -49,7 +55,7 @@ async def create_timetable(
     elif (last - first).days > 366:
         errors["last_day"] = "A timetable can cover at most a year."
     fare = data.base_fare
-    if not fare.is_finite() or fare <= 0:
+    if not fare.is_finite() or not 0 < fare <= MAX_BASE_FARE:
         errors["base_fare"] = "Enter the fare for the whole route, e.g. 650."
     weekdays = {d for d in data.weekdays if 0 <= d <= 6}
     if not weekdays or len(weekdays) != len(data.weekdays):

@@ -337,7 +337,10 @@ def _timetable_input(form: Any) -> timetable.TimetableInput:
     last = p.optional_date("last_day", today=today, message="Enter the dates as YYYY-MM-DD.")
     weekdays = p.int_list("weekdays", lo=0, hi=6, message="Choose days of the week.")
     fare = p.money(
-        "base_fare", lo=Decimal("0.01"), message="Enter the fare for the whole route, e.g. 650."
+        "base_fare",
+        lo=Decimal("0.01"),
+        hi=timetable.MAX_BASE_FARE,
+        message="Enter the fare for the whole route, e.g. 650 (at most 10,000,000).",
     )
     p.check()
     assert route_id is not None and bus_id is not None and departs is not None

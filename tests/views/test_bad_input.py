@@ -9,6 +9,7 @@ import html
 import json
 import time
 from datetime import datetime, timedelta
+from decimal import Decimal
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -245,6 +246,28 @@ async def test_a_timetable_in_9999_is_refused(admin, trip):
     )
     assert response.status_code == 422
     assert await counts() == before
+
+
+async def test_a_fare_whose_holds_would_overflow_the_money_column_is_refused(admin, auth, trip):
+    """A trip's fare times the seats of one hold (and the window surcharge) must still fit
+    DECIMAL(12, 2): a fare of 2147483648 was published, and holding six of its seats was
+    a 500 (numeric field overflow) instead of a hold."""
+    route, bus = await Route.first(), await Bus.first()
+    base = [("route_id", route.id), ("bus_id", bus.id), ("departure_time", "05:10")]
+    before = await counts()
+    for fare in ("2147483648", "9999999999.99", "10000000.01"):
+        pairs = [*base, ("first_day", "2027-03-01"), ("base_fare", fare), ("weekdays", "0")]
+        response = await admin_post(admin, "/admin/schedules", pairs)
+        assert response.status_code == 422, fare
+        assert "Enter the fare for the whole route" in await text(response)
+    assert await counts() == before
+    # The highest fare allowed still holds as many seats as one hold may take.
+    departure = (datetime.now(trip.departure_at.tzinfo) + timedelta(days=3)).replace(hour=9)
+    dear = await factories.make_trip(departure, route=route, base_fare=Decimal("10000000"))
+    seats = (await factories.schedule_seats(dear))[:6]
+    await auth.register()
+    reservation = await hold(auth, dear, seats)
+    assert reservation.total_amount > Decimal("60000000")
 
 
 # ---------------------------------------------------------------- strings beyond columns
