@@ -40,7 +40,7 @@ from domain.errors import (
     ValidationFailed,
 )
 from domain.formatting import Formatter
-from domain.inventory import load_trip
+from domain.inventory import Segment, StopView, Trip, load_trip
 from domain.models import Payment, Reservation, User
 from domain.payments.base import Gateway, GatewayError, PaymentInfo
 from domain.payments.registry import Gateways
@@ -382,3 +382,56 @@ async def _open_at_gateway(
     payment.updated_at = now
     await payment.save(update_fields=["gateway_reference", "checkout_url", "updated_at"])
     return payment
+
+
+# ------------------------------------------------------------------------- the hold screen
+
+
+@dataclass(frozen=True)
+class HoldView:
+    """The hold page's data: the hold, its trip and seats, what it costs, how long it lasts
+    and how it can be paid."""
+
+    reservation: Reservation
+    trip: Trip
+    segment: Segment
+    origin: StopView
+    destination: StopView
+    seats: list[holds.HeldSeat]
+    total: Decimal
+    currency: str
+    now: datetime  # the server's clock for the countdown
+    live: bool  # still held: `expires_at > now` (invariant 2)
+    owner: bool  # the viewer holds it (an admin may look, only the holder pays)
+    methods: tuple[PaymentMethod, ...]  # offered by the enabled gateways, in order
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.reservation.expires_at
+
+    @property
+    def can_pay(self) -> bool:
+        return self.live and self.owner
+
+
+async def hold_view(
+    viewer: User, reservation_ref: str, *, gateways: Gateways, now: datetime
+) -> HoldView:
+    """One hold as `viewer` sees it (its holder, or an admin); anyone else gets
+    ReservationNotFound."""
+    reservation = await holds.get_reservation(viewer, reservation_ref)
+    trip, current = await load_trip(reservation.schedule_id), await quote(reservation)
+    return HoldView(
+        reservation=reservation,
+        trip=trip,
+        segment=Segment(reservation.from_seq, reservation.to_seq),
+        origin=trip.stop(reservation.from_seq),
+        destination=trip.stop(reservation.to_seq),
+        seats=current.seats,
+        total=current.total,
+        currency=current.currency,
+        now=now,
+        live=reservation.status == ReservationStatus.ACTIVE and reservation.expires_at > now,
+        owner=reservation.user_id == viewer.id,
+        methods=tuple(gateways.methods),
+    )

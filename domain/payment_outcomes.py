@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -20,6 +21,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from domain import (
     audit,
     availability,
+    bookings,
     events,
     holds,
     locking,
@@ -28,7 +30,7 @@ from domain import (
     refunds,
     ticket_tokens,
 )
-from domain.checkout import CheckoutConfig
+from domain.checkout import CheckoutConfig, payment_info
 from domain.enums import (
     AllocationKind,
     BookingStatus,
@@ -37,7 +39,7 @@ from domain.enums import (
     ReservationStatus,
     ScheduleStatus,
 )
-from domain.errors import PaymentNotFound
+from domain.errors import NotFound, PaymentNotFound
 from domain.inventory import load_trip
 from domain.models import (
     Booking,
@@ -48,7 +50,7 @@ from domain.models import (
     SeatAllocation,
     User,
 )
-from domain.payments.base import GatewayEvent
+from domain.payments.base import ClientStep, GatewayEvent, ReturnKind, ReturnLinks
 from domain.payments.registry import Gateways
 from domain.tickets import issue_ticket
 
@@ -169,6 +171,62 @@ async def apply_return(
         await refunds.send_payment_refunds(payment.id, gateways=gateways, now=now)
         await payment.refresh_from_db()
     return payment
+
+
+@dataclass(frozen=True)
+class PaymentReturn:
+    """Where a payer's way back from a gateway leaves them."""
+
+    payment: Payment
+    booking: Booking | None  # the booking it paid for, once it has
+    client_step: ClientStep | None = None  # still to pay in the gateway's script on our page
+
+    @property
+    def booked(self) -> bool:
+        return self.payment.status == PaymentStatus.SUCCEEDED and self.booking is not None
+
+
+async def payment_return(
+    viewer: User | None,
+    payment_ref: str,
+    values: Mapping[str, str],
+    *,
+    links: Callable[[Payment], ReturnLinks],
+    gateways: Gateways,
+    config: CheckoutConfig,
+    now: datetime,
+) -> PaymentReturn:
+    """The payer's browser is back from the payment's gateway with `values` (a return's
+    query string or a gateway script's post): the gateway's adapter reads them
+    (`Gateway.read_return`) and a verified outcome is applied as a webhook's would be.
+
+    `viewer` is the signed-in payer (or an admin): someone else's payment is
+    PaymentNotFound. None is a post from the gateway's script, where only the signature
+    vouches: a verified outcome is applied, and no client step is handed out. `links` gives
+    our addresses for a client step (the caller's URLs for this payment)."""
+    if viewer is None:
+        payment = await bookings.payment_by_ref(payment_ref)
+    else:
+        payment = await bookings.get_payment(viewer, payment_ref)
+    try:
+        gateway = gateways.get(payment.gateway)
+    except NotFound:  # a gateway switched off since: its webhooks no longer count either
+        return PaymentReturn(payment, await bookings.booking_of(payment))
+    outcome = gateway.read_return(payment_info(payment), values, links=links(payment))
+    if outcome.kind is ReturnKind.CLIENT_STEP:
+        if viewer is not None and payment.status == PaymentStatus.PENDING:
+            if outcome.reference != payment.gateway_reference:
+                raise PaymentNotFound()  # the values name another checkout
+            return PaymentReturn(payment, None, outcome.client_step)
+    elif outcome.verified:
+        payment = await apply_return(
+            payment.public_id,
+            succeeded=outcome.kind is ReturnKind.SUCCEEDED,
+            gateways=gateways,
+            config=config,
+            now=now,
+        )
+    return PaymentReturn(payment, await bookings.booking_of(payment))
 
 
 async def _apply_outcome(

@@ -231,7 +231,7 @@ async def payment_return(payment_id: str) -> ResponseReturnValue:
         )
         return await render("pages/payments/razorpay.html", payment=payment, options=options)
     if payment.gateway == "simulator" and token:
-        outcome = simulator().read_return(payment_id, token)
+        outcome = simulator().read_return_token(payment_id, token)
         if outcome is not None:
             payment = await payment_outcomes.apply_return(
                 payment_id,

@@ -10,6 +10,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Protocol
 
 from domain.enums import PaymentMethod
@@ -90,6 +91,50 @@ class GatewayEvent:
             raise ValueError("NUL in the notification")  # PostgreSQL text and jsonb refuse it
 
 
+class ReturnKind(StrEnum):
+    """What a payer's way back from a gateway (a browser return or a client-side checkout's
+    post) says, once the adapter has checked it."""
+
+    SUCCEEDED = "succeeded"  # verified: the money is in
+    FAILED = "failed"  # verified: the payer declined
+    NONE = "none"  # nothing verifiable (the webhook decides)
+    CLIENT_STEP = "client_step"  # the payer still has to pay in a gateway script on our page
+
+
+@dataclass(frozen=True)
+class ReturnLinks:
+    """Our addresses a client-side checkout needs."""
+
+    callback_url: str  # where the gateway's script posts its result (read_return again)
+    cancel_url: str  # back to the hold
+
+
+@dataclass(frozen=True)
+class ClientStep:
+    """A checkout that runs in the gateway's script on our own page (Razorpay Checkout):
+    what the page loads, the options it hands the script, and the sources the page's
+    Content-Security-Policy must allow for it (directive name with underscores -> sources)."""
+
+    gateway: str  # names the page that runs it
+    script_url: str
+    options: dict[str, Any]
+    csp: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReturnOutcome:
+    kind: ReturnKind
+    reference: str = ""  # the gateway's id the return names, when it names one
+    client_step: ClientStep | None = None
+
+    @property
+    def verified(self) -> bool:
+        return self.kind in {ReturnKind.SUCCEEDED, ReturnKind.FAILED}
+
+
+NOTHING_VERIFIED = ReturnOutcome(ReturnKind.NONE)
+
+
 class Gateway(Protocol):
     name: str
     methods: frozenset[PaymentMethod]
@@ -103,6 +148,15 @@ class Gateway(Protocol):
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> GatewayEvent | None:
         """Verify and parse a webhook. Raise InvalidSignature when it does not verify;
         return None for event types that do not concern a payment's outcome."""
+        ...
+
+    def read_return(
+        self, payment: PaymentInfo, values: Mapping[str, str], *, links: ReturnLinks
+    ) -> ReturnOutcome:
+        """Read the query or form values the payer's browser brought back for `payment`
+        (a return from the gateway's page, or the post of its script on ours): a verified
+        success or failure, nothing verifiable, or the client-side step still to run.
+        Never raises for values it does not understand: those are NOTHING_VERIFIED."""
         ...
 
     async def refund(

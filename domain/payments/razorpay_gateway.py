@@ -34,11 +34,16 @@ import requests
 from domain.enums import PaymentMethod
 from domain.payments.base import (
     MALFORMED,
+    NOTHING_VERIFIED,
     CheckoutStart,
+    ClientStep,
     GatewayError,
     GatewayEvent,
     InvalidSignature,
     PaymentInfo,
+    ReturnKind,
+    ReturnLinks,
+    ReturnOutcome,
 )
 from domain.payments.gateway_util import (
     from_minor_units,
@@ -51,6 +56,18 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SUCCEEDED_EVENTS = frozenset({"payment.captured", "order.paid"})
+
+CHECKOUT_ORIGIN = "https://checkout.razorpay.com"
+CHECKOUT_SCRIPT = f"{CHECKOUT_ORIGIN}/v1/checkout.js"
+# Razorpay Checkout on our page: their script from their CDN, their payment frame and the
+# calls and styles it makes, on that page only (the view widens its CSP with these).
+CHECKOUT_CSP: dict[str, tuple[str, ...]] = {
+    "script_src": (CHECKOUT_ORIGIN,),
+    "frame_src": ("https://api.razorpay.com", CHECKOUT_ORIGIN),
+    "connect_src": ("https://api.razorpay.com", "https://lumberjack.razorpay.com"),
+    "img_src": ("https://cdn.razorpay.com",),
+    "style_src": ("'unsafe-inline'",),
+}
 FAILED_EVENTS = frozenset({"payment.failed"})
 
 # What the SDK raises: its own errors for an error answer, requests' for the network, and
@@ -184,6 +201,40 @@ class RazorpayGateway:
             )
         except (razorpay.errors.SignatureVerificationError, TypeError):
             return False
+
+    # -- the way back -----------------------------------------------------------------------
+
+    def read_return(
+        self, payment: PaymentInfo, values: Mapping[str, str], *, links: ReturnLinks
+    ) -> ReturnOutcome:
+        """Two ways back here. From `start_checkout` the browser arrives with `order_id`:
+        Razorpay Checkout still has to run on our page (a client step, with its options).
+        Checkout then posts `razorpay_payment_id` and `razorpay_signature` to the callback:
+        a good signature for this payment's order is a verified success. Anything else
+        (Checkout's `error[...]` fields, a forged post) is left to the webhook."""
+        payment_id = values.get("razorpay_payment_id", "")
+        signature = values.get("razorpay_signature", "")
+        if payment_id or signature:
+            order_id = payment.gateway_reference or ""
+            if order_id and self.verify_payment_signature(order_id, payment_id, signature):
+                return ReturnOutcome(ReturnKind.SUCCEEDED, reference=order_id)
+            return NOTHING_VERIFIED
+        order_id = values.get("order_id", "")
+        if not order_id:
+            return NOTHING_VERIFIED
+        options = self.checkout_options(
+            payment, order_id, callback_url=links.callback_url, cancel_url=links.cancel_url
+        )
+        return ReturnOutcome(
+            ReturnKind.CLIENT_STEP,
+            reference=order_id,
+            client_step=ClientStep(
+                gateway=self.name,
+                script_url=CHECKOUT_SCRIPT,
+                options=options,
+                csp=CHECKOUT_CSP,
+            ),
+        )
 
     # -- webhooks -------------------------------------------------------------------------
 

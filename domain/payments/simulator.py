@@ -20,11 +20,15 @@ from typing import Any
 from domain.enums import PaymentMethod
 from domain.payments.base import (
     MALFORMED,
+    NOTHING_VERIFIED,
     CheckoutStart,
     GatewayError,
     GatewayEvent,
     InvalidSignature,
     PaymentInfo,
+    ReturnKind,
+    ReturnLinks,
+    ReturnOutcome,
 )
 
 SIGNATURE_HEADER = "X-Simulator-Signature"
@@ -123,13 +127,28 @@ class SimulatorGateway:
         message = f"return:{payment_ref}:{'ok' if succeeded else 'declined'}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
-    def read_return(self, payment_ref: str, token: str) -> bool | None:
+    def read_return_token(self, payment_ref: str, token: str) -> bool | None:
         """True (approved), False (declined) or None (not a token we signed)."""
         for succeeded in (True, False):
             expected = self.return_token(payment_ref, succeeded=succeeded)
             if hmac.compare_digest(expected.encode(), token.encode()):
                 return succeeded
         return None
+
+    def return_values(self, payment_ref: str, *, succeeded: bool) -> dict[str, str]:
+        """The query string of the browser's way back from the simulator's page."""
+        return {"sig": self.return_token(payment_ref, succeeded=succeeded)}
+
+    def read_return(
+        self, payment: PaymentInfo, values: Mapping[str, str], *, links: ReturnLinks
+    ) -> ReturnOutcome:
+        """The simulator's page sends the browser back with `sig`, signed for the payment's
+        public id and its outcome."""
+        token = values.get("sig", "")
+        outcome = self.read_return_token(payment.public_id, token) if token else None
+        if outcome is None:
+            return NOTHING_VERIFIED
+        return ReturnOutcome(ReturnKind.SUCCEEDED if outcome else ReturnKind.FAILED)
 
     async def refund(
         self, payment: PaymentInfo, amount: Decimal, *, idempotency_key: str, reason: str

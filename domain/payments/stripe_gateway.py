@@ -26,11 +26,14 @@ import stripe
 from domain.enums import PaymentMethod
 from domain.payments.base import (
     MALFORMED,
+    NOTHING_VERIFIED,
     CheckoutStart,
     GatewayError,
     GatewayEvent,
     InvalidSignature,
     PaymentInfo,
+    ReturnLinks,
+    ReturnOutcome,
 )
 from domain.payments.gateway_util import (
     from_minor_units,
@@ -202,6 +205,15 @@ class StripeGateway:
             failure_reason=reason,
             payload={"payment_intent": payment_intent, "session": session},
         )
+
+    # -- the way back -----------------------------------------------------------------------
+
+    def read_return(
+        self, payment: PaymentInfo, values: Mapping[str, str], *, links: ReturnLinks
+    ) -> ReturnOutcome:
+        """Stripe's return carries only the session id (`session_id`), which proves
+        nothing: the signed webhook applies the outcome."""
+        return NOTHING_VERIFIED
 
     # -- refunds --------------------------------------------------------------------------
 
