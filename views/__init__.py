@@ -23,6 +23,7 @@ def register_views(app: Quart) -> None:
         holds,
         live,
         pages,
+        simulator,
         trips,
     )
 
@@ -43,6 +44,7 @@ def register_views(app: Quart) -> None:
     app.register_blueprint(holds.blueprint)
     app.register_blueprint(live.blueprint)
     app.register_blueprint(checkout.blueprint)
+    app.register_blueprint(simulator.blueprint)
     app.register_blueprint(bookings.blueprint)
     app.register_blueprint(cancellations.blueprint)
     app.register_blueprint(admin.blueprint)

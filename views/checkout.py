@@ -8,11 +8,11 @@ import secrets
 from quart import Blueprint, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
-from domain import bookings, checkout, holds, inventory, payment_outcomes
+from domain import bookings, checkout, holds, payment_outcomes
 from domain.enums import Gender, PaymentMethod, PaymentStatus
-from domain.errors import Conflict, PaymentNotFound, ReservationNotFound, ValidationFailed
-from domain.payments.base import GatewayError, InvalidSignature
-from domain.payments.simulator import SimulatorGateway
+from domain.errors import Conflict, ReservationNotFound, ValidationFailed
+from domain.models import Payment
+from domain.payments.base import GatewayError, InvalidSignature, ReturnLinks
 from views import auth, forms
 from views.csrf import CSRF_FIELD, csrf_exempt
 from views.rendering import render
@@ -21,7 +21,6 @@ from views.services import services
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("checkout", __name__)
-RAZORPAY_CHECKOUT = "https://checkout.razorpay.com"
 
 METHOD_LABELS = {
     PaymentMethod.UPI: "UPI",
@@ -42,10 +41,8 @@ async def render_hold(
 ) -> ResponseReturnValue:
     """The hold page: countdown, seats, and the checkout form (kept as typed on errors)."""
     user = auth.require_user()
-    reservation = await holds.get_reservation(user, reservation_id)
-    trip = await inventory.load_trip(reservation.schedule_id)
-    current = await checkout.quote(reservation)
-    now = services().now()
+    svc = services()
+    view = await checkout.hold_view(user, reservation_id, gateways=svc.gateways, now=svc.now())
     form = form or {
         "contact_email": user.email,
         "contact_phone": user.phone_number,
@@ -56,19 +53,20 @@ async def render_hold(
     return await render(
         "pages/reservations/detail.html",
         status=status,
-        reservation=reservation,
-        trip=trip,
-        segment=inventory.Segment(reservation.from_seq, reservation.to_seq),
-        seats=current.seats,
-        total=current.total,
-        server_now=now,
-        live=reservation.status == "active" and reservation.expires_at > now,
+        view=view,
+        reservation=view.reservation,
+        trip=view.trip,
+        segment=view.segment,
+        seats=view.seats,
+        total=view.total,
+        server_now=view.now,
+        live=view.live,
         cancelled=cancelled,
         form=form,
         errors=errors or {},
         error=error,
-        methods=[(m, METHOD_LABELS[m]) for m in services().gateways.methods],
-        owner=reservation.user_id == user.id,
+        methods=[(m, METHOD_LABELS[m]) for m in view.methods],
+        owner=view.owner,
     )
 
 
@@ -153,118 +151,66 @@ def _checkout_input(p: forms.Parser, seat_ids: list[int]) -> checkout.CheckoutIn
     )
 
 
-# ------------------------------------------------------------------------- the simulator
+# ------------------------------------------------------------------------- the way back
 
 
-def simulator() -> SimulatorGateway:
-    gateway = services().gateways.get("simulator")
-    assert isinstance(gateway, SimulatorGateway)
-    return gateway
-
-
-@blueprint.route("/payments/simulator/<payment_id>", methods=["GET", "POST"])
-@auth.login_required
-async def simulator_checkout(payment_id: str) -> ResponseReturnValue:
-    """The simulator's hosted checkout page, where the payer approves or declines."""
-    user = auth.require_user()
-    payment = await bookings.get_payment(user, payment_id)
-    if payment.gateway != "simulator":
-        raise PaymentNotFound()
-    if request.method == "GET" or payment.status != PaymentStatus.PENDING:
-        return await render(
-            "pages/payments/simulator.html",
-            payment=payment,
-            method=METHOD_LABELS[PaymentMethod(payment.method)],
-        )
-    posted = await request.form
-    succeeded = posted.get("outcome") == "approve"
-    gateway = simulator()
-    headers, body = gateway.webhook(checkout.payment_info(payment), succeeded=succeeded)
-    # Like a real gateway: the signed notification goes to the webhook endpoint, and the
-    # browser is sent back with its own signed return. Whichever lands first applies it.
-    try:
-        await payment_outcomes.receive_webhook(
-            "simulator",
-            headers,
-            body,
-            gateways=services().gateways,
-            config=services().checkout,
-            now=services().now(),
-        )
-    except Exception:
-        log.exception("simulator: webhook delivery failed for payment %s", payment_id)
-    token = gateway.return_token(payment_id, succeeded=succeeded)
-    return redirect(url_for("checkout.payment_return", payment_id=payment_id, sig=token), 303)
+def _return_links(payment: Payment) -> ReturnLinks:
+    return ReturnLinks(
+        callback_url=url_for(
+            "checkout.payment_callback", payment_id=payment.public_id, _external=True
+        ),
+        cancel_url=url_for(
+            "holds.show_hold",
+            reservation_id=payment.reservation.public_id if payment.reservation else "",
+            _external=True,
+        ),
+    )
 
 
 @blueprint.get("/payments/<payment_id>/return")
 @auth.login_required
 async def payment_return(payment_id: str) -> ResponseReturnValue:
-    user = auth.require_user()
-    payment = await bookings.get_payment(user, payment_id)
-    token = request.args.get("sig", "")
-    order_id = request.args.get("order_id", "")
-    if payment.gateway == "razorpay" and order_id and payment.status == PaymentStatus.PENDING:
-        if order_id != payment.gateway_reference:
-            raise PaymentNotFound()
-        gateway = services().gateways.get("razorpay")
-        options = gateway.checkout_options(  # type: ignore[attr-defined]
-            checkout.payment_info(payment),
-            order_id,
-            callback_url=url_for(
-                "checkout.razorpay_callback", payment_id=payment_id, _external=True
-            ),
-            cancel_url=url_for(
-                "holds.show_hold",
-                reservation_id=payment.reservation.public_id if payment.reservation else "",
-                _external=True,
-            ),
+    """The payer's browser back from the gateway: its adapter reads the query string."""
+    svc = services()
+    back = await payment_outcomes.payment_return(
+        auth.require_user(),
+        payment_id,
+        request.args,
+        links=_return_links,
+        gateways=svc.gateways,
+        config=svc.checkout,
+        now=svc.now(),
+    )
+    if back.client_step is not None:
+        # The gateway's script runs on our page: its sources join this page's CSP only
+        # (views/security.py), and the page is the gateway's own template.
+        allow_in_csp(**back.client_step.csp)
+        return await render(
+            f"pages/payments/{back.client_step.gateway}.html",
+            payment=back.payment,
+            step=back.client_step,
+            options=back.client_step.options,
         )
-        # Razorpay Checkout: their script from their CDN, their payment frame and the
-        # calls and styles it makes, on this page only (views/security.py).
-        allow_in_csp(
-            script_src=(RAZORPAY_CHECKOUT,),
-            frame_src=("https://api.razorpay.com", RAZORPAY_CHECKOUT),
-            connect_src=("https://api.razorpay.com", "https://lumberjack.razorpay.com"),
-            img_src=("https://cdn.razorpay.com",),
-            style_src=("'unsafe-inline'",),
-        )
-        return await render("pages/payments/razorpay.html", payment=payment, options=options)
-    if payment.gateway == "simulator" and token:
-        outcome = simulator().read_return_token(payment_id, token)
-        if outcome is not None:
-            payment = await payment_outcomes.apply_return(
-                payment_id,
-                succeeded=outcome,
-                gateways=services().gateways,
-                config=services().checkout,
-                now=services().now(),
-            )
-    booking = await bookings.booking_of(payment)
-    if payment.status == PaymentStatus.SUCCEEDED and booking is not None:
-        return redirect(url_for("bookings.show_booking", reference=booking.reference), 303)
+    if back.booked and back.booking is not None:
+        return redirect(url_for("bookings.show_booking", reference=back.booking.reference), 303)
     return redirect(url_for("checkout.show_payment", payment_id=payment_id), 303)
 
 
-@blueprint.post("/payments/<payment_id>/razorpay")
-@csrf_exempt  # posted by Razorpay's checkout page; the payment signature is the proof
-async def razorpay_callback(payment_id: str) -> ResponseReturnValue:
-    posted = await request.form
-    payment = await bookings.payment_by_ref(payment_id)
-    gateway = services().gateways.get("razorpay")
-    signature_ok = payment.gateway == "razorpay" and gateway.verify_payment_signature(  # type: ignore[attr-defined]
-        payment.gateway_reference or "",
-        posted.get("razorpay_payment_id", ""),
-        posted.get("razorpay_signature", ""),
+@blueprint.post("/payments/<payment_id>/callback")
+@csrf_exempt  # posted by the gateway's script on our page; its signature is the proof
+async def payment_callback(payment_id: str) -> ResponseReturnValue:
+    """A client-side checkout's result, posted by the gateway's script: the same way back
+    as a return, with nobody signed in (only a verified outcome is applied)."""
+    svc = services()
+    await payment_outcomes.payment_return(
+        None,
+        payment_id,
+        await request.form,
+        links=_return_links,
+        gateways=svc.gateways,
+        config=svc.checkout,
+        now=svc.now(),
     )
-    if signature_ok:
-        await payment_outcomes.apply_return(
-            payment_id,
-            succeeded=True,
-            gateways=services().gateways,
-            config=services().checkout,
-            now=services().now(),
-        )
     return redirect(url_for("checkout.show_payment", payment_id=payment_id), 303)
 
 

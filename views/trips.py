@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +9,7 @@ from quart import Blueprint, request
 from quart.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
-from domain import catalogue, inventory
+from domain import catalogue, trip_views
 from domain.catalogue import SearchFilters, SortKey, TimeWindow
 from domain.enums import BusKind
 from domain.errors import ValidationFailed
@@ -124,6 +123,18 @@ class Selection:
         )
 
 
+def segment_stops(
+    from_raw: str | None, to_raw: str | None
+) -> tuple[int | None, int | None, dict[str, str]]:
+    """The stop numbers of `forms.segment_stops`, or None and what was wrong with them: the
+    trip page still shows the trip next to those errors."""
+    try:
+        from_seq, to_seq = forms.segment_stops(from_raw, to_raw)
+    except ValidationFailed as exc:
+        return None, None, exc.errors
+    return from_seq, to_seq, {}
+
+
 async def render_trip(
     schedule_id: int,
     from_raw: str | None,
@@ -134,42 +145,42 @@ async def render_trip(
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> ResponseReturnValue:
-    """The trip page, optionally with the passenger's selection and a message. The trip,
-    the signed-in user (when not loaded yet) and the seats are read at the same time: the
-    page answers a hold refused with 409, where every millisecond is someone waiting."""
-    trip, user, states = await asyncio.gather(
-        inventory.load_trip(schedule_id),
-        auth.current_viewer(),
-        inventory.seat_states(schedule_id),
+    """The trip page, optionally with the passenger's selection and a message. The user is
+    still loading when the domain reads the trip and its seats (`trip_view` waits for it
+    alongside them): the page answers a hold refused with 409, where every millisecond is
+    someone waiting."""
+    svc = services()
+    from_seq, to_seq, problems = segment_stops(from_raw, to_raw)
+    view = await trip_views.trip_view(
+        schedule_id,
+        from_seq,
+        to_seq,
+        viewer=auth.current_viewer(),
+        now=svc.now(),
+        problems=problems,
     )
-    try:
-        segment = inventory.check_segment(trip, *forms.segment_stops(from_raw, to_raw))
-    except ValidationFailed as exc:
+    if view.segment is None:
         return await render(
             "pages/schedules/detail.html",
-            status=exc.status,
-            trip=trip,
+            status=ValidationFailed.status,
+            trip=view.trip,
             segment=None,
             seat_map=None,
-            errors=exc.errors,
+            errors=view.errors,
             selection=selection,
         )
-    now = services().now()
-    seat_map = await inventory.seat_map(
-        trip, segment, viewer_id=user.id if user else None, now=now, states=states
-    )
     return await render(
         "pages/schedules/detail.html",
         status=status,
-        trip=trip,
-        segment=segment,
-        seat_map=seat_map,
+        view=view,
+        trip=view.trip,
+        segment=view.segment,
+        seat_map=view.seat_map,
         errors=errors or {},
         error=error,
         selection=selection,
-        rendered_at=int(now.timestamp() * 1000),
-        departed=trip.stop(segment.from_seq).arrives_at <= now,
-        max_seats=services().hold_policy.max_seats,
+        rendered_at=int(view.now.timestamp() * 1000),
+        max_seats=svc.hold_policy.max_seats,
     )
 
 
@@ -185,12 +196,17 @@ async def show_schedule(schedule_id: int) -> ResponseReturnValue:
 
 @blueprint.get("/schedules/<int:schedule_id>/seats")
 async def show_seat_map(schedule_id: int) -> ResponseReturnValue:
-    trip = await inventory.load_trip(schedule_id)
-    segment = inventory.check_segment(
-        trip, *forms.segment_stops(request.args.get("from"), request.args.get("to"))
+    from_seq, to_seq, problems = segment_stops(request.args.get("from"), request.args.get("to"))
+    view = await trip_views.trip_view(
+        schedule_id,
+        from_seq,
+        to_seq,
+        viewer=auth.viewer(),
+        now=services().now(),
+        problems=problems,
     )
-    user = auth.viewer()
-    seat_map = await inventory.seat_map(
-        trip, segment, viewer_id=user.id if user else None, now=services().now()
+    if view.segment is None:
+        raise ValidationFailed(dict(view.errors))
+    return await render(
+        "partials/_seat_map.html", trip=view.trip, segment=view.segment, seat_map=view.seat_map
     )
-    return await render("partials/_seat_map.html", trip=trip, segment=segment, seat_map=seat_map)

@@ -77,7 +77,7 @@ EXEMPT = {
     "/users/login": "POST: open to everyone (test_accounts.py)",
     "/users/logout": "POST: logs out whoever is logged in (test_accounts.py)",
     "/payments/webhook/<gateway>": "POST: for gateways; signed, no session (test_checkout.py)",
-    "/payments/<payment_id>/razorpay": "POST: from Razorpay, signed (gateway tests)",
+    "/payments/<payment_id>/callback": "POST: from a gateway's script, signed (test_screens.py)",
 }
 
 
