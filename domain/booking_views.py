@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
-from typing import Protocol
 
 from domain import bookings, ticket_documents, ticket_tokens, tickets
 from domain.checkout import CheckoutConfig
@@ -87,14 +85,6 @@ async def ticket_view(
 # ------------------------------------------------------------------------- the document
 
 
-class TextFormats(Protocol):
-    """How times and amounts are written (domain/formatting.py's Formatter)."""
-
-    def datetime(self, value: datetime) -> str: ...
-
-    def money(self, value: Decimal | int, currency: str | None = None) -> str: ...
-
-
 @dataclass(frozen=True)
 class TicketPassenger:
     name: str
@@ -136,16 +126,16 @@ async def ticket_document(
     number: str,
     *,
     token: str | None,
-    secret: str,
-    formats: TextFormats,
+    config: CheckoutConfig,
     now: datetime,
 ) -> TicketDocument:
     """The ticket `number` as a document, for its owner (or an admin) when `token` is None,
     or for anyone holding the signed download link `token`. Raises TicketLinkExpired,
     TicketLinkInvalid (no token and nobody signed in, or a token for another ticket) or
-    TicketNotFound."""
+    TicketNotFound. Times and amounts are written with `config.formatter`, as on the
+    pages."""
     if token:
-        check = ticket_tokens.read_download_token(secret, token, now=now)
+        check = ticket_tokens.read_download_token(config.secret, token, now=now)
         if check.status == "expired" and check.ticket_number == number.upper():
             raise TicketLinkExpired()
         if check.status != "valid" or check.ticket_number != number.upper():
@@ -159,6 +149,7 @@ async def ticket_document(
     trip = await load_trip(booking.schedule_id)
     origin, destination = trip.stop(booking.from_seq), trip.stop(booking.to_seq)
     bus = trip.schedule.bus
+    formats = config.formatter
     return TicketDocument(
         ticket_number=ticket.number,
         booking_reference=booking.reference,

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -21,6 +22,7 @@ from domain.errors import (
     TicketLinkExpired,
     TicketLinkInvalid,
 )
+from domain.formatting import Formatter
 from domain.models import Booking, Payment, Reservation, StopPoint
 from domain.payments.base import PaymentInfo, ReturnKind, ReturnLinks
 from domain.payments.razorpay_gateway import RazorpayGateway
@@ -31,19 +33,11 @@ from tests import factories
 
 pytestmark = pytest.mark.usefixtures("db")
 NOW = datetime.now(UTC).replace(microsecond=0)
-CONFIG = CheckoutConfig(secret="s" * 40, public_base_url="http://testserver")
+# Times in a zone other than the default, so the test sees the document uses this one.
+FORMATS = Formatter(ZoneInfo("America/New_York"), "INR")
+CONFIG = CheckoutConfig(secret="s" * 40, public_base_url="http://testserver", formatter=FORMATS)
 RZP_SECRET = "rzp_secret_screens"
 LINKS = ReturnLinks(callback_url="http://testserver/cb", cancel_url="http://testserver/back")
-
-
-class Formats:
-    """A stand-in for the page formats: visible, so the test sees they were applied."""
-
-    def datetime(self, value: datetime) -> str:
-        return f"<{value.isoformat()}>"
-
-    def money(self, value: Decimal | int, currency: str | None = None) -> str:
-        return f"{currency} {value}"
 
 
 @pytest.fixture
@@ -214,7 +208,7 @@ async def test_ticket_document_is_the_text_the_pdf_prints(simulator, gateways):
     assert view.ticket is not None
     number = view.ticket.number
     document = await booking_views.ticket_document(
-        paying.user, number.lower(), token=None, secret=CONFIG.secret, formats=Formats(), now=NOW
+        paying.user, number.lower(), token=None, config=CONFIG, now=NOW
     )
     assert document.ticket_number == number and document.booking_reference == booking.reference
     assert document.filename == f"busbook-{number}.pdf"
@@ -222,40 +216,35 @@ async def test_ticket_document_is_the_text_the_pdf_prints(simulator, gateways):
     assert document.route_name == view.trip.schedule.route.name
     assert document.origin_city == view.origin.city
     assert document.boarding_point == view.origin.city  # no point chosen: the city
-    assert document.departs_at_text == f"<{view.origin.arrives_at.isoformat()}>"
-    assert document.arrives_at_text == f"<{view.destination.arrives_at.isoformat()}>"
+    assert document.departs_at_text == FORMATS.datetime(view.origin.arrives_at)
+    assert document.arrives_at_text == FORMATS.datetime(view.destination.arrives_at)
+    assert document.departs_at_text != Formatter.default().datetime(view.origin.arrives_at)
     assert [(p.name, p.age, p.gender) for p in document.passengers] == [
         ("Passenger 0", 34, "Female"),
         ("Passenger 1", 34, "Female"),
     ]
-    assert document.total_text == f"INR {booking.total_amount}"
+    assert document.total_text == FORMATS.money(booking.total_amount, "INR")
+    assert document.total_text.startswith("₹")
     assert document.qr_svg.startswith("<svg")
-    assert document.issued_at_text == f"<{view.ticket.issued_at.isoformat()}>"
+    assert document.issued_at_text == FORMATS.datetime(view.ticket.issued_at)
 
     # With the signed link nobody needs to be signed in; a link for another ticket, an
     # expired one, or neither a link nor a login is refused.
     token = ticket_tokens.download_token(CONFIG.secret, number, expires_at=NOW + timedelta(1))
-    linked = await booking_views.ticket_document(
-        None, number, token=token, secret=CONFIG.secret, formats=Formats(), now=NOW
-    )
+    linked = await booking_views.ticket_document(None, number, token=token, config=CONFIG, now=NOW)
     assert linked == document
     with pytest.raises(TicketLinkExpired):
         await booking_views.ticket_document(
             None,
             number,
             token=token,
-            secret=CONFIG.secret,
-            formats=Formats(),
+            config=CONFIG,
             now=NOW + timedelta(2),
         )
     with pytest.raises(TicketLinkInvalid):
-        await booking_views.ticket_document(
-            None, "TK-OTHER", token=token, secret=CONFIG.secret, formats=Formats(), now=NOW
-        )
+        await booking_views.ticket_document(None, "TK-OTHER", token=token, config=CONFIG, now=NOW)
     with pytest.raises(TicketLinkInvalid):
-        await booking_views.ticket_document(
-            None, number, token=None, secret=CONFIG.secret, formats=Formats(), now=NOW
-        )
+        await booking_views.ticket_document(None, number, token=None, config=CONFIG, now=NOW)
 
 
 # -- the payment return ------------------------------------------------------------------
