@@ -15,15 +15,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TypeVar
 
 import asyncpg
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from domain.errors import RecordBusy
 
 LOCK_WAIT = timedelta(seconds=2)
+M = TypeVar("M", bound=Model)
 
 
 def is_lock_error(exc: BaseException) -> bool:
@@ -59,3 +63,27 @@ async def transaction(wait: timedelta = LOCK_WAIT) -> AsyncIterator[BaseDBAsyncC
         if is_lock_error(exc):
             raise RecordBusy() from exc
         raise
+
+
+async def claim(
+    query: QuerySet[M], *, due_field: str, lease_until: datetime, batch: int
+) -> list[M]:
+    """Take up to `batch` due rows of `query` for this process: rows another process holds
+    are skipped, never waited for, and pushing `due_field` to `lease_until` keeps them from
+    being due for anyone else until the lease runs out (the work is then done outside any
+    transaction, and settled or given up on by the caller)."""
+    async with in_transaction() as conn:
+        rows = (
+            await query.order_by(due_field, "id")
+            .limit(batch)
+            .select_for_update(skip_locked=True)
+            .using_db(conn)
+        )
+        if rows:
+            model = type(rows[0])
+            await (
+                model.filter(id__in=[row.pk for row in rows])
+                .using_db(conn)
+                .update(**{due_field: lease_until})
+            )
+    return list(rows)

@@ -32,7 +32,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from domain import audit, locking, public_ids
 from domain.checkout import payment_info
@@ -196,20 +195,9 @@ async def _claim(
         query = query.filter(id=refund_id)
     if payment_id is not None:
         query = query.filter(payment_id=payment_id)
-    async with in_transaction() as conn:
-        rows = (
-            await query.order_by("next_attempt_at", "id")
-            .limit(batch)
-            .select_for_update(skip_locked=True)
-            .using_db(conn)
-        )
-        if rows:
-            await (
-                Refund.filter(id__in=[r.id for r in rows])
-                .using_db(conn)
-                .update(next_attempt_at=now + REFUND_LEASE)
-            )
-    return list(rows)
+    return await locking.claim(
+        query, due_field="next_attempt_at", lease_until=now + REFUND_LEASE, batch=batch
+    )
 
 
 async def _attempt(refund: Refund, *, gateways: Gateways, now: datetime) -> Refund:

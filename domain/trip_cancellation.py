@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from domain import audit, cancellations, database, holds, locking
@@ -87,14 +88,7 @@ async def cancel_trip(
                 raise Conflict("This trip has already left and cannot be cancelled.")
             schedule.status = ScheduleStatus.CANCELLED
             await schedule.save(update_fields=["status"], using_db=conn)
-            await TripCancellation.create(
-                schedule=schedule,
-                actor=admin,
-                reason=reason[:255],
-                requested_at=now,
-                next_pass_at=now,
-                using_db=conn,
-            )
+            await _start_passes(schedule, admin, reason, now, conn)
             await audit.record(
                 "schedule.cancelled",
                 now=now,
@@ -108,14 +102,7 @@ async def cancel_trip(
             raise Conflict("This trip is already cancelled and every booking on it was refunded.")
         row = await TripCancellation.filter(schedule_id=schedule_id).using_db(conn).first()
         if row is None:  # cancelled by other means (or before trip cancellations had a row)
-            await TripCancellation.create(
-                schedule=schedule,
-                actor=admin,
-                reason=reason[:255],
-                requested_at=now,
-                next_pass_at=now,
-                using_db=conn,
-            )
+            await _start_passes(schedule, admin, reason, now, conn)
         else:
             row.next_pass_at = now
             row.finished_at = None
@@ -131,23 +118,28 @@ async def cancel_trip(
     return CancelRequest(schedule_id, resumed=True)
 
 
+async def _start_passes(
+    schedule: Schedule, admin: User, reason: str, now: datetime, conn: BaseDBAsyncClient
+) -> None:
+    """The row the worker's passes run from, due at once."""
+    await TripCancellation.create(
+        schedule=schedule,
+        actor=admin,
+        reason=reason[:255],
+        requested_at=now,
+        next_pass_at=now,
+        using_db=conn,
+    )
+
+
 async def _claim(now: datetime, batch: int) -> list[TripCancellation]:
     """Due trip cancellations for this process (skip-locked, then leased)."""
-    async with in_transaction() as conn:
-        rows = (
-            await TripCancellation.filter(finished_at__isnull=True, next_pass_at__lte=now)
-            .order_by("next_pass_at", "id")
-            .limit(batch)
-            .select_for_update(skip_locked=True)
-            .using_db(conn)
-        )
-        if rows:
-            await (
-                TripCancellation.filter(id__in=[r.id for r in rows])
-                .using_db(conn)
-                .update(next_pass_at=now + LEASE)
-            )
-    return list(rows)
+    return await locking.claim(
+        TripCancellation.filter(finished_at__isnull=True, next_pass_at__lte=now),
+        due_field="next_pass_at",
+        lease_until=now + LEASE,
+        batch=batch,
+    )
 
 
 async def finish_cancelled_trips(
