@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from domain.accounts import LoginLimits
@@ -81,6 +82,11 @@ class Settings:
     max_active_holds_per_ip: int = 10
     max_held_seats_per_ip_per_trip: int = 12
     password_hash_concurrency: int = 2
+    # The JSON API (issue 11): browser origins allowed to call /api (CORS, WebSocket Origin),
+    # and how long an access token and a refresh token live.
+    cors_origins: tuple[str, ...] = ()
+    access_token_minutes: int = 15
+    refresh_token_days: int = 30
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -145,6 +151,12 @@ class Settings:
         return ZoneInfo(self.timezone)
 
     @property
+    def allowed_origins(self) -> frozenset[str]:
+        """Origins that may call the API from a browser: the site itself and CORS_ORIGINS."""
+        parts = urlsplit(self.public_base_url)
+        return frozenset({f"{parts.scheme}://{parts.netloc}", *self.cors_origins})
+
+    @property
     def secure_cookies(self) -> bool:
         return self.public_base_url.startswith("https://")
 
@@ -189,6 +201,13 @@ class Settings:
             "max_active_holds_per_ip": _int(env, "MAX_ACTIVE_HOLDS_PER_IP", 10),
             "max_held_seats_per_ip_per_trip": _int(env, "MAX_HELD_SEATS_PER_IP_PER_TRIP", 12),
             "password_hash_concurrency": max(1, _int(env, "PASSWORD_HASH_CONCURRENCY", 2)),
+            "cors_origins": tuple(
+                o.strip().rstrip("/")
+                for o in (env.get("CORS_ORIGINS") or "").split(",")
+                if o.strip()
+            ),
+            "access_token_minutes": _int(env, "ACCESS_TOKEN_MINUTES", 15),
+            "refresh_token_days": _int(env, "REFRESH_TOKEN_DAYS", 30),
         }
         values.update(overrides)
         settings = cls(**values)  # type: ignore[arg-type]
