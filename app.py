@@ -27,6 +27,7 @@ from domain import (
     clock,
     database,
     holds,
+    idempotency,
     mail,
     refunds,
     ticket_documents,
@@ -240,6 +241,7 @@ async def _sweep_forever(interval: float) -> None:
             if expired:
                 log.info("sweeper: %d holds expired", expired)
             await attempts.forget_old(clock.now())  # login/registration counters past their window
+            await idempotency.purge_expired(now=clock.now())  # API keys past their day
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -60,6 +60,7 @@ class TripResult:
     route_name: str
     operator: str
     bus_name: str
+    bus_registration: str
     bus_kind: BusKind
     is_ac: bool
     from_seq: int
@@ -73,6 +74,7 @@ class TripResult:
     currency: str
     seats_free: int
     seats_total: int
+    distance_km: int  # of the searched segment
 
     @property
     def duration(self) -> timedelta:
@@ -147,7 +149,8 @@ def free_seats_sql(schedule: str, from_seq: str, to_seq: str, now: str) -> str:
 SEARCH_SQL = f"""
     SELECT DISTINCT ON (s.id)
         s.id AS schedule_id, s.base_fare, s.currency, r.name AS route_name,
-        op.name AS operator, b.name AS bus_name, b.kind AS bus_kind, b.is_ac,
+        op.name AS operator, b.name AS bus_name, b.registration AS bus_registration,
+        b.kind AS bus_kind, b.is_ac,
         o.seq AS from_seq, d.seq AS to_seq, o.km_from_origin AS from_km,
         d.km_from_origin AS to_km,
         (SELECT max(km_from_origin) FROM route_stops WHERE route_id = s.route_id) AS route_km,
@@ -191,6 +194,7 @@ async def search_trips(
                 route_name=row["route_name"],
                 operator=row["operator"],
                 bus_name=row["bus_name"],
+                bus_registration=row["bus_registration"],
                 bus_kind=BusKind(row["bus_kind"]),
                 is_ac=row["is_ac"],
                 from_seq=row["from_seq"],
@@ -204,6 +208,7 @@ async def search_trips(
                 currency=row["currency"],
                 seats_free=row["seats_free"],
                 seats_total=row["seats_total"],
+                distance_km=row["to_km"] - row["from_km"],
             )
         )
     return sort_and_filter(results, filters, tz)

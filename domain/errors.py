@@ -210,3 +210,41 @@ class TicketLinkExpired(DomainError):
         "This ticket link has expired. Log in to Busbook and download the ticket from your "
         "booking page, where a fresh link is always available."
     )
+
+
+class InvalidToken(DomainError):
+    """An API access token that is malformed, signed with another key, expired or revoked
+    (logout and password change bump the session version it carries)."""
+
+    code = "invalid_token"
+    status = 401
+    message = "Your access token is not valid or has expired. Log in again or refresh it."
+
+
+class IdempotencyKeyReused(DomainError):
+    """The same Idempotency-Key came back with a different request."""
+
+    code = "idempotency_key_reused"
+    status = 422
+    message = (
+        "This Idempotency-Key was already used for a different request. Send a new key for a "
+        "new request, or repeat the first request exactly to get its answer again."
+    )
+
+
+class IdempotencyInProgress(Conflict):
+    """The first request with this key has not finished yet."""
+
+    code = "idempotency_in_progress"
+    message = (
+        "A request with this Idempotency-Key is still being processed. Wait a moment and send "
+        "it again to get its answer."
+    )
+
+
+class AuthenticationRequired(DomainError):
+    """An API request that needs a caller sent no credentials."""
+
+    code = "authentication_required"
+    status = 401
+    message = "This needs an account: send 'Authorization: Bearer <access token>'."

@@ -593,3 +593,24 @@ class AttemptCounter(Model):
 
     class Meta:
         table = "attempt_counters"
+
+
+class IdempotencyKey(Model):
+    """The first answer to a creating API request sent with an `Idempotency-Key`
+    (domain/idempotency.py): replayed for the same key and request, refused for another."""
+
+    id = fields.BigIntField(primary_key=True)
+    scope = fields.CharField(max_length=80)  # who sent it: "user:12", "ip:203.0.113.9"
+    key = fields.CharField(max_length=255)
+    fingerprint = fields.CharField(max_length=64)  # sha256 of method, path and body
+    response_status = fields.SmallIntField(null=True)  # null while the first is in flight
+    response_body = fields.TextField(default="")
+    response_headers: fields.JSONField[Any] = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField()
+    completed_at = fields.DatetimeField(null=True)
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "idempotency_keys"
+        unique_together = (("scope", "key"),)
+        indexes = (Index(fields=("expires_at",)),)

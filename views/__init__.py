@@ -5,9 +5,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from quart import Quart
 
 from views import auth, csrf, errors, forms, rendering, security
+from views.api import problems as api_problems
+from views.api import register_api
 from views.proxies import TrustedProxies
 from views.services import services_of
 
@@ -33,8 +38,9 @@ def register_views(app: Quart) -> None:
     forms.install_converters(app.url_map)
     auth.quart_auth.init_app(app)
     app.before_request(forms.refuse_unreadable)
-    app.before_request(auth.load_user)
-    app.before_request(csrf.check_csrf)
+    # The API never reads the login cookie, so it needs no CSRF token (views/api/auth.py).
+    app.before_request(_not_under_api(auth.load_user))
+    app.before_request(_not_under_api(csrf.check_csrf))
     app.after_request(security.security_headers)
     rendering.install_templates(app, services)
 
@@ -49,5 +55,28 @@ def register_views(app: Quart) -> None:
     app.register_blueprint(cancellations.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(admin_payments.blueprint)
+    register_api(app)
     rendering.keep_hooks_on_the_loop(app)
     errors.register_error_pages(app)
+    # Under /api every failure is a problem document, wherever it was raised (an unknown
+    # path or a wrong method has no blueprint, so this dispatches on the path).
+    for error_class, html_handler in list(app.error_handler_spec[None][None].items()):
+        app.register_error_handler(error_class, _by_path(html_handler))
+
+
+def _not_under_api(hook: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    async def html_only() -> None:
+        if not api_problems.is_api_request():
+            await hook()
+
+    html_only.__name__ = hook.__name__
+    return html_only
+
+
+def _by_path(html_handler: Callable[[Any], Any]) -> Callable[[Any], Awaitable[Any]]:
+    async def handle(error: Any) -> Any:
+        if api_problems.is_api_request():
+            return await api_problems.handle(error)
+        return await html_handler(error)
+
+    return handle

@@ -1,0 +1,47 @@
+"""The JSON API under /api/v1: the same domain calls as the HTML views, for mobile apps,
+partner sites and scripts. It never answers HTML.
+
+Each module is one resource's blueprint (url_prefix /api/v1): parse (pydantic, views/api/io.py)
+-> the one domain call the HTML view makes too -> serialise. `register_api` installs
+quart-schema (the OpenAPI document at /openapi.json, views/api/openapi.py), CORS for the
+configured origins, and the blueprints. Failures are problem details (views/api/problems.py);
+the wiring in views/__init__.py sends every error under /api there.
+"""
+
+from __future__ import annotations
+
+from quart import Quart
+from quart_schema import QuartSchema
+
+from views.api import schedules
+from views.api.openapi import ApiOpenAPIProvider
+from views.services import services_of
+
+API_VERSION = "1.0.0"
+BLUEPRINTS = (schedules.blueprint,)
+
+
+def register_api(app: Quart) -> None:
+    settings = services_of(app).settings
+    QuartSchema(
+        app,
+        openapi_path="/openapi.json",
+        swagger_ui_path=None,
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        info={
+            "title": "Busbook API",
+            "version": API_VERSION,
+            "description": (
+                "Search trips, hold seats, pay, get tickets and cancel: the same rules as the "
+                "Busbook website. Failures are RFC 9457 problem details with a stable `code`."
+            ),
+        },
+        servers=[{"url": settings.public_base_url}],
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
+        openapi_provider_class=ApiOpenAPIProvider,
+    )
+    # quart-cors reads the allowed origins from the config on each request (views/api/blueprints.py)
+    app.config["QUART_CORS_ALLOW_ORIGIN"] = sorted(settings.cors_origins)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)

@@ -1,0 +1,163 @@
+"""Reading requests and writing answers under /api: strict pydantic at the edge.
+
+- `@json_body(Model)`: the body must be `application/json` (415 otherwise), UTF-8 (400),
+  well-formed JSON (400) and match the model in pydantic's strict mode (422 with one entry
+  per field: `false` is no integer, `"3"` no number, unknown fields are refused). The view
+  gets it as `data=`.
+- `@query(Model)`: the query string, converted (a query string is all text) and checked;
+  unknown parameters are ignored. The view gets it as `query=`.
+- `@responds(Model, status)`: documents the answer in the OpenAPI document.
+- `reply(model, status)`: the model as JSON (money as decimal strings, times ISO 8601).
+
+Each decorator records what quart-schema needs to describe the operation, so the document
+is made from the same models the code uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from functools import wraps
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from quart import Response, request
+from quart_schema.openapi import QUART_SCHEMA_TAG_ATTRIBUTE
+from quart_schema.validation import (
+    QUART_SCHEMA_QUERYSTRING_ATTRIBUTE,
+    QUART_SCHEMA_REQUEST_ATTRIBUTE,
+    QUART_SCHEMA_RESPONSE_ATTRIBUTE,
+    DataSource,
+)
+
+from views.api.problems import ApiProblem
+
+M = TypeVar("M", bound=BaseModel)
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+JSON_TYPES = frozenset({"application/json"})
+
+
+def _path(loc: Iterable[int | str]) -> str:
+    """pydantic's location as the request's own path: passengers[0].age."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def validation_errors(error: ValidationError) -> list[dict[str, str]]:
+    errors = []
+    for item in error.errors(include_url=False):
+        message = str(item["msg"])
+        if item["type"] == "extra_forbidden":
+            message = "This field is not part of the request; check its name."
+        elif item["type"] == "missing":
+            message = "This field is required."
+        errors.append({"field": _path(item["loc"]) or "body", "message": message})
+    return errors
+
+
+def invalid(errors: list[dict[str, str]], detail: str | None = None) -> ApiProblem:
+    first = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:3])
+    return ApiProblem(
+        422, "validation_failed", detail or f"Some values are not valid ({first}).", errors=errors
+    )
+
+
+async def read_json(model: type[M]) -> M:
+    if request.mimetype not in JSON_TYPES and not request.mimetype.endswith("+json"):
+        raise ApiProblem(
+            415,
+            "unsupported_media_type",
+            "Send the request body as JSON with 'Content-Type: application/json'.",
+        )
+    raw = await request.get_data(as_text=False)
+    assert isinstance(raw, bytes)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiProblem(
+            400,
+            "invalid_encoding",
+            f"The request body is not valid UTF-8 (byte {exc.start} cannot be read).",
+        ) from exc
+    try:
+        return model.model_validate_json(text, strict=True)
+    except ValidationError as exc:
+        broken = [e for e in exc.errors(include_url=False) if e["type"] == "json_invalid"]
+        if broken:
+            raise ApiProblem(
+                400,
+                "malformed_json",
+                f"The request body is not well-formed JSON ({broken[0]['msg']}).",
+            ) from exc
+        raise invalid(validation_errors(exc)) from exc
+
+
+def json_body(model: type[BaseModel]) -> Callable[[F], F]:
+    def decorator(view: F) -> F:
+        @wraps(view)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return await view(*args, data=await read_json(model), **kwargs)
+
+        setattr(wrapper, QUART_SCHEMA_REQUEST_ATTRIBUTE, (model, DataSource.JSON))
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def read_query(model: type[M]) -> M:
+    values: dict[str, Any] = {}
+    for name in request.args:
+        items = request.args.getlist(name)
+        field = model.model_fields.get(name)
+        is_list = field is not None and getattr(field.annotation, "__origin__", None) is list
+        values[name] = items if is_list or len(items) > 1 else items[0]
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise invalid(validation_errors(exc)) from exc
+
+
+def query(model: type[BaseModel]) -> Callable[[F], F]:
+    def decorator(view: F) -> F:
+        @wraps(view)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return await view(*args, query=read_query(model), **kwargs)
+
+        setattr(wrapper, QUART_SCHEMA_QUERYSTRING_ATTRIBUTE, model)
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def responds(model: type[BaseModel], status: int = 200) -> Callable[[F], F]:
+    """Document an answer (no re-validation at run time: the view builds the model)."""
+
+    def decorator(view: F) -> F:
+        schemas = dict(getattr(view, QUART_SCHEMA_RESPONSE_ATTRIBUTE, {}))
+        schemas[status] = (model, None)
+        setattr(view, QUART_SCHEMA_RESPONSE_ATTRIBUTE, schemas)
+        return view
+
+    return decorator
+
+
+def tags(*names: str) -> Callable[[F], F]:
+    def decorator(view: F) -> F:
+        setattr(view, QUART_SCHEMA_TAG_ATTRIBUTE, set(names))
+        return view
+
+    return decorator
+
+
+def reply(
+    value: BaseModel, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    response = Response(value.model_dump_json(), status=status, mimetype="application/json")
+    for name, header in (headers or {}).items():
+        response.headers[name] = header
+    return response

@@ -1,0 +1,88 @@
+"""The OpenAPI 3.1 document at /openapi.json: quart-schema's, limited to /api and completed.
+
+quart-schema describes every route of the app and never marks a request body required;
+this provider keeps only the API's operations, marks bodies required, names each
+operation after its view (unique across modules), adds the bearer scheme where a view
+`needs` a caller, the `Idempotency-Key` header where a view is `idempotent`, and the
+problem document as the answer to every failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from quart_schema.openapi import OpenAPIProvider
+from werkzeug.routing import Rule
+
+from views.api.auth import NEEDS_ATTRIBUTE
+from views.api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from views.api.idempotency import IDEMPOTENT_ATTRIBUTE
+from views.api.problems import MEDIA_TYPE
+from views.api.schemas import Problem
+
+API_PREFIX = "/api/"
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+FAILURES = {
+    "400": "The request could not be read (malformed JSON, undecodable bytes).",
+    "401": "No valid access token.",
+    "403": "The caller may not do this.",
+    "404": "No such resource (or not the caller's).",
+    "405": "Method not allowed (see Allow).",
+    "409": "Something changed meanwhile (a seat was taken, a hold expired).",
+    "415": "The body is not JSON.",
+    "422": "Some values are not valid (see errors).",
+    "429": "Too many requests (see Retry-After).",
+}
+
+
+class ApiOpenAPIProvider(OpenAPIProvider):
+    def generate_rules(self) -> Iterable[Rule]:
+        for rule in super().generate_rules():
+            if rule.rule.startswith(API_PREFIX):
+                yield rule
+
+    def build_request_body(self, model: Any, source: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        body, components = super().build_request_body(model, source)
+        body["required"] = True
+        return body, components
+
+    def operation_id(self, method: str, path: str, func: Callable[..., Any]) -> str | None:
+        return f"{method.lower()}_{func.__name__}"
+
+    def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
+        paths, components = super().build_paths(rule)
+        func = self._app.view_functions[rule.endpoint]
+        for operations in paths.values():
+            for method, operation in operations.items():
+                operation = operations[method] = dict(operation)
+                responses = {str(k): v for k, v in operation.get("responses", {}).items()}
+                for status, text in FAILURES.items():
+                    if status == "401" and not getattr(func, NEEDS_ATTRIBUTE, None):
+                        continue
+                    responses.setdefault(status, _problem(text))
+                responses.setdefault("default", _problem("Any other failure."))
+                operation["responses"] = responses
+                parameters = list(operation.get("parameters", []))
+                if getattr(func, IDEMPOTENT_ATTRIBUTE, False):
+                    parameters.append(
+                        {
+                            "name": IDEMPOTENCY_HEADER,
+                            "in": "header",
+                            "required": False,
+                            "description": (
+                                "Send the same key to repeat this request safely: the first "
+                                "answer comes back. 1-255 printable ASCII characters."
+                            ),
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                        }
+                    )
+                operation["parameters"] = parameters
+        components["Problem"] = Problem.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+        return paths, components
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {MEDIA_TYPE: {"schema": PROBLEM_REF}}}
