@@ -398,13 +398,18 @@ async def change_password(
     return user
 
 
-async def log_out(user: User, *, now: datetime, ip: str | None = None) -> None:
+async def log_out(
+    user: User, *, now: datetime, ip: str | None = None, data: dict[str, object] | None = None
+) -> None:
+    """End every session of `user`: bumping the session version revokes every login cookie,
+    API access token and refresh token issued before (domain/refresh_tokens.py). `data`
+    goes into the audit row (the API says which sign-ins it revoked)."""
     async with in_transaction() as conn:
         await (
             User.filter(id=user.id).using_db(conn).update(session_version=F("session_version") + 1)
         )
         await audit.record(
-            "user.logged_out", now=now, actor=user, subject=user, ip=ip, using_db=conn
+            "user.logged_out", now=now, actor=user, subject=user, data=data, ip=ip, using_db=conn
         )
 
 

@@ -248,3 +248,56 @@ class AuthenticationRequired(DomainError):
     code = "authentication_required"
     status = 401
     message = "This needs an account: send 'Authorization: Bearer <access token>'."
+
+
+# ------------------------------------------------------------ API credentials (issue 11)
+
+
+class RefreshTokenInvalid(DomainError):
+    """A refresh token we never issued (or mistyped): the client has to sign in again."""
+
+    code = "refresh_token_invalid"
+    status = 401
+    message = "This refresh token is not valid. Please log in again."
+
+
+class RefreshTokenExpired(RefreshTokenInvalid):
+    code = "refresh_token_expired"
+    message = "This refresh token has expired. Please log in again."
+
+
+class RefreshTokenRevoked(RefreshTokenInvalid):
+    """Its sign-in ended: logged out, password changed, account closed, or its family was
+    revoked after a reuse."""
+
+    code = "refresh_token_revoked"
+    message = "This sign-in has ended. Please log in again."
+
+
+class RefreshTokenReused(RefreshTokenInvalid):
+    """A refresh token that was already swapped for a newer one came back: one of the two
+    holders is not the client it was issued to, so the whole sign-in (family) is revoked."""
+
+    code = "refresh_token_reused"
+    message = (
+        "This refresh token was already used. For your safety this sign-in has been ended "
+        "on every device that shared it. Please log in again."
+    )
+
+
+class ApiKeyInvalid(DomainError):
+    code = "api_key_invalid"
+    status = 401
+    message = "This API key is not valid."
+
+
+class ApiKeyRevoked(ApiKeyInvalid):
+    """Revoked in the console, or the admin who made it is no longer an active admin."""
+
+    code = "api_key_revoked"
+    message = "This API key has been revoked."
+
+
+class ApiKeyNotFound(NotFound):
+    code = "api_key_not_found"
+    message = "We could not find that API key."

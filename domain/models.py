@@ -614,3 +614,59 @@ class IdempotencyKey(Model):
         table = "idempotency_keys"
         unique_together = (("scope", "key"),)
         indexes = (Index(fields=("expires_at",)),)
+
+
+class RefreshToken(Model):
+    """One opaque refresh token of the JSON API (domain/refresh_tokens.py), stored only as
+    the SHA-256 of what the client holds. Tokens that follow each other by rotation share a
+    `family` (one sign-in on one device); a token is good once: `used_at` is set when it is
+    swapped for the next one, and presenting it again revokes the whole family."""
+
+    id = fields.BigIntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "busbook.User", related_name="refresh_tokens", on_delete=fields.CASCADE
+    )
+    family = fields.CharField(max_length=32)  # uuid4 hex, the same along one rotation chain
+    token_hash = fields.CharField(max_length=64, unique=True)  # sha256 hex
+    # The user's session version when the family began: a logout or password change bumps
+    # it, and every token issued before is then refused.
+    session_version = fields.IntField()
+    issued_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+    revoked_reason = fields.CharField(max_length=32, default="")  # reuse, logout, session_ended
+    ip = fields.CharField(max_length=64, null=True)
+    user_id: int
+
+    class Meta:
+        table = "refresh_tokens"  # indexes on family and on open tokens by user: 0012
+
+
+class ApiKey(Model):
+    """An admin's API key (domain/api_keys.py): the client holds `bbk_<prefix>_<secret>`,
+    the table only its SHA-256 and the non-secret `prefix` it is looked up by. It acts as
+    the admin who made it, for as long as it is not revoked and they are an active admin."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=80)
+    prefix = fields.CharField(max_length=16, unique=True)
+    secret_hash = fields.CharField(max_length=64)  # sha256 hex of the whole key
+    created_by: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "busbook.User", related_name="api_keys", on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField()
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+    revoked_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "busbook.User", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    created_by_id: int
+    revoked_by_id: int | None
+
+    class Meta:
+        table = "api_keys"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
