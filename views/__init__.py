@@ -21,6 +21,7 @@ def register_views(app: Quart) -> None:
     from views import (
         accounts,
         admin,
+        admin_api_keys,
         admin_payments,
         bookings,
         cancellations,
@@ -55,6 +56,7 @@ def register_views(app: Quart) -> None:
     app.register_blueprint(cancellations.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(admin_payments.blueprint)
+    app.register_blueprint(admin_api_keys.blueprint)
     register_api(app)
     rendering.keep_hooks_on_the_loop(app)
     errors.register_error_pages(app)

@@ -10,7 +10,13 @@ from tests.e2e.test_live_holds import log_in
 
 pytestmark = pytest.mark.e2e
 
-PAGES = ("/admin/schedules", "/admin/bookings?q=priya", "/admin/activity-logs", "/admin/buses")
+PAGES = (
+    "/admin/schedules",
+    "/admin/bookings?q=priya",
+    "/admin/activity-logs",
+    "/admin/buses",
+    "/admin/api-keys",
+)
 
 
 async def test_console_pages_fit_a_phone_screen(live_server, browser, artifacts):

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 from werkzeug.exceptions import Unauthorized
 
+from domain import api_keys
 from domain.models import Booking, Cancellation, Passenger, Payment, Reservation, Ticket, User
 from tests import factories
 from tests.views.test_checkout import buy, hold
@@ -50,6 +51,7 @@ GET_MATRIX = {
     "/admin/schedules/{trip}/cancellation": (L, F, F, NF),  # the trip is not cancelled
     "/admin/schedules": (L, F, F, 200),
     "/admin/schedules/{trip}": (L, F, F, 200),
+    "/admin/api-keys": (L, F, F, 200),
 }
 POST_MATRIX = {
     "/users/{owner_id}/profile": (L, 422, F, 422),
@@ -67,6 +69,8 @@ POST_MATRIX = {
     "/admin/schedules/{trip}/generate-seats": (L, F, F, 303),
     "/admin/schedules/{trip}/cancel": (L, F, F, 422),
     "/admin/schedule-seats/{seat}/block": (L, F, F, 303),
+    "/admin/api-keys": (L, F, F, 422),
+    "/admin/api-keys/{api_key}/revoke": (L, F, F, 303),
 }
 # Routes outside the matrix, and why.
 EXEMPT = {
@@ -110,7 +114,7 @@ async def world(app, auth, settings):
     reservation = await hold(auth, trip, seats[4:5])
     other = type(auth)(app.test_client())
     await other.register(email="other@example.com")
-    await factories.make_user("ops@example.com", "ops-password-1", admin=True)
+    ops = await factories.make_user("ops@example.com", "ops-password-1", admin=True)
     admin = type(auth)(app.test_client())
     await admin.login("ops@example.com", "ops-password-1")
     values = {
@@ -123,6 +127,7 @@ async def world(app, auth, settings):
         "ticket": (await Ticket.filter(booking=booking, status="valid").first()).number,
         "payment": (await Payment.get()).public_id,
         "seat": seats[-1].id,
+        "api_key": (await api_keys.create_api_key(ops, "Matrix", now=ops.created_at))[0].id,
     }
     clients = {
         "guest": app.test_client(),
