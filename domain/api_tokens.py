@@ -70,9 +70,16 @@ def read_access_token(token: str, *, secret: str, now: datetime) -> AccessClaim:
             secret,
             algorithms=[ALGORITHM],
             audience=AUDIENCE,
-            options={"require": ["exp", "iat", "sub", "jti"], "verify_exp": False},
+            # Both times are checked against `now` below: PyJWT would compare them with the
+            # machine's clock, and refuse a token issued by an app whose clock runs ahead.
+            options={
+                "require": ["exp", "iat", "sub", "jti"],
+                "verify_exp": False,
+                "verify_iat": False,
+            },
         )
         expires = int(payload["exp"])
+        issued = int(payload["iat"])
         user_id = int(payload["sub"])
         version = int(payload["sv"])
         jti = str(payload["jti"])
@@ -80,6 +87,8 @@ def read_access_token(token: str, *, secret: str, now: datetime) -> AccessClaim:
         raise InvalidToken() from exc
     if expires + LEEWAY.total_seconds() < now.timestamp():
         raise InvalidToken("Your access token has expired. Refresh it or log in again.")
+    if issued - LEEWAY.total_seconds() > now.timestamp():
+        raise InvalidToken("This access token is not valid yet.")
     return AccessClaim(
         user_id=user_id,
         session_version=version,

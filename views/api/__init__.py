@@ -13,12 +13,12 @@ from __future__ import annotations
 from quart import Quart
 from quart_schema import QuartSchema
 
-from views.api import schedules
+from views.api import schedules, users
 from views.api.openapi import ApiOpenAPIProvider
 from views.services import services_of
 
 API_VERSION = "1.0.0"
-BLUEPRINTS = (schedules.blueprint,)
+BLUEPRINTS = (schedules.blueprint, users.blueprint)
 
 
 def register_api(app: Quart) -> None:
@@ -38,7 +38,11 @@ def register_api(app: Quart) -> None:
             ),
         },
         servers=[{"url": settings.public_base_url}],
-        security_schemes={"bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"}},
+        security_schemes={
+            "bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"},
+            # An admin API key from the console; `Authorization: Bearer bbk_...` works too.
+            "api_key": {"type": "apiKey", "in_": "header", "name": "X-API-Key"},
+        },
         openapi_provider_class=ApiOpenAPIProvider,
     )
     # quart-cors reads the allowed origins from the config on each request (views/api/blueprints.py)

@@ -1,6 +1,8 @@
 """Who is calling the API: `Authorization: Bearer <access token>` (a JWT from
 `POST /api/v1/users/login`, domain/api_tokens.py), checked against the database once per
-request, so logout and password change revoke it at once. The login cookie is never read
+request, so logout and password change revoke it at once; or an admin API key made in the
+console (`Authorization: Bearer bbk_...` or `X-API-Key: bbk_...`, domain/api_keys.py),
+which acts as the admin who made it. The login cookie is never read
 under /api (the app skips that hook there), so API requests need no CSRF token.
 
 `api_user()` is the caller or None (a guest); `require_api_user()` answers 401 for a guest;
@@ -17,8 +19,8 @@ from typing import Any, Literal, TypeVar
 from quart import g, request
 from quart_schema.openapi import QUART_SCHEMA_SECURITY_ATTRIBUTE
 
-from domain import accounts, api_tokens
-from domain.errors import AuthenticationRequired, Forbidden, InvalidToken
+from domain import accounts, api_keys, api_tokens
+from domain.errors import ApiKeyInvalid, AuthenticationRequired, Forbidden, InvalidToken
 from domain.models import User
 from views.services import services
 
@@ -26,6 +28,8 @@ F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 Audience = Literal["user", "admin"]
 NEEDS_ATTRIBUTE = "_api_needs"
 BEARER = "bearer"
+API_KEY = "api_key"  # the OpenAPI security scheme of the X-API-Key header
+API_KEY_HEADER = "X-API-Key"
 ADMIN_ONLY = "This needs an admin account."
 
 _UNSET = object()
@@ -34,7 +38,7 @@ _UNSET = object()
 def needs(audience: Audience) -> Callable[[F], F]:
     def decorator(view: F) -> F:
         setattr(view, NEEDS_ATTRIBUTE, audience)
-        setattr(view, QUART_SCHEMA_SECURITY_ATTRIBUTE, [{BEARER: []}])
+        setattr(view, QUART_SCHEMA_SECURITY_ATTRIBUTE, [{BEARER: []}, {API_KEY: []}])
         return view
 
     return decorator
@@ -51,8 +55,30 @@ def bearer_token() -> str | None:
     return token
 
 
+def credential() -> str | None:
+    """The caller's one credential: the bearer token or the X-API-Key header."""
+    bearer = bearer_token()
+    key = request.headers.get(API_KEY_HEADER)
+    if key is None:
+        return bearer
+    if bearer is not None:
+        raise InvalidToken("Send one credential: either Authorization or X-API-Key.")
+    key = key.strip()
+    if not api_keys.looks_like_key(key):
+        raise ApiKeyInvalid()
+    return key
+
+
+def by_api_key() -> bool:
+    """Whether this request's caller (api_user, already resolved) came with an API key."""
+    return bool(g.get("api_key_caller", False))
+
+
 async def user_for_token(token: str) -> User:
     svc = services()
+    if api_keys.looks_like_key(token):
+        g.api_key_caller = True
+        return await api_keys.authenticate_api_key(token, now=svc.now())
     claim = api_tokens.read_access_token(token, secret=svc.settings.secret_key, now=svc.now())
     user = await accounts.session_user(claim.session)
     if user is None:
@@ -68,7 +94,7 @@ async def api_user() -> User | None:
     cached = g.get("api_user", _UNSET)
     if cached is not _UNSET:
         return cached  # type: ignore[no-any-return]
-    token = bearer_token()
+    token = credential()
     user = None if token is None else await user_for_token(token)
     g.api_user = user
     return user

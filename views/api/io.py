@@ -4,6 +4,7 @@
   well-formed JSON (400) and match the model in pydantic's strict mode (422 with one entry
   per field: `false` is no integer, `"3"` no number, unknown fields are refused). The view
   gets it as `data=`.
+- `@optional_json_body(Model)`: the same, but an empty body is the model's defaults.
 - `@query(Model)`: the query string, converted (a query string is all text) and checked;
   unknown parameters are ignored. The view gets it as `query=`.
 - `@responds(Model, status)`: documents the answer in the OpenAPI document.
@@ -104,6 +105,27 @@ def json_body(model: type[BaseModel]) -> Callable[[F], F]:
             return await view(*args, data=await read_json(model), **kwargs)
 
         setattr(wrapper, QUART_SCHEMA_REQUEST_ATTRIBUTE, (model, DataSource.JSON))
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+OPTIONAL_BODY_ATTRIBUTE = "_api_optional_body"
+
+
+def optional_json_body(model: type[BaseModel]) -> Callable[[F], F]:
+    """Like `json_body`, for a request that may come without a body (then the model's
+    defaults); documented with `requestBody.required: false`."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            raw = await request.get_data(as_text=False)
+            data = await read_json(model) if raw else model()
+            return await view(*args, data=data, **kwargs)
+
+        setattr(wrapper, QUART_SCHEMA_REQUEST_ATTRIBUTE, (model, DataSource.JSON))
+        setattr(wrapper, OPTIONAL_BODY_ATTRIBUTE, True)
         return wrapper  # type: ignore[return-value]
 
     return decorator

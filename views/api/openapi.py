@@ -18,6 +18,7 @@ from werkzeug.routing import Rule
 from views.api.auth import NEEDS_ATTRIBUTE
 from views.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from views.api.idempotency import IDEMPOTENT_ATTRIBUTE
+from views.api.io import OPTIONAL_BODY_ATTRIBUTE
 from views.api.problems import MEDIA_TYPE
 from views.api.schemas import Problem
 
@@ -78,6 +79,8 @@ class ApiOpenAPIProvider(OpenAPIProvider):
                         }
                     )
                 operation["parameters"] = parameters
+                if getattr(func, OPTIONAL_BODY_ATTRIBUTE, False) and "requestBody" in operation:
+                    operation["requestBody"] = dict(operation["requestBody"], required=False)
         components["Problem"] = Problem.model_json_schema(
             ref_template="#/components/schemas/{model}"
         )
