@@ -182,7 +182,7 @@ async def create_reservation(data: CreateReservation) -> Response:
 @needs("user")
 @tags("reservations")
 @responds(ReservationOut)
-async def get_reservation_details(reservation_id: str) -> Response:
+async def reservation_details(reservation_id: str) -> Response:
     """One of your holds
 
     Its seats, total and expiry. Someone else's hold is a 404 `reservation_not_found`, as is
@@ -223,7 +223,7 @@ def _after(cursor: str | None) -> tuple[datetime, str] | None:
 @tags("reservations")
 @responds(ActiveReservations)
 @query(PageQuery)
-async def list_active_reservations(query: PageQuery) -> Response:
+async def active_reservations(query: PageQuery) -> Response:
     """Your active holds
 
     Those not yet paid, cancelled or run out, the soonest to expire first; `limit` per page

@@ -340,7 +340,7 @@ class ScheduleDetails(Out):
 @tags("schedules")
 @responds(ScheduleDetails)
 @query(SegmentArgs)
-async def get_schedule_details(schedule_id: int, query: SegmentArgs) -> Response:
+async def schedule_details(schedule_id: int, query: SegmentArgs) -> Response:
     """One trip: times, bus, route with every stop and its points, and the segment's fare
 
     The figures for a segment (`from_stop` to `to_stop`, stop numbers from `route.stops`;
@@ -417,7 +417,7 @@ class SeatsOut(Out):
 @tags("schedules")
 @responds(SeatsOut)
 @query(SegmentArgs)
-async def get_schedule_seats(schedule_id: int, query: SegmentArgs) -> Response:
+async def schedule_seats(schedule_id: int, query: SegmentArgs) -> Response:
     """Every seat of a trip with its price and status for a segment
 
     The seat map as the trip page shows it, for `from_stop` to `to_stop` (default the whole
