@@ -220,3 +220,13 @@ async def test_generate_seats_adds_the_missing_seats_once(
     missing = await client.post("/api/v1/schedules/999999/generate-seats", headers=admin.headers)
     assert missing.status_code == 404
     assert (await problem_of(missing))["code"] == "schedule_not_found"
+
+
+async def test_a_bad_token_is_a_401_not_a_guest(client: QuartClient, db: str) -> None:
+    trip = await _trip()
+    for what in ("details", "seats"):
+        response = await client.get(
+            f"/api/v1/schedules/{trip.id}/{what}", headers={"Authorization": "Bearer nonsense"}
+        )
+        assert response.status_code == 401
+        assert (await problem_of(response))["code"] == "invalid_token"
