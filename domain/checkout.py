@@ -15,6 +15,7 @@ again. What the gateway then reports is applied by `domain.payment_outcomes`.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -95,10 +96,16 @@ CENT = Decimal("0.01")
 async def quote(reservation: Reservation) -> Quote:
     """What a hold costs: the total stored when its seats were held, split over its seats.
     The hold page shows it and checkout charges exactly it."""
-    seats = await holds.reservation_seats(reservation)
-    return Quote(
-        price_seats(seats, reservation.total_amount), reservation.total_amount, reservation.currency
-    )
+    return (await quotes([reservation]))[reservation.id]
+
+
+async def quotes(reservations: Sequence[Reservation]) -> dict[int, Quote]:
+    """`quote` for several holds at once (by reservation id), e.g. a page of a list."""
+    seats = await holds.seats_of_holds(reservations)
+    return {
+        r.id: Quote(price_seats(seats[r.id], r.total_amount), r.total_amount, r.currency)
+        for r in reservations
+    }
 
 
 def price_seats(seats: list[holds.HeldSeat], total: Decimal) -> list[holds.HeldSeat]:

@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError, OperationalError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from domain import audit, availability, events, locking, public_ids
@@ -63,9 +64,12 @@ class HoldPolicy:
 
 @dataclass(frozen=True)
 class HoldRequest:
+    """What to hold: `from_seq`/`to_seq` are stop sequence numbers (None: the route's
+    first or last stop, as `inventory.check_segment` reads them)."""
+
     schedule_id: int
-    from_seq: int
-    to_seq: int
+    from_seq: int | None
+    to_seq: int | None
     schedule_seat_ids: tuple[int, ...]
     boarding_point_id: int | None = None
     dropping_point_id: int | None = None
@@ -536,24 +540,69 @@ class HeldSeat:
 
 async def reservation_seats(reservation: Reservation) -> list[HeldSeat]:
     """The seats of a hold with each seat's fare on the hold's segment."""
-    schedule_seat_ids = await SeatAllocation.filter(reservation_id=reservation.id).values_list(
-        "schedule_seat_id", flat=True
+    return (await seats_of_holds([reservation]))[reservation.id]
+
+
+async def seats_of_holds(reservations: Sequence[Reservation]) -> dict[int, list[HeldSeat]]:
+    """The seats of several holds (by reservation id), each with its fare on its hold's
+    segment, in a fixed number of queries however many holds there are (a page of a list)."""
+    ids = [r.id for r in reservations]
+    allocations = await SeatAllocation.filter(reservation_id__in=ids).values_list(
+        "reservation_id", "schedule_seat_id"
     )
-    seats = await ScheduleSeat.filter(id__in=list(schedule_seat_ids)).prefetch_related("seat")
-    trip = await load_trip(reservation.schedule_id)
-    fare = trip.segment_fare(Segment(reservation.from_seq, reservation.to_seq))
-    held = [HeldSeat(s, seat_fare(fare, s.seat.price_factor)) for s in seats]
-    return sorted(held, key=lambda h: _natural(h.number))
+    seats = {
+        s.id: s
+        for s in await ScheduleSeat.filter(
+            id__in=sorted({seat_id for _, seat_id in allocations})
+        ).prefetch_related("seat")
+    }
+    trips = {
+        schedule_id: await load_trip(schedule_id)
+        for schedule_id in sorted({r.schedule_id for r in reservations})
+    }
+    by_reservation: dict[int, list[ScheduleSeat]] = {r.id: [] for r in reservations}
+    for reservation_id, seat_id in allocations:
+        by_reservation[reservation_id].append(seats[seat_id])
+    out: dict[int, list[HeldSeat]] = {}
+    for reservation in reservations:
+        trip = trips[reservation.schedule_id]
+        fare = trip.segment_fare(Segment(reservation.from_seq, reservation.to_seq))
+        held = [
+            HeldSeat(s, seat_fare(fare, s.seat.price_factor))
+            for s in by_reservation[reservation.id]
+        ]
+        out[reservation.id] = sorted(held, key=lambda h: _natural(h.number))
+    return out
 
 
-async def active_holds(user: User, now: datetime) -> list[Reservation]:
-    return (
-        await Reservation.filter(
-            user_id=user.id, status=ReservationStatus.ACTIVE, expires_at__gt=now
+def current_status(reservation: Reservation, now: datetime) -> ReservationStatus:
+    """A hold's status as of `now`: an active hold whose time is up is expired for everyone
+    at once, whether or not the sweeper has marked it yet (invariant 2)."""
+    if reservation.status == ReservationStatus.ACTIVE and reservation.expires_at <= now:
+        return ReservationStatus.EXPIRED
+    return ReservationStatus(reservation.status)
+
+
+async def active_holds(
+    user: User,
+    now: datetime,
+    *,
+    after: tuple[datetime, str] | None = None,
+    limit: int | None = None,
+) -> list[Reservation]:
+    """The customer's live holds, soonest to expire first (then by public id). A list page
+    passes the last row's `(expires_at, public_id)` as `after` and reads `limit` rows from
+    there (a position a client may read: it names no internal id)."""
+    query = Reservation.filter(user_id=user.id, status=ReservationStatus.ACTIVE, expires_at__gt=now)
+    if after is not None:
+        expires_at, public_id = after
+        query = query.filter(
+            Q(expires_at__gt=expires_at) | Q(expires_at=expires_at, public_id__gt=public_id)
         )
-        .order_by("expires_at")
-        .prefetch_related("schedule", "schedule__route")
-    )
+    query = query.order_by("expires_at", "public_id")
+    if limit is not None:
+        query = query.limit(limit)
+    return await query.prefetch_related("schedule", "schedule__route")
 
 
 async def cancel_hold(

@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 
 from domain import audit, events, inventory, locking
 from domain.enums import ScheduleStatus
-from domain.errors import Conflict, NotFound, ValidationFailed
+from domain.errors import Conflict, NotFound, ScheduleNotFound, ValidationFailed
 from domain.models import Bus, Route, RouteStop, Schedule, ScheduleSeat, User
 
 # The highest fare for a whole route. A hold's total (its seats' fares, each with the bus's
@@ -121,7 +121,7 @@ async def create_timetable(
 async def generate_seats(admin: User, schedule_id: int, *, now: datetime) -> int:
     schedule = await Schedule.get_or_none(id=schedule_id)
     if schedule is None:
-        raise NotFound("We could not find that trip.")
+        raise ScheduleNotFound()
     async with in_transaction() as conn:
         count = await inventory.generate_schedule_seats(schedule, using_db=conn)
         await audit.record(

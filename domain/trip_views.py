@@ -47,7 +47,9 @@ class TripView:
     dropping_points: tuple[PointChoice, ...] = ()
 
 
-def _points(stop: StopView, *, boarding: bool) -> tuple[PointChoice, ...]:
+def stop_points(stop: StopView, *, boarding: bool) -> tuple[PointChoice, ...]:
+    """The boarding (or dropping) points of one stop of a trip, each with its time."""
+
     def offered(point: StopPoint) -> bool:
         return point.is_boarding if boarding else point.is_dropping
 
@@ -105,6 +107,6 @@ async def trip_view(
         destination=destination,
         fare=trip.segment_fare(segment),
         departed=origin.arrives_at <= now,
-        boarding_points=_points(origin, boarding=True),
-        dropping_points=_points(destination, boarding=False),
+        boarding_points=stop_points(origin, boarding=True),
+        dropping_points=stop_points(destination, boarding=False),
     )

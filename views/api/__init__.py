@@ -13,12 +13,16 @@ from __future__ import annotations
 from quart import Quart
 from quart_schema import QuartSchema
 
-from views.api import schedules, users
+from views.api import reservations, schedules, users
 from views.api.openapi import ApiOpenAPIProvider
 from views.services import services_of
 
 API_VERSION = "1.0.0"
-BLUEPRINTS = (schedules.blueprint, users.blueprint)
+BLUEPRINTS = (
+    schedules.blueprint,
+    reservations.blueprint,
+    users.blueprint,
+)
 
 
 def register_api(app: Quart) -> None:
