@@ -13,12 +13,12 @@ from __future__ import annotations
 from quart import Quart
 from quart_schema import QuartSchema
 
-from views.api import schedules
+from views.api import live, schedules
 from views.api.openapi import ApiOpenAPIProvider
 from views.services import services_of
 
 API_VERSION = "1.0.0"
-BLUEPRINTS = (schedules.blueprint,)
+BLUEPRINTS = (schedules.blueprint, live.blueprint)
 
 
 def register_api(app: Quart) -> None:
