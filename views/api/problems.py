@@ -19,7 +19,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from quart import Response, request
+from quart import Response, has_request_context, has_websocket_context, request, websocket
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from domain import database
@@ -92,7 +92,14 @@ class ApiProblem(Exception):
 
 
 def is_api_request() -> bool:
-    path = request.path
+    """Whether the request (or WebSocket: the live seat socket's errors come here too) is
+    under /api."""
+    if has_request_context():
+        path = request.path
+    elif has_websocket_context():
+        path = websocket.path
+    else:
+        return False
     return path == "/api" or path.startswith("/api/")
 
 
