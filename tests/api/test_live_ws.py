@@ -212,7 +212,7 @@ async def test_a_paid_hold_becomes_booked(app, client, trip):
         user, reservation.public_id, form, gateways=svc.gateways, config=svc.checkout, now=now()
     )
     simulator = svc.gateways.get("simulator")
-    headers, body = simulator.webhook(checkout.payment_info(payment), succeeded=True)  # type: ignore[attr-defined]
+    headers, body = simulator.webhook(checkout.payment_info(payment), succeeded=True)
     await payment_outcomes.receive_webhook(
         "simulator", headers, body, gateways=svc.gateways, config=svc.checkout, now=now()
     )

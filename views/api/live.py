@@ -11,10 +11,10 @@ and per-viewer watch as the trip page's SSE stream, as JSON text frames:
   whose status changed for this segment and viewer (committed changes only: holds,
   releases, expiries, bookings, cancellations, blocks);
 - `{"type": "ping"}` when nothing was sent for `PING_SECONDS` (Granian sends no WebSocket
-  pings, and proxies drop quiet connections); the server does not drop a client that does
-  not answer (a dead peer shows up as failing sends). The client may answer `{"type": "pong"}`; a
-  `{"type": "ping"}` from the client is answered `{"type": "pong"}`. Anything else it sends
-  is ignored.
+  pings, and proxies drop quiet connections). The client may answer `{"type": "pong"}`;
+  a `{"type": "ping"}` from the client is answered `{"type": "pong"}`; anything else it
+  sends is ignored. The server does not drop a client that never answers (a dead peer
+  shows up as failing sends).
 
 Statuses: `free`, `held`, `booked`, `blocked` (closed by the operator) and, for a client
 that connected with a ticket (`POST /api/v1/schedules/{id}/ws-ticket`,
@@ -25,9 +25,9 @@ Refusals: an `Origin` that is not one of the site's (Settings.allowed_origins: t
 itself and CORS_ORIGINS) is refused before the handshake, with a 403 problem (a page on
 another site must never read a customer's seats); with no `Origin` (not a browser) the
 socket is served. (quart-cors's own WebSocket check is switched off for this route: it
-would refuse both of those.) Everything else the client
-can fix (an unknown trip, a bad segment, a bad or expired ticket) is accepted, answered with
-one `{"type": "error", "error": {problem details}}` and closed with 1008 (policy violation)
+would refuse both of those.) Everything else the client can fix (an unknown trip, a bad
+segment, a bad or expired ticket) is accepted, answered with one
+`{"type": "error", "error": {problem details}}` and closed with 1008 (policy violation)
 and the error's code as the reason: a browser cannot read a refused handshake's status, so
 this is the only way it learns whether to fix the stops or fetch a new ticket. A database
 outage is the same with 1011.
