@@ -323,7 +323,7 @@ def serve(host: str, port: int, workers: int, demo: bool | None) -> None:
         # uvloop: a hold is a dozen socket round trips to PostgreSQL and one to the
         # browser, and asyncio's pure-Python loop costs more per round trip than uvloop.
         loop=Loops.uvloop,
-        websockets=False,
+        websockets=True,  # the live seat WebSocket of the API (views/api/live.py)
         working_dir=ROOT,
         log_access=False,
         # Live seat maps keep a connection open per watcher: let each worker serve many

@@ -301,3 +301,21 @@ class ApiKeyRevoked(ApiKeyInvalid):
 class ApiKeyNotFound(NotFound):
     code = "api_key_not_found"
     message = "We could not find that API key."
+
+
+class LiveTicketInvalid(DomainError):
+    """A live seat ticket (the WebSocket's `?ticket=`) that is not genuine, was made for
+    another trip, or whose login was signed out since."""
+
+    code = "live_ticket_invalid"
+    status = 401
+    message = (
+        "This live seat ticket is not valid for this trip. Ask for a new one "
+        "(POST /api/v1/schedules/{id}/ws-ticket) and connect again."
+    )
+
+
+class LiveTicketExpired(DomainError):
+    code = "live_ticket_expired"
+    status = 401
+    message = "This live seat ticket has expired. Ask for a new one and connect again."

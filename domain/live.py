@@ -39,12 +39,15 @@ class SeatUpdate:
 
     `seats` are the seats whose status changed for this viewer and segment, each with its
     new status; no seats means nothing changed (time for a heartbeat). `reload`: the watch
-    fell behind and ends; the viewer should start again from a fresh page."""
+    fell behind and ends; the viewer should start again from a fresh page. `snapshot`:
+    `seats` is every seat of the map with its current status (a watch that keeps
+    snapshots, after a gap: the broker resynced, or the watch fell behind)."""
 
     seats: tuple[SeatView, ...] = ()
     available: int = 0  # seats free on this segment for this viewer, after the change
     next_expiry: datetime | None = None  # when the next hold on this map runs out
     reload: bool = False
+    snapshot: bool = False
 
 
 class SeatWatch:
@@ -59,8 +62,10 @@ class SeatWatch:
         viewer_id: int | None,
         behind: bool,
         clock: Clock,
+        snapshots: bool = False,
     ) -> None:
         self.seat_map = seat_map
+        self.snapshots = snapshots
         self._broker = broker
         self._subscription = subscription
         self._viewer_id = viewer_id
@@ -84,15 +89,22 @@ class SeatWatch:
     def next_expiry(self) -> datetime | None:
         return min((t for t in self._expiry.values() if t is not None), default=None)
 
+    def snapshot(self) -> SeatUpdate:
+        """Every seat of the map with its status for this viewer now (`snapshot=True`)."""
+        return self._update(list(self._views), force=True)
+
     async def next(self, *, heartbeat: float) -> SeatUpdate:
         """Wait until a seat changes for this viewer (an event, or a hold running out) or
         `heartbeat` seconds pass without one; then say what changed.
 
         The first update of a watch opened for a page older than a change brings every
-        seat up to date."""
+        seat up to date. After a gap (the broker lost events and resynced, or this watch
+        fell behind and its queued changes were dropped) a watch that keeps `snapshots`
+        reads every seat again and reports them all, then goes on; otherwise a resync
+        reports the seats that changed and falling behind ends the watch (`reload`)."""
         if self._behind:
             self._behind = False
-            return self._update(list(self._views), force=True)
+            return self.snapshot()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + heartbeat  # a timeout, not a business time
         while True:
@@ -106,10 +118,13 @@ class SeatWatch:
             change: SeatChange | None = None
             with contextlib.suppress(TimeoutError):
                 change = await asyncio.wait_for(self._subscription.queue.get(), timeout)
-            if change is not None and change.reload:
+            if change is not None and change.reload and not self.snapshots:
                 return SeatUpdate(reload=True)
-            if change is not None and change.resync:
+            if change is not None and (change.resync or change.reload):
+                # The subscription stays: whatever commits after this read is still heard.
                 self._states.update(await seat_states(self.schedule_id))
+                if self.snapshots:
+                    return self.snapshot()
                 touched = list(self._views)
             elif change is not None:
                 self._states.update(change.states)
@@ -133,7 +148,7 @@ class SeatWatch:
             if force or self._shown.get(seat_id) != status:
                 self._shown[seat_id] = status
                 changed.append(dataclasses.replace(view, status=status))
-        return SeatUpdate(tuple(changed), self._available(), self.next_expiry())
+        return SeatUpdate(tuple(changed), self._available(), self.next_expiry(), snapshot=force)
 
     def _available(self) -> int:
         return sum(1 for status in self._shown.values() if status is SeatStatus.AVAILABLE)
@@ -148,10 +163,13 @@ async def watch_seats(
     viewer_id: int | None,
     since: datetime | None,
     clock: Clock = wall_clock.now,
+    snapshots: bool = False,
 ) -> SeatWatch:
     """Start watching a trip's seat map for one viewer and segment (the whole route when
     the stops are absent). `since`: when the viewer's page was rendered; if a seat changed
-    after it, the first update brings every seat up to date.
+    after it, the first update brings every seat up to date. `snapshots`: a client that
+    keeps its own copy of the map (the WebSocket) gets every seat after a gap and the watch
+    goes on (see `SeatWatch.next`).
 
     Refuses an unknown trip or a bad segment before it subscribes."""
     trip = await load_trip(schedule_id)
@@ -164,4 +182,12 @@ async def watch_seats(
     except BaseException:
         broker.unsubscribe(subscription)
         raise
-    return SeatWatch(broker, subscription, current, viewer_id=viewer_id, behind=behind, clock=clock)
+    return SeatWatch(
+        broker,
+        subscription,
+        current,
+        viewer_id=viewer_id,
+        behind=behind,
+        clock=clock,
+        snapshots=snapshots,
+    )

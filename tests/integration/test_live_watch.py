@@ -76,3 +76,58 @@ async def test_the_watch_wakes_when_a_hold_runs_out(broker, trip):
     ]
     assert (freed.available, freed.next_expiry) == (8, None)
     watch.close()
+
+
+async def test_a_watch_that_falls_behind_reloads_or_with_snapshots_reads_every_seat(broker, trip):
+    """More changes than a watcher's queue holds: the page's watch ends with `reload`; a
+    watch that keeps snapshots (the WebSocket) reads the whole map again and goes on."""
+    from domain import events
+
+    schedule, seats = trip
+    user = await factories.make_user()
+    page = await live.watch_seats(broker, schedule.id, None, None, viewer_id=None, since=None)
+    socket = await live.watch_seats(
+        broker, schedule.id, None, None, viewer_id=user.id, since=None, snapshots=True
+    )
+    # A hold commits and is heard, then a flood the watchers do not read in time.
+    await holds.hold_seats(user, hold_request(schedule, seats[:1]), now=datetime.now(UTC))
+    for _ in range(200):
+        if broker.subscriber_count(schedule.id) and all(
+            not s.queue.empty() for s in broker._subscribers[schedule.id]
+        ):
+            break
+        await asyncio.sleep(0.01)
+    for _ in range(70):
+        broker._broadcast(events.SeatChange(schedule.id, {}))
+    assert (await asyncio.wait_for(page.next(heartbeat=5), 3)).reload
+    snapshot = await asyncio.wait_for(socket.next(heartbeat=5), 3)
+    assert snapshot.snapshot and not snapshot.reload
+    assert [s.schedule_seat_id for s in snapshot.seats] == [s.id for s in seats]
+    assert snapshot.seats[0].status is SeatStatus.MINE and snapshot.available == 7
+    # It is still subscribed: the next change arrives as usual.
+    await holds.hold_seats(user, hold_request(schedule, seats[1:2]), now=datetime.now(UTC))
+    update = await asyncio.wait_for(socket.next(heartbeat=5), 3)
+    assert [(s.schedule_seat_id, s.status) for s in update.seats] == [
+        (seats[1].id, SeatStatus.MINE)
+    ]
+    assert not update.snapshot
+    page.close()
+    socket.close()
+
+
+async def test_a_resync_gives_a_snapshot_to_a_watch_that_keeps_them(broker, trip):
+    from domain import events
+
+    schedule, seats = trip
+    page = await live.watch_seats(broker, schedule.id, None, None, viewer_id=None, since=None)
+    socket = await live.watch_seats(
+        broker, schedule.id, 0, 1, viewer_id=None, since=None, snapshots=True
+    )
+    broker._broadcast(events.RESYNC)  # what a reconnect of the LISTEN connection sends
+    snapshot = await asyncio.wait_for(socket.next(heartbeat=5), 3)
+    assert snapshot.snapshot and len(snapshot.seats) == len(seats) and snapshot.available == 8
+    # The page's watch reports only what changed: nothing, so the heartbeat comes.
+    quiet = await asyncio.wait_for(page.next(heartbeat=0.5), 3)
+    assert (quiet.seats, quiet.snapshot, quiet.reload) == ((), False, False)
+    page.close()
+    socket.close()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from quart import Quart
 from quart_schema import QuartSchema
 
-from views.api import reservations, schedules, users
+from views.api import live, reservations, schedules, users
 from views.api.openapi import ApiOpenAPIProvider
 from views.services import services_of
 
@@ -22,6 +22,7 @@ BLUEPRINTS = (
     schedules.blueprint,
     reservations.blueprint,
     users.blueprint,
+    live.blueprint,
 )
 
 

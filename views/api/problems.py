@@ -19,7 +19,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from quart import Response, request
+from quart import Response, has_request_context, has_websocket_context, request, websocket
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from domain import database
@@ -92,13 +92,50 @@ class ApiProblem(Exception):
 
 
 def is_api_request() -> bool:
-    path = request.path
+    """Whether the request (or WebSocket: the live seat socket's errors come here too) is
+    under /api."""
+    if has_request_context():
+        path = request.path
+    elif has_websocket_context():
+        path = websocket.path
+    else:
+        return False
     return path == "/api" or path.startswith("/api/")
 
 
-def field_errors(errors: Mapping[str, str]) -> list[dict[str, str]]:
-    """A domain ValidationFailed's {path: message} as the problem's `errors` list."""
-    return [{"field": field, "message": message} for field, message in errors.items()]
+def field_errors(
+    errors: Mapping[str, str], names: Mapping[str, str] | None = None
+) -> list[dict[str, str]]:
+    """A domain ValidationFailed's {path: message} as the problem's `errors` list, each
+    path renamed through `names` where the request calls it otherwise."""
+    names = names or {}
+    return [
+        {"field": names.get(field, field), "message": message} for field, message in errors.items()
+    ]
+
+
+def problem_body(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    title: str | None = None,
+    errors: list[dict[str, str]] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The problem document itself (the WebSocket sends it inside an `error` message)."""
+    body: dict[str, Any] = {
+        "type": TYPE_PREFIX + code,
+        "title": title or TITLES.get(status, "Request failed"),
+        "status": status,
+        "code": code,
+        "detail": detail,
+        "errors": errors or [],
+    }
+    for key, value in (extra or {}).items():
+        if key not in RESERVED:
+            body[key] = value
+    return body
 
 
 def problem(
@@ -111,17 +148,7 @@ def problem(
     extra: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    body: dict[str, Any] = {
-        "type": TYPE_PREFIX + code,
-        "title": title or TITLES.get(status, "Request failed"),
-        "status": status,
-        "code": code,
-        "detail": detail,
-        "errors": errors or [],
-    }
-    for key, value in (extra or {}).items():
-        if key not in RESERVED:
-            body[key] = value
+    body = problem_body(status, code, detail, title=title, errors=errors, extra=extra)
     response = Response(json.dumps(body, default=str), status=status, mimetype=MEDIA_TYPE)
     response.headers["Cache-Control"] = "no-store"
     if status == 401:
@@ -129,6 +156,20 @@ def problem(
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def domain_body(error: DomainError, fields: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """A domain error's problem document; `fields` renames the domain's field paths to the
+    request's own names (`from` -> `from_stop`)."""
+    data = dict(error.data)
+    errors = data.pop("errors", None)
+    return problem_body(
+        error.status,
+        error.code,
+        error.message,
+        errors=field_errors(errors, fields) if isinstance(errors, Mapping) else None,
+        extra=data,
+    )
 
 
 def from_domain(error: DomainError) -> Response:
