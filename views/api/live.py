@@ -47,7 +47,6 @@ from quart.typing import ResponseReturnValue
 from quart_cors import cors_exempt
 
 from domain import database, live, live_tickets
-from domain.enums import SeatStatus
 from domain.errors import DomainError, ServiceUnavailable, ValidationFailed
 from domain.inventory import SeatView
 from domain.models import User
@@ -55,6 +54,7 @@ from views.api import problems
 from views.api.auth import needs, require_api_user
 from views.api.blueprints import api_blueprint
 from views.api.io import reply, responds, tags
+from views.api.schedules import SEAT_STATUS_NAMES, SEGMENT_FIELDS
 from views.api.schemas import Out, example
 from views.services import services
 
@@ -65,15 +65,9 @@ POLICY_VIOLATION = 1008
 INTERNAL_ERROR = 1011
 
 # How a seat's status for a viewer is named in the API.
-STATUS_NAMES = {
-    SeatStatus.AVAILABLE: "free",
-    SeatStatus.HELD: "held",
-    SeatStatus.MINE: "mine",
-    SeatStatus.BOOKED: "booked",
-    SeatStatus.BLOCKED: "blocked",
-}
-# The domain's segment errors name `from` and `to`; the socket's query calls them so.
-FIELD_NAMES = {"from": "from_stop", "to": "to_stop"}
+# The seat list and the socket name statuses and segment fields alike (views/api/schedules.py).
+STATUS_NAMES = SEAT_STATUS_NAMES
+FIELD_NAMES = SEGMENT_FIELDS
 
 
 class LiveSeatTicket(Out):
