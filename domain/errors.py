@@ -319,3 +319,55 @@ class LiveTicketExpired(DomainError):
     code = "live_ticket_expired"
     status = 401
     message = "This live seat ticket has expired. Ask for a new one and connect again."
+
+
+# ------------------------------------------------------------ admin API (issue 11)
+
+
+class BusNotFound(NotFound):
+    code = "bus_not_found"
+    message = "We could not find that bus."
+
+
+class BusInService(Conflict):
+    """A bus's seat layout is fixed once a trip has been scheduled on it: each trip's seats
+    (and every hold, booking and ticket on them) are the bus's seats."""
+
+    code = "bus_in_service"
+    message = (
+        "Trips have been scheduled on this bus, and their seats are this layout's seats: the "
+        "layout can no longer change. You can still change its name, registration and air "
+        "conditioning, or add a new bus with the new layout."
+    )
+
+
+class TripInUse(Conflict):
+    """A trip with holds or bookings keeps its departure: its passengers hold tickets for it."""
+
+    code = "trip_in_use"
+    message = (
+        "This trip has holds or bookings, so its departure cannot move: its passengers' "
+        "tickets are for that time. You can still change its fare for new holds, or cancel "
+        "the trip (everyone is refunded in full)."
+    )
+
+
+class TripClosed(Conflict):
+    code = "trip_closed"
+    message = "This trip was cancelled or has left; it can no longer be changed."
+
+
+class RouteNotFound(NotFound):
+    code = "route_not_found"
+    message = "We could not find that route."
+
+
+class RouteInUse(Conflict):
+    """A route with holds or bookings keeps its stops (their seats are sold by stop)."""
+
+    code = "route_in_use"
+    message = (
+        "This route has holds or bookings, and their seats are sold by stop: its stops must "
+        "stay the same cities in the same order. You can change times, distances and boarding "
+        "points, or create a new route."
+    )

@@ -41,8 +41,15 @@ async def announce(
 async def announce_route_changed(conn: BaseDBAsyncClient, route_id: int) -> None:
     """Queue "this route's stops changed": on commit, every process drops its cached copy.
 
-    (Buses need no announcement: a bus's layout is fixed once it is saved.)"""
+    (A bus's edits announce themselves with `announce_bus_changed`.)"""
     payload = json.dumps({"route": route_id})
+    await conn.execute_query("SELECT pg_notify($1, $2)", [CATALOGUE_CHANNEL, payload])
+
+
+async def announce_bus_changed(conn: BaseDBAsyncClient, bus_id: int) -> None:
+    """Queue "this bus changed" (name, registration, or a layout no trip uses yet): on
+    commit, every process drops its cached copy."""
+    payload = json.dumps({"bus": bus_id})
     await conn.execute_query("SELECT pg_notify($1, $2)", [CATALOGUE_CHANNEL, payload])
 
 
@@ -189,11 +196,14 @@ class SeatBroker:
 
     def _on_catalogue(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         try:
-            route_id = json.loads(str(payload))["route"]
-        except (ValueError, KeyError, TypeError):
-            route_id = None
+            event = json.loads(str(payload))
+            route_id, bus_id = event.get("route"), event.get("bus")
+        except (ValueError, AttributeError):
+            route_id = bus_id = None
         if isinstance(route_id, int):
             inventory.forget_route(route_id)
+        elif isinstance(bus_id, int):
+            inventory.forget_bus(bus_id)
         else:  # whatever changed, nothing stale is kept
             log.warning("catalogue events: malformed payload %r", str(payload)[:200])
             inventory.forget_routes()

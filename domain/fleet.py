@@ -9,10 +9,10 @@ from decimal import Decimal
 
 from tortoise.transactions import in_transaction
 
-from domain import audit
+from domain import audit, events, inventory, locking
 from domain.enums import BusKind, Deck, SeatPosition, SeatType
-from domain.errors import ValidationFailed
-from domain.models import Bus, Operator, Seat, User
+from domain.errors import BusInService, BusNotFound, ValidationFailed
+from domain.models import Bus, Operator, Schedule, Seat, User
 
 
 @dataclass(frozen=True)
@@ -121,18 +121,24 @@ def plan_layout(data: LayoutInput) -> Layout:
     return Layout(kind, numbers["rows"], numbers["columns"], numbers["aisle_after"], seats)
 
 
-async def create_bus(admin: User, data: LayoutInput, *, now: datetime) -> Bus:
+async def _check_bus(data: LayoutInput, bus_id: int | None = None) -> tuple[Layout, str]:
+    """The layout and the tidied registration, or ValidationFailed naming the fields."""
     layout = plan_layout(data)
     errors = {}
     registration = data.registration.strip().upper()
     if not registration:
         errors["registration"] = "Enter the registration number."
-    elif await Bus.filter(registration=registration).exists():
+    elif await Bus.filter(registration=registration).exclude(id=bus_id or 0).exists():
         errors["registration"] = "A bus with this registration already exists."
     if not data.name.strip():
         errors["name"] = "Give the bus a name passengers will recognise."
     if errors:
         raise ValidationFailed(errors)
+    return layout, registration
+
+
+async def create_bus(admin: User, data: LayoutInput, *, now: datetime) -> Bus:
+    layout, registration = await _check_bus(data)
     operator = await Operator.first()
     if operator is None:
         operator = await Operator.create(name="Busbook Operator")
@@ -161,5 +167,62 @@ async def create_bus(admin: User, data: LayoutInput, *, now: datetime) -> Bus:
     return bus
 
 
-async def list_buses() -> list[Bus]:
-    return await Bus.all().order_by("registration").prefetch_related("operator")
+async def update_bus(admin: User, bus_id: int, data: LayoutInput, *, now: datetime) -> Bus:
+    """Change a bus: its name, registration and air conditioning at any time; its seat
+    layout only while no trip has been scheduled on it (each trip's seats are the bus's
+    seats), else BusInService."""
+    layout, registration = await _check_bus(data, bus_id)
+    async with locking.transaction() as conn:
+        bus = await Bus.filter(id=bus_id).select_for_update().using_db(conn).first()
+        if bus is None:
+            raise BusNotFound()
+        relaid = (bus.kind, bus.rows, bus.columns, bus.aisle_after) != (
+            layout.kind,
+            layout.rows,
+            layout.columns,
+            layout.aisle_after,
+        )
+        if relaid:
+            if await Schedule.filter(bus_id=bus.id).using_db(conn).exists():
+                raise BusInService()
+            await Seat.filter(bus_id=bus.id).using_db(conn).delete()
+            await Seat.bulk_create([Seat(bus=bus, **vars(s)) for s in layout.seats], using_db=conn)
+        bus.registration, bus.name, bus.is_ac = registration, data.name.strip()[:120], data.is_ac
+        bus.kind, bus.rows, bus.columns = layout.kind, layout.rows, layout.columns
+        bus.aisle_after = layout.aisle_after
+        bus.decks = 2 if layout.kind is BusKind.SLEEPER else 1
+        await bus.save(using_db=conn)
+        await audit.record(
+            "bus.updated",
+            now=now,
+            actor=admin,
+            subject=bus,
+            using_db=conn,
+            data={"registration": registration, "relaid": relaid, "seats": len(layout.seats)},
+        )
+        # Trips show the bus's name and registration from each process's cache.
+        await events.announce_bus_changed(conn, bus.id)
+    inventory.forget_bus(bus.id)
+    return bus
+
+
+async def get_bus(bus_id: int) -> Bus:
+    bus = await Bus.get_or_none(id=bus_id).prefetch_related("operator")
+    if bus is None:
+        raise BusNotFound()
+    return bus
+
+
+async def bus_layout(bus_id: int) -> list[Seat]:
+    """A bus's seats in the layout's order (deck, row, column)."""
+    return list(await Seat.filter(bus_id=bus_id).order_by("deck", "row", "column", "id"))
+
+
+async def list_buses(*, after: str | None = None, limit: int | None = None) -> list[Bus]:
+    """Buses by registration; `after` is the last registration already seen."""
+    query = Bus.all().order_by("registration")
+    if after is not None:
+        query = query.filter(registration__gt=after)
+    if limit is not None:
+        query = query.limit(limit)
+    return await query.prefetch_related("operator")

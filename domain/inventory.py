@@ -134,6 +134,14 @@ def forget_route(route_id: int) -> None:
     _cache.pop(("stops", route_id), None)
 
 
+def forget_bus(bus_id: int) -> None:
+    """Drop a bus's cached row and seats: it was edited (here or in another process)."""
+    global _generation
+    _generation += 1
+    _cache.pop(("bus", bus_id), None)
+    _cache.pop(("seats", bus_id), None)
+
+
 async def load_trip(schedule_id: int, *, using_db: BaseDBAsyncClient | None = None) -> Trip:
     """A trip with its route's stops and points and its bus (those from the per-process
     cache, dropped on every edit); the schedule row, with its fare and status, is read
@@ -299,8 +307,8 @@ async def seat_states(
 
 
 async def bus_seats(bus_id: int) -> dict[int, Seat]:
-    """A bus's seats by id. A layout is fixed once the bus is saved (the console creates
-    buses, it does not redraw them), so it is kept per process like routes."""
+    """A bus's seats by id. A layout is fixed once a trip uses the bus (fleet.update_bus),
+    so it is kept per process like routes."""
 
     async def load() -> dict[int, Seat]:
         return {seat.id: seat for seat in await Seat.filter(bus_id=bus_id)}

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from tortoise import connections
 from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 
 from domain import audit, availability, locking, mail, ticket_tokens
 from domain.enums import (
@@ -62,6 +63,7 @@ class Dashboard:
     bookings_today: int
     revenue_today: Decimal
     active_holds: int
+    seats_held: int  # seats in those holds
     expiring_soon: list[Reservation]
     upcoming: list[TripOccupancy]
     stuck_payments: list[Payment]
@@ -129,10 +131,16 @@ async def dashboard(now: datetime, tz: ZoneInfo) -> Dashboard:
         totals[0] += trip.booked
         totals[1] += trip.seats
     active = Reservation.filter(status=ReservationStatus.ACTIVE, expires_at__gt=now)
+    held = await db.execute_query_dict(
+        "SELECT count(*) AS holds, coalesce(sum(seat_count), 0) AS seats FROM reservations"
+        " WHERE status = 'active' AND expires_at > $1",
+        [now],
+    )
     return Dashboard(
         bookings_today=days[-1].bookings,
         revenue_today=days[-1].revenue,
-        active_holds=await active.count(),
+        active_holds=int(held[0]["holds"]),
+        seats_held=int(held[0]["seats"]),
         expiring_soon=await active.filter(expires_at__lte=now + timedelta(minutes=5))
         .order_by("expires_at")
         .prefetch_related("user", "schedule", "schedule__route"),
@@ -157,8 +165,21 @@ async def dashboard(now: datetime, tz: ZoneInfo) -> Dashboard:
     )
 
 
-async def active_holds(now: datetime, search: str = "") -> list[Reservation]:
+HOLDS_PAGE = 200
+
+
+async def active_holds(
+    now: datetime,
+    search: str = "",
+    *,
+    after: tuple[datetime, int] | None = None,
+    limit: int = HOLDS_PAGE,
+) -> list[Reservation]:
+    """Active holds, those running out first (ties by id), matching `search` (email, phone
+    or last name); `after` is the (expires_at, id) of the last one of the previous page."""
     query = Reservation.filter(status=ReservationStatus.ACTIVE, expires_at__gt=now)
+    if after is not None:
+        query = query.filter(Q(expires_at__gt=after[0]) | Q(expires_at=after[0], id__gt=after[1]))
     search = search.strip()
     if search:
         query = query.filter(
@@ -167,9 +188,11 @@ async def active_holds(now: datetime, search: str = "") -> list[Reservation]:
             | Q(user__last_name__icontains=search)
         )
     return (
-        await query.order_by("expires_at")
-        .prefetch_related("user", "schedule", "schedule__route", "allocations")
-        .limit(200)
+        await query.order_by("expires_at", "id")
+        .prefetch_related(
+            "user", "schedule", "schedule__route", "allocations", "allocations__schedule_seat__seat"
+        )
+        .limit(limit)
     )
 
 
@@ -208,11 +231,14 @@ class LogFilter:
 PAGE_SIZE = 50
 
 
-async def activity(filters: LogFilter, page: int, tz: ZoneInfo) -> tuple[list[ActivityLog], bool]:
-    """One page (newest first) of the audit trail, and whether there is a next page."""
+def _log_query(filters: LogFilter, tz: ZoneInfo) -> QuerySet[ActivityLog]:
     query = ActivityLog.all()
-    if filters.actor:
-        query = query.filter(actor__email__icontains=filters.actor.strip())
+    actor = filters.actor.strip()
+    if actor:
+        by_actor = Q(actor__email__icontains=actor)
+        if actor.isascii() and actor.isdigit() and len(actor) <= 10 and int(actor) <= INT32_MAX:
+            by_actor |= Q(actor_id=int(actor))  # an account's id
+        query = query.filter(by_actor)
     if filters.action:
         query = query.filter(action__startswith=filters.action.strip())
     if filters.subject_type:
@@ -224,13 +250,30 @@ async def activity(filters: LogFilter, page: int, tz: ZoneInfo) -> tuple[list[Ac
     if filters.until:
         end = datetime.combine(filters.until + timedelta(days=1), time(0), tz)
         query = query.filter(created_at__lt=end)
+    return query.order_by("-created_at", "-id")
+
+
+async def activity(filters: LogFilter, page: int, tz: ZoneInfo) -> tuple[list[ActivityLog], bool]:
+    """One page (newest first) of the audit trail, and whether there is a next page."""
     rows = (
-        await query.order_by("-created_at", "-id")
+        await _log_query(filters, tz)
         .offset(max(page - 1, 0) * PAGE_SIZE)
         .limit(PAGE_SIZE + 1)
         .prefetch_related("actor")
     )
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+async def activity_after(
+    filters: LogFilter, tz: ZoneInfo, *, after: tuple[datetime, int] | None, limit: int
+) -> list[ActivityLog]:
+    """Up to `limit` rows of the audit trail (newest first) after the keyset position
+    `after`, the (created_at, id) of the last row already seen: unlike page numbers, rows
+    written meanwhile neither repeat nor skip a row."""
+    query = _log_query(filters, tz)
+    if after is not None:
+        query = query.filter(Q(created_at__lt=after[0]) | Q(created_at=after[0], id__lt=after[1]))
+    return list(await query.limit(limit).prefetch_related("actor"))
 
 
 # -------------------------------------------------------------------------------- boarding

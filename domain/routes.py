@@ -11,7 +11,7 @@ from tortoise.expressions import Q
 
 from domain import audit, events, inventory, locking
 from domain.enums import BookingStatus, ReservationStatus
-from domain.errors import Conflict, NotFound, ValidationFailed
+from domain.errors import RouteInUse, RouteNotFound, ValidationFailed
 from domain.models import Booking, City, Operator, Reservation, Route, RouteStop, StopPoint, User
 
 
@@ -115,7 +115,7 @@ async def save_route(
         else:
             found = await Route.filter(id=route_id).select_for_update().using_db(conn).first()
             if found is None:
-                raise NotFound("We could not find that route.")
+                raise RouteNotFound()
             route = found
             current = list(
                 await RouteStop.filter(route=route)
@@ -138,11 +138,7 @@ async def save_route(
             )
             same_stops = [s.city.name for s in current] == [s.city for s in stops]
             if in_use and not same_stops:
-                raise Conflict(
-                    "This route has holds or bookings, and their seats are sold by stop: its "
-                    "stops must stay the same cities in the same order. You can change times, "
-                    "distances and boarding points, or create a new route."
-                )
+                raise RouteInUse()
             route.code, route.name = code, name.strip() or route.name
             await route.save(update_fields=["code", "name"], using_db=conn)
         for seq, line in enumerate(stops):
@@ -208,7 +204,20 @@ async def save_route(
     return route
 
 
-async def list_routes() -> list[Route]:
-    return (
-        await Route.all().order_by("code").prefetch_related("stops", "stops__city", "stops__points")
+async def list_routes(*, after: str | None = None, limit: int | None = None) -> list[Route]:
+    """Routes by code, with their stops and points; `after` is the last code already seen."""
+    query = Route.all().order_by("code")
+    if after is not None:
+        query = query.filter(code__gt=after)
+    if limit is not None:
+        query = query.limit(limit)
+    return await query.prefetch_related("stops", "stops__city", "stops__points")
+
+
+async def get_route(route_id: int) -> Route:
+    route = await Route.get_or_none(id=route_id).prefetch_related(
+        "stops", "stops__city", "stops__points"
     )
+    if route is None:
+        raise RouteNotFound()
+    return route

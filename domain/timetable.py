@@ -8,12 +8,30 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from domain import audit, events, inventory, locking
-from domain.enums import ScheduleStatus
-from domain.errors import Conflict, NotFound, ScheduleNotFound, ValidationFailed
-from domain.models import Bus, Route, RouteStop, Schedule, ScheduleSeat, User
+from domain.enums import BookingStatus, ReservationStatus, ScheduleStatus
+from domain.errors import (
+    Conflict,
+    NotFound,
+    ScheduleNotFound,
+    TripClosed,
+    TripInUse,
+    ValidationFailed,
+)
+from domain.models import (
+    Booking,
+    Bus,
+    Reservation,
+    Route,
+    RouteStop,
+    Schedule,
+    ScheduleSeat,
+    User,
+)
 
 # The highest fare for a whole route. A hold's total (its seats' fares, each with the bus's
 # surcharge) and the booking and payment made from it are DECIMAL(12, 2): a fare near that
@@ -79,22 +97,7 @@ async def create_timetable(
         # Lock the bus so two timetables cannot put it on two roads at once.
         await Bus.filter(id=bus.id).select_for_update().using_db(conn).first()
         for start in starts:
-            clash = (
-                await Schedule.filter(
-                    bus=bus,
-                    status=ScheduleStatus.SCHEDULED,
-                    departure_at__lt=start + duration,
-                    arrival_at__gt=start,
-                )
-                .using_db(conn)
-                .first()
-            )
-            if clash is not None:
-                raise Conflict(
-                    f"Bus {bus.registration} is already on another trip then "
-                    f"(trip #{clash.id}, leaving {clash.departure_at.astimezone(tz):%d %b %H:%M})."
-                    " Nothing was created."
-                )
+            await _refuse_clash(conn, bus, start, start + duration, tz, "Nothing was created.")
         created = []
         for start in starts:
             schedule = await Schedule.create(
@@ -116,6 +119,113 @@ async def create_timetable(
             data={"route_id": route.id, "bus_id": bus.id, "trips": [s.id for s in created]},
         )
     return created
+
+
+async def _refuse_clash(
+    conn: BaseDBAsyncClient,
+    bus: Bus,
+    start: datetime,
+    end: datetime,
+    tz: ZoneInfo,
+    outcome: str,
+    *,
+    other_than: int | None = None,
+) -> None:
+    """Conflict when the bus is on another scheduled trip between start and end."""
+    clash = (
+        await Schedule.filter(
+            bus=bus, status=ScheduleStatus.SCHEDULED, departure_at__lt=end, arrival_at__gt=start
+        )
+        .exclude(id=other_than or 0)
+        .using_db(conn)
+        .first()
+    )
+    if clash is not None:
+        raise Conflict(
+            f"Bus {bus.registration} is already on another trip then "
+            f"(trip #{clash.id}, leaving {clash.departure_at.astimezone(tz):%d %b %H:%M}). "
+            + outcome
+        )
+
+
+@dataclass(frozen=True)
+class TripChange:
+    """A trip's new departure (an aware time) and fare for the whole route."""
+
+    departure_datetime: datetime
+    base_fare: Decimal
+
+
+async def update_trip(
+    admin: User, schedule_id: int, change: TripChange, *, now: datetime, tz: ZoneInfo
+) -> Schedule:
+    """Change one trip of the timetable: its fare (for holds made from now on: a hold keeps
+    the total it was quoted) and its departure, which moves only while the trip has no
+    active hold and no booking (their tickets are for that time) and never onto another
+    trip of the same bus. A cancelled or departed trip is not changed."""
+    errors: dict[str, str] = {}
+    fare = change.base_fare
+    if not fare.is_finite() or not 0 < fare <= MAX_BASE_FARE:
+        errors["base_fare"] = "Enter the fare for the whole route, e.g. 650."
+    if change.departure_datetime.tzinfo is None:
+        errors["departure_datetime"] = "Give the departure with its time zone offset."
+    elif change.departure_datetime <= now:
+        errors["departure_datetime"] = "The departure must be in the future."
+    if errors:
+        raise ValidationFailed(errors)
+    async with locking.transaction() as conn:
+        schedule = await Schedule.filter(id=schedule_id).select_for_update().using_db(conn).first()
+        if schedule is None:
+            raise ScheduleNotFound()
+        if schedule.status != ScheduleStatus.SCHEDULED or schedule.departure_at <= now:
+            raise TripClosed()
+        before = {"departure_at": schedule.departure_at, "base_fare": schedule.base_fare}
+        if change.departure_datetime != schedule.departure_at:
+            in_use = (
+                await Reservation.filter(
+                    schedule_id=schedule.id, status=ReservationStatus.ACTIVE, expires_at__gt=now
+                )
+                .using_db(conn)
+                .exists()
+                or await Booking.filter(
+                    schedule_id=schedule.id,
+                    status__in=[BookingStatus.CONFIRMED, BookingStatus.PARTIALLY_CANCELLED],
+                )
+                .using_db(conn)
+                .exists()
+            )
+            if in_use:
+                raise TripInUse()
+            bus = await Bus.filter(id=schedule.bus_id).select_for_update().using_db(conn).first()
+            assert bus is not None
+            duration = schedule.arrival_at - schedule.departure_at
+            start = change.departure_datetime
+            await _refuse_clash(
+                conn,
+                bus,
+                start,
+                start + duration,
+                tz,
+                "Nothing was changed.",
+                other_than=schedule.id,
+            )
+            schedule.departure_at, schedule.arrival_at = start, start + duration
+        schedule.base_fare = fare
+        await schedule.save(
+            update_fields=["departure_at", "arrival_at", "base_fare"], using_db=conn
+        )
+        await audit.record(
+            "schedule.updated",
+            now=now,
+            actor=admin,
+            subject=schedule,
+            using_db=conn,
+            data={
+                "before": before,
+                "after": {"departure_at": schedule.departure_at, "base_fare": fare},
+            },
+        )
+    return schedule
 
 
 async def generate_seats(admin: User, schedule_id: int, *, now: datetime) -> int:
@@ -174,10 +284,14 @@ async def set_seat_blocked(
     return seat
 
 
-async def upcoming_schedules(now: datetime, limit: int = 200) -> list[Schedule]:
-    return (
-        await Schedule.filter(departure_at__gt=now - timedelta(hours=12))
-        .order_by("departure_at")
-        .limit(limit)
-        .prefetch_related("route", "bus")
-    )
+async def upcoming_schedules(
+    now: datetime, limit: int = 200, *, after: tuple[datetime, int] | None = None
+) -> list[Schedule]:
+    """Trips from 12 hours ago on, by departure (ties by id); `after` is the (departure_at,
+    id) of the last trip already seen."""
+    query = Schedule.filter(departure_at__gt=now - timedelta(hours=12))
+    if after is not None:
+        query = query.filter(
+            Q(departure_at__gt=after[0]) | Q(departure_at=after[0], id__gt=after[1])
+        )
+    return await query.order_by("departure_at", "id").limit(limit).prefetch_related("route", "bus")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from quart import Quart
 from quart_schema import QuartSchema
 
-from views.api import live, reservations, schedules, users
+from views.api import admin, admin_network, live, reservations, schedules, users
 from views.api.openapi import ApiOpenAPIProvider
 from views.services import services_of
 
@@ -23,6 +23,8 @@ BLUEPRINTS = (
     reservations.blueprint,
     users.blueprint,
     live.blueprint,
+    admin.blueprint,
+    admin_network.blueprint,
 )
 
 
