@@ -171,6 +171,8 @@ async def update_bus(admin: User, bus_id: int, data: LayoutInput, *, now: dateti
     """Change a bus: its name, registration and air conditioning at any time; its seat
     layout only while no trip has been scheduled on it (each trip's seats are the bus's
     seats), else BusInService."""
+    if not await Bus.filter(id=bus_id).exists():
+        raise BusNotFound()
     layout, registration = await _check_bus(data, bus_id)
     async with locking.transaction() as conn:
         bus = await Bus.filter(id=bus_id).select_for_update().using_db(conn).first()
