@@ -38,6 +38,9 @@ from domain.models import (
 # column's limit was accepted here and then every hold on the trip failed with a numeric
 # overflow. Ten million leaves room for hundreds of seats in one hold, in any currency.
 MAX_BASE_FARE = Decimal("10000000")
+# How far ahead a trip may be published: further is a typo (and near year 9999 the arrival
+# overflows date arithmetic). The console's date inputs have the same horizon.
+MAX_DAYS_AHEAD = 366 * 5
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,10 @@ async def create_timetable(
         errors["bus_id"] = "Choose a bus."
     departs = data.departure_time
     first, last = data.first_day, data.last_day or data.first_day
-    if last < first:
+    horizon = now.astimezone(tz).date() + timedelta(days=MAX_DAYS_AHEAD)
+    if first > horizon:
+        errors["first_day"] = f"Trips can be published up to {horizon:%d %b %Y}."
+    elif last < first:
         errors["last_day"] = "The last day must not be before the first day."
     elif (last - first).days > 366:
         errors["last_day"] = "A timetable can cover at most a year."
@@ -171,6 +177,8 @@ async def update_trip(
         errors["departure_datetime"] = "Give the departure with its time zone offset."
     elif change.departure_datetime <= now:
         errors["departure_datetime"] = "The departure must be in the future."
+    elif change.departure_datetime > now + timedelta(days=MAX_DAYS_AHEAD):
+        errors["departure_datetime"] = "A trip can be at most five years ahead."
     if errors:
         raise ValidationFailed(errors)
     async with locking.transaction() as conn:

@@ -128,9 +128,10 @@ async def test_dashboard_metrics_are_the_console_figures(client: QuartClient, ca
     assert upcoming["schedule_id"] == trip.id
     assert (upcoming["seats"], upcoming["booked"], upcoming["held"]) == (8, 1, 3)
     assert upcoming["departure_datetime"].endswith("+05:30")
-    assert len(body["days"]) == 30 and body["days"][-1]["day"] == clock.now().astimezone(
-        IST
-    ).date().isoformat()
+    assert (
+        len(body["days"]) == 30
+        and body["days"][-1]["day"] == clock.now().astimezone(IST).date().isoformat()
+    )
 
 
 # ------------------------------------------------------------------------------ holds
@@ -324,6 +325,13 @@ async def test_invalid_stops_name_their_path(client: QuartClient, caller_for: An
     )
     assert wrong_type.status_code == 422
     assert [e["field"] for e in (await problem_of(wrong_type))["errors"]] == ["stops[1].km"]
+    nul = await client.post(
+        "/api/v1/admin/routes",
+        json={"code": "NUL", "stops": [{**STOPS[0], "city": "Nas\u0000hik"}, STOPS[1]]},
+        headers=admin.headers,
+    )
+    assert nul.status_code == 400  # PostgreSQL text cannot hold it: refused, never a 500
+    assert "NUL" in (await problem_of(nul))["detail"]
     missing = await client.put(
         "/api/v1/admin/routes/999999", json={"code": "X", "stops": STOPS}, headers=admin.headers
     )
@@ -533,4 +541,10 @@ async def test_invalid_timetables_name_their_field(client: QuartClient, caller_f
         headers=admin.headers,
     )
     assert [e["field"] for e in (await problem_of(past))["errors"]] == ["departure_datetime"]
+    far = await client.post(
+        "/api/v1/admin/timetables",
+        json={**base, "bus_id": model.bus_id, "weekdays": [6], "first_day": "2999-01-01"},  # type: ignore[attr-defined]
+        headers=admin.headers,
+    )
+    assert {e["field"] for e in (await problem_of(far))["errors"]} == {"first_day", "base_fare"}
     assert await Schedule.all().count() == 1

@@ -29,6 +29,7 @@ blueprint = api_blueprint("admin_network", __name__)
 # Dates of a timetable within a sane window (date arithmetic overflows near 9999-12-31);
 # the domain's own rules (not in the past, at most a year) apply within it.
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
+INT32_MAX = 2**31 - 1  # the id columns
 
 
 def _text_after(cursor: str | None, key: str) -> str | None:
@@ -405,8 +406,8 @@ class TimetableIn(Strict):
         base_fare="650.00",
     )
 
-    route_id: int
-    bus_id: int
+    route_id: int = Field(ge=1, le=INT32_MAX)
+    bus_id: int = Field(ge=1, le=INT32_MAX)
     departure_time: time = Field(description="Local (operator's time zone), HH:MM.")
     first_day: date = Field(ge=FIRST_DAY, le=LAST_DAY)
     last_day: date | None = Field(

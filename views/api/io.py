@@ -16,6 +16,7 @@ is made from the same models the code uses.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import wraps
 from typing import Any, TypeVar
@@ -31,11 +32,16 @@ from quart_schema.validation import (
 )
 
 from views.api.problems import ApiProblem
+from views.forms import NUL_MESSAGE
 
 M = TypeVar("M", bound=BaseModel)
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 JSON_TYPES = frozenset({"application/json"})
+# A JSON string may spell a NUL character as \u0000 (an odd run of backslashes before the
+# u: "\\u0000" is a backslash and text). PostgreSQL text cannot hold one, so it is refused
+# before any view sees it, as in a query string or a form (views/forms.py).
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def _path(loc: Iterable[int | str]) -> str:
@@ -85,6 +91,8 @@ async def read_json(model: type[M]) -> M:
             "invalid_encoding",
             f"The request body is not valid UTF-8 (byte {exc.start} cannot be read).",
         ) from exc
+    if "\\u0000" in text and _NUL_ESCAPE.search(text):
+        raise ApiProblem(400, "bad_request", NUL_MESSAGE)
     try:
         return model.model_validate_json(text, strict=True)
     except ValidationError as exc:
