@@ -282,7 +282,7 @@ class AdminHoldPage(Out):
 @tags("admin")
 @responds(AdminHoldPage)
 @query(HoldsQuery)
-async def list_active_holds(query: HoldsQuery) -> Response:
+async def admin_active_reservations(query: HoldsQuery) -> Response:
     """Every customer's active holds
 
     Holds not yet expired, those running out first, optionally matching `q` (email, phone
@@ -342,7 +342,7 @@ class ReleasedHoldOut(Out):
 @tags("admin")
 @responds(ReleasedHoldOut)
 @json_body(ReleaseHold)
-async def release_active_hold(reservation_id: str, data: ReleaseHold) -> Response:
+async def release_admin_reservation(reservation_id: str, data: ReleaseHold) -> Response:
     """Release a customer's hold
 
     Frees the hold's seats at once on every seat map and writes `reservation.released`
@@ -431,7 +431,7 @@ class ActivityPage(Out):
 @tags("admin")
 @responds(ActivityPage)
 @query(LogQuery)
-async def list_activity_logs(query: LogQuery) -> Response:
+async def activity_logs(query: LogQuery) -> Response:
     """The audit trail
 
     Every state change, newest first, filtered like the console's audit page. Paged by

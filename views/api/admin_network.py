@@ -143,7 +143,7 @@ class RoutePage(Out):
 @tags("admin")
 @responds(RoutePage)
 @query(PageQuery)
-async def list_admin_routes(query: PageQuery) -> Response:
+async def admin_routes(query: PageQuery) -> Response:
     """Routes with their stops
 
     By code, as in the console."""
@@ -160,7 +160,7 @@ async def list_admin_routes(query: PageQuery) -> Response:
 @needs("admin")
 @tags("admin")
 @responds(RouteOut)
-async def show_admin_route(route_id: int) -> Response:
+async def admin_route(route_id: int) -> Response:
     """One route with its stops"""
     await require_api_admin()
     return reply(RouteOut.of(await routes.get_route(route_id)))
@@ -331,7 +331,7 @@ async def _bus_detail(bus_id: int) -> BusDetail:
 @tags("admin")
 @responds(BusPage)
 @query(PageQuery)
-async def list_admin_buses(query: PageQuery) -> Response:
+async def admin_buses(query: PageQuery) -> Response:
     """Buses
 
     By registration, as in the console; `GET /admin/buses/{id}` has the seat layout."""
@@ -354,7 +354,7 @@ async def list_admin_buses(query: PageQuery) -> Response:
 @needs("admin")
 @tags("admin")
 @responds(BusDetail)
-async def show_admin_bus(bus_id: int) -> Response:
+async def admin_bus(bus_id: int) -> Response:
     """One bus with its seat layout"""
     await require_api_admin()
     return reply(await _bus_detail(bus_id))
@@ -503,7 +503,7 @@ class CreatedTrips(Out):
 @tags("admin")
 @responds(TripPage)
 @query(PageQuery)
-async def list_admin_timetables(query: PageQuery) -> Response:
+async def admin_timetables(query: PageQuery) -> Response:
     """The timetable: trips from 12 hours ago on
 
     By departure, as on the console's trips page (cancelled trips included)."""
