@@ -276,3 +276,16 @@ async def test_the_openapi_document_describes_only_the_api(client: QuartClient, 
     assert {p["name"] for p in search["parameters"]} >= {"origin_city", "destination_city", "date"}
     assert search["responses"]["422"]["content"]["application/problem+json"]
     assert "Problem" in document["components"]["schemas"]
+
+
+async def test_a_guest_is_told_to_log_in_before_the_body_is_read(
+    client: QuartClient, db: str
+) -> None:
+    for body in (b"not json", b'{"schedule_id": false}'):
+        response = await client.post(
+            "/api/v1/reservations/create", data=body, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 401
+        assert (await problem_of(response))["code"] == "authentication_required"
+    response = await client.post("/api/v1/reservations/create", data=b"x=1")
+    assert response.status_code == 401

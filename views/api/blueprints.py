@@ -1,11 +1,15 @@
 """Every API resource's blueprint, made the same way: mounted at /api/v1, CORS for the
 origins in CORS_ORIGINS only (quart-cors reads them from the app's config per request, set
-by `register_api`), and `no-store` on every answer to a caller with credentials."""
+by `register_api`), the caller checked before anything else for a view marked
+`@needs("user")` or `@needs("admin")` (so a guest's bad body is a 401, not a 422, and a view
+cannot forget the check), and `no-store` on every answer to a caller with credentials."""
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response, current_app, request
 from quart_cors import cors
+
+from views.api.auth import NEEDS_ATTRIBUTE, require_api_admin, require_api_user
 
 PREFIX = "/api/v1"
 
@@ -19,8 +23,19 @@ def api_blueprint(name: str, import_name: str) -> Blueprint:
         expose_headers=["Location", "Retry-After", "Idempotent-Replayed", "Link"],
         max_age=600,
     )
+    blueprint.before_request(_check_caller)
     blueprint.after_request(_personal_answers_are_not_cached)
     return blueprint
+
+
+async def _check_caller() -> None:
+    if request.method == "OPTIONS" or request.endpoint is None:
+        return  # a CORS preflight carries no credentials
+    needs = getattr(current_app.view_functions.get(request.endpoint), NEEDS_ATTRIBUTE, None)
+    if needs == "admin":
+        await require_api_admin()
+    elif needs == "user":
+        await require_api_user()
 
 
 async def _personal_answers_are_not_cached(response: Response) -> Response:
