@@ -4,10 +4,15 @@ signature vouches for)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
+from tortoise.expressions import Q
+
 from domain import public_ids
+from domain.enums import BookingStatus
 from domain.errors import BookingNotFound, PaymentNotFound
+from domain.inventory import Trip, load_trip
 from domain.models import Booking, Payment, User
 
 
@@ -64,3 +69,35 @@ async def list_bookings(user: User, now: datetime) -> tuple[list[Booking], list[
     upcoming = [b for b in bookings if b.schedule.arrival_at > now]
     past = [b for b in bookings if b.schedule.arrival_at <= now][::-1]
     return upcoming, past
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    booking: Booking
+    trip: Trip  # for the booked segment's cities and times (trip.stop(booking.from_seq))
+
+
+HISTORY_LIMIT_MAX = 100
+
+
+async def booking_history(
+    user: User,
+    *,
+    status: BookingStatus | None = None,
+    after: tuple[datetime, int] | None = None,
+    limit: int = 20,
+) -> list[HistoryEntry]:
+    """A customer's bookings, newest booked first (created_at, then id: a keyset), with
+    `status` optionally; `after` is the (created_at, id) of the previous page's last one.
+    Reads `limit + 1` so the caller knows whether another page follows."""
+    limit = max(1, min(limit, HISTORY_LIMIT_MAX))
+    query = Booking.filter(user_id=user.id)
+    if status is not None:
+        query = query.filter(status=status)
+    if after is not None:
+        created_at, booking_id = after
+        query = query.filter(
+            Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=booking_id)
+        )
+    rows = await query.order_by("-created_at", "-id").limit(limit + 1)
+    return [HistoryEntry(b, await load_trip(b.schedule_id)) for b in rows]

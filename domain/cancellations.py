@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from domain import audit, events, locking, notifications, public_ids, refunds
+from domain.bookings import get_booking
 from domain.checkout import CheckoutConfig
 from domain.enums import (
     BookingStatus,
@@ -31,6 +32,7 @@ from domain.models import (
     Cancellation,
     Passenger,
     Payment,
+    Refund,
     ScheduleSeat,
     SeatAllocation,
     Ticket,
@@ -103,16 +105,21 @@ def tier_for(hours_before: float, tiers: Sequence[Tier]) -> Tier:
 
 async def quote_refund(
     booking: Booking,
-    passenger_ids: Sequence[int],
+    passenger_ids: Sequence[int] | None,
     *,
     now: datetime,
     tiers: Sequence[Tier] = DEFAULT_TIERS,
 ) -> RefundQuote:
     """What cancelling these passengers' seats now gives back. The confirmed cancellation
-    uses exactly this function, so the quote is the figure."""
+    uses exactly this function, so the quote is the figure. `None` quotes every seat still
+    booked (what `cancel_booking` with None cancels)."""
+    passengers = {p.id: p for p in await Passenger.filter(booking_id=booking.id)}
+    if passenger_ids is None:
+        passenger_ids = [p.id for p in passengers.values() if p.status == PassengerStatus.ACTIVE]
+        if not passenger_ids:
+            raise NothingToCancel()
     if not passenger_ids:
         raise ValidationFailed({"passenger_ids": "Choose at least one passenger to cancel."})
-    passengers = {p.id: p for p in await Passenger.filter(booking_id=booking.id)}
     chosen = []
     for pid in passenger_ids:
         passenger = passengers.get(pid)
@@ -296,3 +303,26 @@ async def get_cancellation(viewer: User, public_id: str) -> Cancellation:
     if cancellation is None or (cancellation.booking.user_id != viewer.id and not viewer.is_admin):
         raise NotFound("We could not find that cancellation.")
     return cancellation
+
+
+@dataclass(frozen=True)
+class CancellationView:
+    """A cancellation's page: the seats it gave up and where its refund is."""
+
+    cancellation: Cancellation
+    booking: Booking  # with its passengers and their seats
+    passengers: list[Passenger]  # the cancelled ones, in seat order of the booking
+    refund: Refund | None  # None when nothing was refundable
+
+
+async def cancellation_view(viewer: User, public_id: str) -> CancellationView:
+    """The viewer's own cancellation (admins see any), with its seats and refund."""
+    cancellation = await get_cancellation(viewer, public_id)
+    booking = await get_booking(viewer, cancellation.booking.reference)
+    chosen = set(cancellation.passenger_ids)
+    return CancellationView(
+        cancellation=cancellation,
+        booking=booking,
+        passengers=[p for p in booking.passengers if p.id in chosen],
+        refund=await Refund.get_or_none(cancellation_id=cancellation.id),
+    )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -81,6 +81,12 @@ class CheckoutInput:
     method: PaymentMethod | None
     quoted_total: Decimal  # the total the hold page showed
     idempotency_key: str
+    # No passengers given (the API's `passengers` left out): the account holder travels on
+    # every seat, under their name, age and gender not stated (HOLDER_AGE, Gender.OTHER).
+    holder_travels: bool = False
+
+
+HOLDER_AGE = 0  # "not stated": the forms ask 1-120, so 0 is never a typed age
 
 
 @dataclass(frozen=True)
@@ -136,7 +142,31 @@ def price_seats(seats: list[holds.HeldSeat], total: Decimal) -> list[holds.HeldS
     return [holds.HeldSeat(s.schedule_seat, f) for s, f in zip(seats, shares, strict=True)]
 
 
-def _validate(data: CheckoutInput, seats: list[holds.HeldSeat]) -> dict[str, Any]:
+def holder_passengers(holder: User, seats: list[holds.HeldSeat]) -> list[dict[str, Any]]:
+    """The account holder on every seat of the hold (CheckoutInput.holder_travels)."""
+    name = " ".join(holder.full_name.split())[:120] or holder.email[:120]
+    return [
+        {
+            "schedule_seat_id": held.schedule_seat.id,
+            "bus_seat_id": held.schedule_seat.seat_id,
+            "seat": held.number,
+            "name": name,
+            "age": HOLDER_AGE,
+            "gender": Gender.OTHER.value,
+            "fare": str(held.fare),
+        }
+        for held in seats
+    ]
+
+
+def _validate(
+    data: CheckoutInput, seats: list[holds.HeldSeat], holder: User | None = None
+) -> dict[str, Any]:
+    if data.holder_travels and not data.passengers and holder is not None:
+        validated = _validate(
+            replace(data, holder_travels=False, passengers=_placeholders(seats)), seats
+        )
+        return {**validated, "passengers": holder_passengers(holder, seats)}
     errors: dict[str, str] = {}
     index_of = {p.schedule_seat_id: i for i, p in enumerate(data.passengers)}
     passengers = []
@@ -187,6 +217,29 @@ def _validate(data: CheckoutInput, seats: list[holds.HeldSeat]) -> dict[str, Any
     return {"passengers": passengers, "contact_email": email, "contact_phone": phone}
 
 
+def checkout_details(
+    data: CheckoutInput, seats: list[holds.HeldSeat], holder: User
+) -> dict[str, Any]:
+    """The checked passengers and contact of a hold's checkout (ValidationFailed names the
+    fields), as a payment's `checkout_data` keeps them: the rules of `start_checkout`, for
+    the other ways a hold is paid (payment_outcomes.settle_at_counter)."""
+    return _validate(data, seats, holder)
+
+
+def checkout_link(payment: Payment, config: CheckoutConfig) -> str | None:
+    """Where the payer continues, as an absolute URL (the simulator's page is ours, and
+    its address is stored as a path)."""
+    url = payment.checkout_url
+    if url and url.startswith("/"):
+        return config.public_base_url.rstrip("/") + url
+    return url
+
+
+def _placeholders(seats: list[holds.HeldSeat]) -> list[PassengerInput]:
+    """Valid stand-ins, so the rest of the input is checked by the same rules."""
+    return [PassengerInput(h.schedule_seat.id, "holder", 30, Gender.OTHER) for h in seats]
+
+
 def payment_info(payment: Payment, description: str = "", email: str = "") -> PaymentInfo:
     return PaymentInfo(
         payment_id=payment.id,
@@ -223,7 +276,7 @@ async def start_checkout(
             return await _resume_checkout(user, existing, reservation, gateways, config, now)
         return existing  # the same form sent twice: one payment
     current = await quote(reservation)
-    details = _validate(data, current.seats)
+    details = _validate(data, current.seats, user)
     assert data.method is not None  # _validate refuses a missing one
     gateway = gateways.for_method(data.method)
     trip = await load_trip(reservation.schedule_id)

@@ -70,6 +70,12 @@ class PaymentMethod(StrEnum):
     UPI = "upi"
     NET_BANKING = "net_banking"
     WALLET = "wallet"
+    # Money taken at the operator's counter (an admin's `bookings/create`), never through a
+    # gateway: no gateway offers it online (ONLINE_METHODS).
+    CASH = "cash"
+
+
+ONLINE_METHODS: frozenset[PaymentMethod] = frozenset(PaymentMethod) - {PaymentMethod.CASH}
 
 
 class PaymentStatus(StrEnum):

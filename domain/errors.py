@@ -179,6 +179,11 @@ class PriceChanged(Conflict):
     pass
 
 
+class AlreadyBooked(Conflict):
+    code = "already_booked"
+    message = "This hold is already paid for and booked."
+
+
 class PaymentNotFound(NotFound):
     code = "payment_not_found"
     message = "We could not find that payment."

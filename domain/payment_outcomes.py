@@ -30,16 +30,32 @@ from domain import (
     refunds,
     ticket_tokens,
 )
-from domain.checkout import CheckoutConfig, payment_info
+from domain.checkout import (
+    CheckoutConfig,
+    CheckoutInput,
+    PassengerInput,
+    checkout_details,
+    payment_info,
+    quote,
+)
 from domain.enums import (
     AllocationKind,
     BookingStatus,
     Gender,
+    PaymentMethod,
     PaymentStatus,
     ReservationStatus,
     ScheduleStatus,
 )
-from domain.errors import NotFound, PaymentNotFound
+from domain.errors import (
+    AlreadyBooked,
+    Forbidden,
+    HoldExpired,
+    NotFound,
+    PaymentNotFound,
+    PriceChanged,
+    TripDeparted,
+)
 from domain.inventory import load_trip
 from domain.models import (
     Booking,
@@ -50,6 +66,7 @@ from domain.models import (
     SeatAllocation,
     User,
 )
+from domain.payments import counter
 from domain.payments.base import ClientStep, GatewayEvent, ReturnKind, ReturnLinks
 from domain.payments.registry import Gateways
 from domain.tickets import issue_ticket
@@ -227,6 +244,130 @@ async def payment_return(
             now=now,
         )
     return PaymentReturn(payment, await bookings.booking_of(payment))
+
+
+@dataclass(frozen=True)
+class CounterSale:
+    """Money an operator took in person for a hold (an agent or counter booking).
+    `passengers` as at checkout (empty: the account holder travels on every seat);
+    contact details default to the holder's account."""
+
+    reservation_ref: str
+    amount: Decimal  # what was received: must be the hold's total
+    method: PaymentMethod = PaymentMethod.CASH
+    passengers: tuple[PassengerInput, ...] = ()
+    contact_email: str | None = None
+    contact_phone: str | None = None
+    note: str = ""
+
+
+COUNTER_ONLY_ADMINS = "Only an operator (an admin) can record money taken at the counter."
+
+
+async def settle_at_counter(
+    admin: User,
+    sale: CounterSale,
+    *,
+    config: CheckoutConfig,
+    now: datetime,
+    ip: str | None = None,
+) -> Payment:
+    """Confirm a live hold whose money an admin received outside any gateway: a succeeded
+    Payment (gateway "counter") is recorded and fulfilled by the same path as a gateway's
+    success (`_apply_outcome`: booking, ticket, confirmation mail, seat events), in one
+    transaction with its audit rows. The hold must still be live, its trip on sale, and
+    the amount received exactly the hold's total (PriceChanged otherwise); a hold already
+    booked is AlreadyBooked. The booking belongs to the hold's customer."""
+    if not admin.is_admin:
+        raise Forbidden(COUNTER_ONLY_ADMINS)
+    reservation = await holds.get_reservation(admin, sale.reservation_ref)
+    holder = await User.get(id=reservation.user_id)
+    key = public_ids.new("cnt")  # the payment's idempotency key and "gateway" reference
+    current = await quote(reservation)
+    details = checkout_details(
+        CheckoutInput(
+            passengers=list(sale.passengers),
+            contact_email=holder.email if sale.contact_email is None else sale.contact_email,
+            contact_phone=(
+                holder.phone_number if sale.contact_phone is None else sale.contact_phone
+            ),
+            method=sale.method,
+            quoted_total=sale.amount,
+            idempotency_key=key,
+            holder_travels=not sale.passengers,
+        ),
+        current.seats,
+        holder,
+    )
+    async with locking.transaction() as conn:
+        locked = (
+            await Reservation.filter(id=reservation.id).select_for_update().using_db(conn).first()
+        )
+        assert locked is not None
+        if locked.status == ReservationStatus.CONVERTED:
+            raise AlreadyBooked()
+        if locked.status != ReservationStatus.ACTIVE or locked.expires_at <= now:
+            raise HoldExpired()
+        if sale.amount != current.total:
+            raise PriceChanged(
+                f"The total of this hold is {current.total} {current.currency}, not "
+                f"{sale.amount}. Record the amount due.",
+                quoted=str(sale.amount),
+                total=str(current.total),
+                currency=current.currency,
+            )
+        unsellable = await _why_unsellable(conn, locked, now)
+        if unsellable is not None:
+            raise TripDeparted(unsellable.detail)
+        payment = await Payment.create(
+            user_id=holder.id,
+            reservation=locked,
+            gateway=counter.NAME,
+            method=sale.method,
+            amount=current.total,
+            currency=current.currency,
+            status=PaymentStatus.PENDING,
+            idempotency_key=key,
+            gateway_reference=key,
+            checkout_data={
+                **details,
+                "boarding_point_id": locked.boarding_point_id,
+                "dropping_point_id": locked.dropping_point_id,
+                "received_by": admin.id,
+                "note": sale.note[:255],
+            },
+            created_at=now,
+            updated_at=now,
+            using_db=conn,
+        )
+        await audit.record(
+            "payment.received_at_counter",
+            now=now,
+            actor=admin,
+            subject=payment,
+            ip=ip,
+            data={
+                "method": sale.method.value,
+                "amount": str(current.total),
+                "currency": current.currency,
+                "reservation_id": locked.id,
+                "customer_id": holder.id,
+                "note": sale.note[:255],
+            },
+            using_db=conn,
+        )
+        await _apply_outcome(
+            conn,
+            payment,
+            succeeded=True,
+            amount=current.total,
+            currency=current.currency,
+            reason="",
+            source=f"counter:{admin.id}",
+            config=config,
+            now=now,
+        )
+    return payment
 
 
 async def _apply_outcome(

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
-from quart import Blueprint, Response, current_app, request
+from quart import Blueprint, Response, request
 from quart.typing import ResponseReturnValue
 
-from domain import booking_views, bookings, ticket_documents
+from domain import booking_views, bookings
 from views import auth
-from views.rendering import render
+from views.rendering import render, ticket_pdf
 from views.services import services
 
 blueprint = Blueprint("bookings", __name__)
@@ -69,9 +68,7 @@ async def download_ticket(number: str) -> ResponseReturnValue:
         config=svc.checkout,
         now=svc.now(),
     )
-    template = current_app.jinja_env.get_template("tickets/ticket_pdf.html")
-    html = await template.render_async(**dataclasses.asdict(document))
-    pdf = await ticket_documents.render_pdf_async(html)
+    pdf = await ticket_pdf(document)
     return Response(
         pdf,
         mimetype="application/pdf",

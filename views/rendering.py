@@ -3,6 +3,7 @@ environment gets its filters (domain/formatting.py), globals and the seat markup
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from datetime import timedelta
 from typing import Any
@@ -11,6 +12,8 @@ from markupsafe import Markup
 from quart import Quart, current_app, render_template, request
 from quart.typing import ResponseReturnValue
 
+from domain import ticket_documents
+from domain.booking_views import TicketDocument
 from domain.inventory import SeatView
 from views import auth, csrf
 from views.services import Services
@@ -93,3 +96,10 @@ async def seat_html(seat: SeatView, checked: bool = False) -> Markup:
         html = Markup(await macro(seat, bool(checked)))
         _seats[key] = html
     return html
+
+
+async def ticket_pdf(document: TicketDocument) -> bytes:
+    """The ticket's PDF (the website's download and the API's draw the same one)."""
+    template = current_app.jinja_env.get_template("tickets/ticket_pdf.html")
+    html = await template.render_async(**dataclasses.asdict(document))
+    return await ticket_documents.render_pdf_async(html)

@@ -49,7 +49,8 @@ def build_gateways(
     razorpay_base_url: str | None = None,
 ) -> Gateways:
     """Gateways named in `order` (PAYMENT_GATEWAYS), plus Stripe and Razorpay whenever their
-    keys are configured; the simulator needs no keys."""
+    keys are configured; the simulator needs no keys. The counter (domain/payments/
+    counter.py) is always added: it takes no online payments, it records counter money."""
     names = [n.strip().lower() for n in order if n.strip()]
     if stripe_secret_key and "stripe" not in names:
         names.append("stripe")
@@ -90,4 +91,8 @@ def build_gateways(
                 "STRIPE_WEBHOOK_SECRET; Razorpay needs RAZORPAY_KEY_ID, RAZORPAY_KEY_SECRET "
                 "and RAZORPAY_WEBHOOK_SECRET)."
             )
+    # Always there, last: the record of money taken at the counter (it offers no method).
+    from domain.payments.counter import CounterGateway
+
+    gateways.append(CounterGateway())
     return Gateways(gateways)

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from domain.enums import PaymentMethod
+from domain.enums import ONLINE_METHODS
 from domain.payments.base import (
     MALFORMED,
     NOTHING_VERIFIED,
@@ -37,7 +37,7 @@ TOLERANCE_SECONDS = 300
 
 class SimulatorGateway:
     name = "simulator"
-    methods = frozenset(PaymentMethod)
+    methods = ONLINE_METHODS
 
     def __init__(self, secret: str, *, checkout_path: str = "/payments/simulator") -> None:
         self._key = hashlib.sha256(b"busbook-simulator:" + secret.encode()).digest()
@@ -51,9 +51,19 @@ class SimulatorGateway:
         self, payment: PaymentInfo, *, return_url: str, cancel_url: str
     ) -> CheckoutStart:
         reference = f"sim_{payment.payment_id}_{secrets.token_hex(6)}"
-        return CheckoutStart(
-            f"{self.checkout_path}/{payment.public_id or payment.payment_id}", reference
-        )
+        ref = payment.public_id or str(payment.payment_id)
+        return CheckoutStart(f"{self.checkout_path}/{ref}?token={self.page_token(ref)}", reference)
+
+    def page_token(self, payment_ref: str) -> str:
+        """Signs the hosted page's address for one payment. Like a real gateway's hosted
+        checkout, whoever has the checkout URL (the payer's browser, a mobile app, a script
+        that got it from the API) may open and answer the page without a Busbook login; the
+        token is also the page form's proof against cross-site posts (nobody else knows it)."""
+        return hmac.new(self._key, f"page:{payment_ref}".encode(), hashlib.sha256).hexdigest()
+
+    def read_page_token(self, payment_ref: str, token: str) -> bool:
+        expected = self.page_token(payment_ref)
+        return bool(token) and hmac.compare_digest(expected.encode(), token.encode())
 
     def sign(self, body: bytes, *, timestamp: int | None = None) -> str:
         stamp = int(time.time()) if timestamp is None else timestamp

@@ -13,7 +13,17 @@ from __future__ import annotations
 from quart import Quart
 from quart_schema import QuartSchema
 
-from views.api import admin, admin_network, live, reservations, schedules, users
+from views.api import (
+    admin,
+    admin_network,
+    bookings,
+    live,
+    payments,
+    reservations,
+    schedules,
+    tickets,
+    users,
+)
 from views.api.openapi import ApiOpenAPIProvider
 from views.services import services_of
 
@@ -25,6 +35,9 @@ BLUEPRINTS = (
     live.blueprint,
     admin.blueprint,
     admin_network.blueprint,
+    payments.blueprint,
+    bookings.blueprint,
+    tickets.blueprint,
 )
 
 
