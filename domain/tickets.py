@@ -12,7 +12,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from domain import audit, ticket_tokens
 from domain.bookings import get_booking
 from domain.checkout import CheckoutConfig
-from domain.errors import TicketNotFound
+from domain.errors import BookingNotFound, TicketNotFound
 from domain.inventory import Trip, load_trip
 from domain.models import Booking, Ticket, User
 
@@ -66,7 +66,10 @@ async def get_ticket(viewer: User | None, number: str) -> TicketView:
     ticket = await _ticket(number)
     if ticket is None:
         raise TicketNotFound()
-    booking = await get_booking(viewer, (await ticket.booking).reference)
+    try:
+        booking = await get_booking(viewer, (await ticket.booking).reference)
+    except BookingNotFound as exc:  # someone else's: no such ticket, as for any number
+        raise TicketNotFound() from exc
     return TicketView(ticket, booking)
 
 

@@ -63,7 +63,7 @@ def check_origin() -> None:
 
 async def verify_csrf() -> None:
     """The check itself, for a view that is exempt from the hook only when it has another
-    proof (views/simulator.py: the hosted page's signed address)."""
+    proof (a hosted payment page opened from its signed address)."""
     check_origin()
     expected_token = session.get(CSRF_FIELD)
     sent = request.headers.get(CSRF_HEADER)

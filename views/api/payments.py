@@ -65,10 +65,10 @@ class PaymentOut(Out):
         status="pending",
         amount="1250.00",
         currency="INR",
-        gateway="simulator",
+        gateway="example-gateway",
         payment_method="upi",
         reservation_id="rsv_0f3c2b1a09e8d7c6b5a4f3e2d1c0b9a8",
-        checkout_url="https://busbook.example/payments/simulator/pay_5b0e...?token=...",
+        checkout_url="https://pay.example/checkout/cs_5b0e...",
         booking_reference=None,
         failure_reason="",
         created_at="2026-12-02T10:15:00+05:30",
@@ -139,8 +139,8 @@ async def initiate_payment(data: InitiatePayment) -> Response:
 
     Records a pending payment for the hold's total at the gateway that takes
     `payment_method`, extends the hold once so the payer has time, and answers with the
-    gateway's `checkout_url`. Open that URL (it needs no Busbook login; the simulator's page
-    takes an approve or decline as a plain form post), then follow the payment with
+    gateway's `checkout_url`. Open that URL (it needs no Busbook login; the development
+    gateway's page takes an approve or decline as a plain form post), then follow the payment with
     `GET /payments/{id}` until it is `succeeded` and names its `booking_reference`.
     Only the hold's owner can pay it. With an `Idempotency-Key`, a repeat gets the same
     payment back.

@@ -9,7 +9,7 @@ from pydantic import Field
 from quart import Response
 
 from domain import booking_views, cancellations
-from domain.enums import PassengerStatus
+from domain.enums import PassengerStatus, TicketStatus
 from views.api.auth import needs, require_api_user
 from views.api.blueprints import api_blueprint
 from views.api.booking_schemas import BookedTrip, CancellationOut, SeatPassenger, TicketOut
@@ -29,8 +29,28 @@ class TicketDetails(TicketOut):
         download_url="https://busbook.example/api/v1/tickets/TK8H3K2M9Q/download",
         issued_at="2026-12-02T10:16:00+05:30",
         booking_reference="BK7Q2M4X",
-        passengers=[],
-        trip={},
+        passengers=[
+            {
+                "passenger_id": 41,
+                "seat_number": "4",
+                "name": "Asha Rao",
+                "age": 34,
+                "gender": "female",
+                "fare": "625.00",
+                "status": "active",
+            }
+        ],
+        trip={
+            "id": 12,
+            "departure_datetime": "2026-12-03T06:00:00+05:30",
+            "arrival_datetime": "2026-12-03T09:30:00+05:30",
+            "from_stop": 0,
+            "to_stop": 2,
+            "route_name": "Mumbai - Pune",
+            "operator": "Sahyadri Travels",
+            "bus": {"bus_number": "MH-01-AB-1234", "bus_type": "AC Seater", "name": "Volvo"},
+            "route": {"origin_city": "Mumbai", "destination_city": "Pune", "distance_km": 150},
+        },
     )
 
     booking_reference: str
@@ -57,7 +77,7 @@ async def get_ticket(ticket_id: str) -> Response:
     ticket = TicketOut.of(view.ticket)
     travelling = (
         [p for p in view.passengers if p.status == PassengerStatus.ACTIVE]
-        if view.ticket.status != "cancelled"
+        if view.ticket.status != TicketStatus.CANCELLED
         else []
     )
     return reply(
