@@ -27,6 +27,7 @@ METHOD_LABELS = {
     PaymentMethod.CARD: "Credit or debit card",
     PaymentMethod.NET_BANKING: "Net banking",
     PaymentMethod.WALLET: "Wallet",
+    PaymentMethod.CASH: "Cash at the counter",
 }
 
 
