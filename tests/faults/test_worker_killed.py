@@ -119,7 +119,7 @@ async def test_a_worker_killed_during_checkouts(server_url, tmp_path):
             assert answer.status_code == 303, answer.text[:500]
             location = answer.headers["location"]
             assert location.startswith("/payments/simulator/"), location
-            payments[reservation_id] = location.rsplit("/", 1)[1]
+            payments[reservation_id] = location.split("?")[0].rsplit("/", 1)[1]
         per_hold = await query(
             url,
             "SELECT r.public_id, count(*) AS n FROM payments p "

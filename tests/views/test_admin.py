@@ -156,7 +156,7 @@ async def start_paying(auth, trip, seats):
     from tests.views.test_checkout import reach_gateway
 
     gateway_page = await reach_gateway(auth, trip, seats)
-    return await Payment.get(public_id=gateway_page.rsplit("/", 1)[1])
+    return await Payment.get(public_id=gateway_page.split("?")[0].rsplit("/", 1)[1])
 
 
 async def test_payments_needing_attention_refund_and_resolve_with_a_reason(admin, auth, trip):
