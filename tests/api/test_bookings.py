@@ -215,3 +215,20 @@ async def test_cancelling_a_counter_booking_owes_the_refund_at_the_counter(
     out = await cancelled.get_json()
     assert out["refund"]["status"] == "pending" and out["refund_status"] == "failed"
     assert Decimal(out["refund_amount"]) > 0
+
+
+async def test_an_admin_api_key_books_at_the_counter(app: Quart, client, caller_for):
+    """A partner's or till's script with the admin's API key, not a login."""
+    from domain import api_keys, clock
+
+    customer, admin = await caller_for(), await caller_for(admin=True)
+    _key, secret = await api_keys.create_api_key(admin.user, "Counter till", now=clock.now())
+    reservation, _seats = await held(customer.user, seats=1)
+    body = {
+        "reservation_id": reservation.public_id,
+        "amount": str(reservation.total_amount),
+        "payment_method": "card",
+    }
+    made = await client.post("/api/v1/bookings/create", json=body, headers={"X-API-Key": secret})
+    assert made.status_code == 201, await made.get_data(as_text=True)
+    assert (await made.get_json())["payments"][0]["payment_method"] == "card"
