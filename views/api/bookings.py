@@ -162,7 +162,7 @@ async def _details(reference: str) -> BookingDetails:
 @needs("user")
 @tags("bookings")
 @responds(BookingDetails)
-async def get_booking_details(booking_id: str) -> Response:
+async def booking_details(booking_id: str) -> Response:
     """A booking with its ticket
 
     The caller's own booking (an admin sees any) by its reference: the trip, every seat's
@@ -339,7 +339,7 @@ class CancellationQuote(Out):
 @tags("bookings")
 @responds(CancellationQuote)
 @query(QuoteArgs)
-async def quote_cancellation(booking_id: str, query: QuoteArgs) -> Response:
+async def cancellation_quote(booking_id: str, query: QuoteArgs) -> Response:
     """What cancelling would refund now
 
     Per seat: its fare, the fee and the refund under the cancellation policy's tier for the

@@ -174,7 +174,7 @@ async def initiate_payment(data: InitiatePayment) -> Response:
 @needs("user")
 @tags("payments")
 @responds(PaymentOut)
-async def get_payment(payment_id: str) -> Response:
+async def payment_status(payment_id: str) -> Response:
     """A payment's status
 
     The caller's own payment (an admin sees any); with the booking it paid for once the

@@ -62,7 +62,7 @@ class TicketDetails(TicketOut):
 @needs("user")
 @tags("tickets")
 @responds(TicketDetails)
-async def get_ticket(ticket_id: str) -> Response:
+async def ticket_details(ticket_id: str) -> Response:
     """A ticket
 
     The caller's own ticket (an admin sees any) by its number: its validity, the passengers
@@ -93,7 +93,7 @@ async def get_ticket(ticket_id: str) -> Response:
 @blueprint.get("/tickets/<ticket_id>/download")
 @needs("user")
 @tags("tickets")
-async def download_ticket_pdf(ticket_id: str) -> Response:
+async def ticket_download(ticket_id: str) -> Response:
     """A ticket as PDF
 
     The printable ticket (`application/pdf`), as the website's download: the passengers
@@ -115,7 +115,7 @@ async def download_ticket_pdf(ticket_id: str) -> Response:
 @needs("user")
 @tags("bookings")
 @responds(CancellationOut)
-async def get_cancellation_details(cancellation_id: str) -> Response:
+async def cancellation_details(cancellation_id: str) -> Response:
     """A cancellation with its refund
 
     The caller's own cancellation (an admin sees any): the seats it gave up, the policy
