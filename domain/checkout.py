@@ -86,7 +86,7 @@ class CheckoutInput:
     holder_travels: bool = False
 
 
-HOLDER_AGE = 0  # "not stated": the forms ask 1-120, so 0 is never a typed age
+HOLDER_AGE = 0  # "not stated": the forms ask 1-120, so 0 is never a typed age; pages show a dash
 
 
 @dataclass(frozen=True)
