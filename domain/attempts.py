@@ -1,5 +1,5 @@
 """Exact attempt counters for the brute-force and abuse limits (logins, password checks,
-registrations), shared by every worker process through PostgreSQL.
+registrations, holds, payments), shared by every worker process through PostgreSQL.
 
 An attempt is *reserved* before the expensive or risky work (a password hash check, a new
 account): one `INSERT … ON CONFLICT DO UPDATE … RETURNING` adds one to each of its counters
@@ -53,6 +53,27 @@ class Limit:
         # Hashed: fixed length whatever was typed, and no second copy of emails and IPs.
         kind, _, material = self.key.partition(":")
         return f"{kind}:{hashlib.sha256(material.encode()).hexdigest()[:40]}"
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """How often one account and one address may do an action (make a hold, start a
+    payment): at most `per_account` and `per_ip` times per `window` (0: that limit is off,
+    as behind a proxy that hides addresses). Every worker counts in the same rows, and the
+    website and the API call the same domain function, so they share one budget."""
+
+    per_account: int = 0
+    per_ip: int = 0
+    window: timedelta = timedelta(hours=1)
+
+    def limits(self, action: str, account: object, ip: str | None) -> list[Limit]:
+        checks = []
+        if self.per_account > 0:
+            checks.append(Limit(f"{action}-account:{account}", self.per_account, self.window))
+        group = address_group(ip)
+        if self.per_ip > 0 and group:
+            checks.append(Limit(f"{action}-ip:{group}", self.per_ip, self.window))
+        return checks
 
 
 RESERVE_SQL = """

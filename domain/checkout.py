@@ -24,7 +24,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from domain import audit, holds, locking
+from domain import attempts, audit, holds, locking
 from domain.accounts import EMAIL_RE, PHONE_RE, normalise_email, normalise_phone
 from domain.enums import (
     Gender,
@@ -56,6 +56,11 @@ class CheckoutConfig:
     link_valid_after_arrival: timedelta = timedelta(days=30)
     # How the customer's mails write times and money: as the pages do (TIMEZONE, CURRENCY).
     formatter: Formatter = field(default_factory=Formatter.default)
+    # Payments one account and one address may start an hour (PAYMENTS_PER_ACCOUNT_PER_HOUR,
+    # PAYMENTS_PER_IP_PER_HOUR): each opens a checkout at the gateway.
+    payment_limits: attempts.RateLimits = field(
+        default_factory=lambda: attempts.RateLimits(per_account=20, per_ip=60)
+    )
 
 
 @dataclass(frozen=True)
@@ -285,6 +290,12 @@ async def start_checkout(
     if trip.stop(reservation.from_seq).arrives_at <= now:
         raise TripDeparted()
     description = f"{trip.schedule.route.name}, {len(current.seats)} seat(s)"
+    # A new payment is counted before it is recorded (a replay of the same form above is
+    # not); one refused below is given back: its transaction recorded nothing.
+    limits = config.payment_limits.limits("payment", user.id, ip)
+    await attempts.reserve(
+        limits, now=now, message="You have started a lot of payments in a short time."
+    )
     try:
         async with locking.transaction() as conn:
             locked = (
@@ -354,10 +365,14 @@ async def start_checkout(
             )
     except IntegrityError:
         # The same idempotency key raced in from a second click: use the first payment.
+        await attempts.release(limits)
         existing = await Payment.get_or_none(idempotency_key=data.idempotency_key, user=user)
         if existing is None:
             raise
         return existing
+    except BaseException:
+        await attempts.release(limits)
+        raise
     return await _open_at_gateway(
         user,
         payment,

@@ -21,7 +21,7 @@ from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from domain import audit, availability, events, locking, public_ids
+from domain import attempts, audit, availability, events, locking, public_ids
 from domain.accounts import SessionClaim
 from domain.attempts import address_group
 from domain.enums import ReservationStatus, ScheduleStatus
@@ -50,6 +50,15 @@ class HoldPolicy:
     # whole bus (MAX_ACTIVE_HOLDS_PER_IP, MAX_HELD_SEATS_PER_IP_PER_TRIP).
     max_active_holds_per_ip: int = 10  # 0: no per-address limits (a proxy hides addresses)
     max_seats_per_ip_per_trip: int = 12
+    # How many holds one account and one address may make an hour, whether or not they are
+    # still active (HOLDS_PER_ACCOUNT_PER_HOUR, HOLDS_PER_IP_PER_HOUR; 0: off): holding and
+    # letting go in a loop keeps seats out of sale although the active-hold limits hold.
+    holds_per_account_per_hour: int = 30
+    holds_per_ip_per_hour: int = 120
+
+    @property
+    def rate_limits(self) -> attempts.RateLimits:
+        return attempts.RateLimits(self.holds_per_account_per_hour, self.holds_per_ip_per_hour)
 
     @property
     def limits_addresses(self) -> bool:
@@ -331,6 +340,13 @@ async def hold_seats(
     user_id = claim.user_id
     group = address_group(ip)  # what the per-address limits count (an IPv6 /64)
     _check_request(request, policy)
+    # Counted before the transaction and kept whatever its outcome (a refused hold was work
+    # too); one statement for both counters, in every worker the same rows.
+    await attempts.reserve(
+        policy.rate_limits.limits("hold", user_id, ip),
+        now=now,
+        message="You have made a lot of holds in a short time.",
+    )
     wanted = sorted(request.schedule_seat_ids)
     try:
         async with in_transaction() as conn:

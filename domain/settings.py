@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from domain.accounts import LoginLimits
+from domain.attempts import RateLimits
 from domain.cancellations import Tier, parse_tiers
 from domain.checkout import CheckoutConfig
 from domain.formatting import Formatter
@@ -82,6 +83,11 @@ class Settings:
     max_active_holds_per_ip: int = 10
     max_held_seats_per_ip_per_trip: int = 12
     password_hash_concurrency: int = 2
+    # Request-rate limits (issue 11), per account and per address, an hour; 0: off.
+    holds_per_account_per_hour: int = 30
+    holds_per_ip_per_hour: int = 120
+    payments_per_account_per_hour: int = 20
+    payments_per_ip_per_hour: int = 60
     # The JSON API (issue 11): browser origins allowed to call /api (CORS, WebSocket Origin),
     # and how long an access token and a refresh token live.
     cors_origins: tuple[str, ...] = ()
@@ -98,6 +104,8 @@ class Settings:
             max_active_holds=self.max_active_holds,
             max_active_holds_per_ip=self.max_active_holds_per_ip,
             max_seats_per_ip_per_trip=self.max_held_seats_per_ip_per_trip,
+            holds_per_account_per_hour=self.holds_per_account_per_hour,
+            holds_per_ip_per_hour=self.holds_per_ip_per_hour,
         )
 
     @property
@@ -107,6 +115,10 @@ class Settings:
             public_base_url=self.public_base_url,
             grace=timedelta(minutes=self.payment_grace_minutes),
             formatter=self.formatter,
+            payment_limits=RateLimits(
+                per_account=self.payments_per_account_per_hour,
+                per_ip=self.payments_per_ip_per_hour,
+            ),
         )
 
     @property
@@ -201,6 +213,10 @@ class Settings:
             "max_active_holds_per_ip": _int(env, "MAX_ACTIVE_HOLDS_PER_IP", 10),
             "max_held_seats_per_ip_per_trip": _int(env, "MAX_HELD_SEATS_PER_IP_PER_TRIP", 12),
             "password_hash_concurrency": max(1, _int(env, "PASSWORD_HASH_CONCURRENCY", 2)),
+            "holds_per_account_per_hour": _int(env, "HOLDS_PER_ACCOUNT_PER_HOUR", 30),
+            "holds_per_ip_per_hour": _int(env, "HOLDS_PER_IP_PER_HOUR", 120),
+            "payments_per_account_per_hour": _int(env, "PAYMENTS_PER_ACCOUNT_PER_HOUR", 20),
+            "payments_per_ip_per_hour": _int(env, "PAYMENTS_PER_IP_PER_HOUR", 60),
             "cors_origins": tuple(
                 o.strip().rstrip("/")
                 for o in (env.get("CORS_ORIGINS") or "").split(",")

@@ -12,7 +12,7 @@ from domain import accounts
 from domain.errors import Forbidden, InvalidCredentials, TooManyAttempts, ValidationFailed
 from domain.models import User
 from views import auth, forms
-from views.rendering import render
+from views.rendering import render, with_retry_after
 from views.services import services
 
 blueprint = Blueprint("accounts", __name__, url_prefix="/users")
@@ -56,6 +56,7 @@ async def register() -> ResponseReturnValue:
     form: dict[str, str] = {}
     errors: dict[str, str] = {}
     status = 200
+    refused: TooManyAttempts | None = None
     if request.method == "POST":
         posted = await request.form
         form = {field: posted.get(field, "") for field in PROFILE_FIELDS}
@@ -68,18 +69,21 @@ async def register() -> ResponseReturnValue:
                 ip=auth.client_ip(),
                 limits=services().login_limits,
             )
-        except (ValidationFailed, TooManyAttempts) as exc:
+        except TooManyAttempts as exc:
+            refused, errors, status = exc, p.merged(_errors(exc)), exc.status
+        except ValidationFailed as exc:
             errors, status = p.merged(_errors(exc)), exc.status
         else:
             _sign_in(user)
             return redirect(auth.safe_next(posted.get("next")), 303)
-    return await render(
+    page = await render(
         "pages/accounts/register.html",
         status=status,
         form=form,
         errors=errors,
         next=auth.safe_next(request.args.get("next"), ""),
     )
+    return await with_retry_after(page, refused) if refused else page
 
 
 def _login_input(posted: Any) -> None:
@@ -103,6 +107,7 @@ async def login() -> ResponseReturnValue:
     errors: dict[str, str] = {}
     status = 200
     next_target = auth.safe_next(request.args.get("next"), "")
+    refused: TooManyAttempts | None = None
     if request.method == "POST":
         posted = await request.form
         email = posted.get("email", "")
@@ -118,12 +123,14 @@ async def login() -> ResponseReturnValue:
             )
         except (InvalidCredentials, TooManyAttempts, ValidationFailed) as exc:
             errors, status = {"": exc.message}, exc.status
+            refused = exc if isinstance(exc, TooManyAttempts) else None
         else:
             _sign_in(user)
             return redirect(next_target or "/", 303)
-    return await render(
+    page = await render(
         "pages/accounts/login.html", status=status, email=email, errors=errors, next=next_target
     )
+    return await with_retry_after(page, refused) if refused else page
 
 
 @blueprint.post("/logout")

@@ -10,12 +10,12 @@ from quart.typing import ResponseReturnValue
 
 from domain import bookings, checkout, holds, payment_outcomes
 from domain.enums import Gender, PaymentMethod, PaymentStatus
-from domain.errors import Conflict, ReservationNotFound, ValidationFailed
+from domain.errors import Conflict, ReservationNotFound, TooManyAttempts, ValidationFailed
 from domain.models import Payment
 from domain.payments.base import GatewayError, InvalidSignature, ReturnLinks
 from views import auth, forms
 from views.csrf import CSRF_FIELD, csrf_exempt
-from views.rendering import render
+from views.rendering import render, with_retry_after
 from views.security import allow_in_csp
 from views.services import services
 
@@ -97,6 +97,9 @@ async def start_checkout(reservation_id: str) -> ResponseReturnValue:
         return await render_hold(
             reservation_id, form=form, errors=errors, error=errors.get("", ""), status=exc.status
         )
+    except TooManyAttempts as exc:  # the form stays as it was: the same key, later
+        page = await render_hold(reservation_id, form=form, error=exc.message, status=exc.status)
+        return await with_retry_after(page, exc)
     except (Conflict, GatewayError) as exc:
         form.pop("idempotency_key", None)  # a fresh attempt gets a fresh key
         return await render_hold(reservation_id, form=form, error=exc.message, status=exc.status)

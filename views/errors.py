@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from domain import database
 from domain.errors import DomainError, ServiceUnavailable
 from views import auth
-from views.rendering import render
+from views.rendering import render, with_retry_after
 
 log = logging.getLogger("views")
 
@@ -68,7 +68,7 @@ async def unavailable_page(error: ServiceUnavailable) -> ResponseReturnValue:
 async def domain_error(error: DomainError) -> ResponseReturnValue:
     if isinstance(error, ServiceUnavailable):
         return await unavailable_page(error)
-    return await error_page(error.status, error.message)
+    return await with_retry_after(await error_page(error.status, error.message), error)
 
 
 async def http_error(error: HTTPException) -> ResponseReturnValue:

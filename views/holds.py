@@ -8,10 +8,10 @@ from quart import Blueprint, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
 from domain import holds
-from domain.errors import Conflict, SignedOut, ValidationFailed
+from domain.errors import Conflict, SignedOut, TooManyAttempts, ValidationFailed
 from domain.holds import HoldRequest
 from views import auth, forms
-from views.rendering import render
+from views.rendering import render, with_retry_after
 from views.services import services
 from views.trips import Selection, render_trip
 
@@ -93,6 +93,11 @@ async def create_hold() -> ResponseReturnValue:
             errors=exc.errors,
             error=exc.message,
         )
+    except TooManyAttempts as exc:
+        page = await render_trip(
+            schedule_id, from_raw, to_raw, status=exc.status, error=exc.message, selection=selection
+        )
+        return await with_retry_after(page, exc)
     except Conflict as exc:
         # The whole selection goes back: the seat map ticks only the seats still free, so
         # the ones that were the problem show as taken and the others stay picked.

@@ -9,11 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 from markupsafe import Markup
-from quart import Quart, current_app, render_template, request
+from quart import Quart, current_app, make_response, render_template, request
 from quart.typing import ResponseReturnValue
 
 from domain import ticket_documents
 from domain.booking_views import TicketDocument
+from domain.errors import DomainError
 from domain.inventory import SeatView
 from views import auth, csrf
 from views.services import Services
@@ -29,6 +30,16 @@ async def render(
     """The full page for a plain request; the partial alone for an htmx request."""
     template = partial if partial and is_htmx() else page
     return await render_template(template, **context), status
+
+
+async def with_retry_after(page: ResponseReturnValue, error: DomainError) -> ResponseReturnValue:
+    """The page, with `Retry-After` when the error says how long to wait (a rate limit):
+    browsers show the page, scripts and proxies read the header."""
+    response = await make_response(page)
+    retry_after = error.data.get("retry_after")
+    if isinstance(retry_after, int | float) and error.status in (429, 503):
+        response.headers["Retry-After"] = str(max(1, round(retry_after)))
+    return response
 
 
 async def template_globals() -> dict[str, Any]:
