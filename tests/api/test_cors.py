@@ -38,6 +38,9 @@ async def started(database_url: str, **overrides: Any) -> AsyncIterator[Quart]:
         yield test_app  # type: ignore[misc]
 
 
+ACCESS: list[tuple[str, str, str]] = []  # no routes of its own (the matrix test)
+
+
 @pytest.fixture
 async def partner_app(database_url: str) -> AsyncIterator[Quart]:
     async for app in started(database_url, cors_origins=(PARTNER,)):
