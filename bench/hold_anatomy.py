@@ -1,5 +1,6 @@
-"""Where one hold's time goes: the SQL statements a POST /reservations runs through the
-app (in-process, Quart's test client, no network, one request at a time) next to the raw
+"""Where one hold's time goes: the SQL statements a POST /reservations (the website's
+form) and a POST /api/v1/reservations/create (JSON, bearer token) run through the app
+(in-process, Quart's test client, no network, one request at a time) next to the raw
 transaction of bench/holds.py, with the time spent waiting on PostgreSQL and the time
 spent in Python.
 
@@ -35,7 +36,9 @@ import asyncpg
 from asyncpg.connection import Connection
 from holds import Pick, RawConflict, pick, raw_hold
 
-from domain import clock, database
+from domain import api_tokens, clock, database
+from domain.accounts import SessionClaim
+from domain.models import User
 
 
 @dataclass
@@ -135,6 +138,8 @@ async def main(args: argparse.Namespace) -> int:
                 "MAX_HELD_SEATS_PER_IP_PER_TRIP": "0",
                 "LOGIN_MAX_FAILURES_PER_IP": "1000000",
                 "MAX_ACTIVE_HOLDS": "1000000",
+                "HOLDS_PER_ACCOUNT_PER_HOUR": "1000000",
+                "HOLDS_PER_IP_PER_HOUR": "0",
                 "HOLD_MINUTES": "600",
             },
             var_dir=common.VAR / "app",
@@ -200,6 +205,53 @@ async def main(args: argparse.Namespace) -> int:
                     f"  CPU of this process (app + asyncpg + test client) per hold: "
                     f"{cpu / count * 1000:.2f} ms"
                 )
+
+                user = await User.get(email="anatomy@bench.busbook.local")
+                bearer = {
+                    "Authorization": "Bearer "
+                    + api_tokens.issue_access_token(
+                        user, secret=settings.secret_key, now=clock.now(), minutes=600
+                    ).token
+                }
+
+                async def api_run(count: int) -> tuple[int, float, Counter[int]]:
+                    statuses: Counter[int] = Counter()
+                    began = time.perf_counter()
+                    for _ in range(count):
+                        choice = pick(rng, trips)
+                        response = await client.post(
+                            "/api/v1/reservations/create",
+                            json={
+                                "schedule_id": choice.trip.schedule_id,
+                                "from_stop": choice.from_seq,
+                                "to_stop": choice.to_seq,
+                                "seat_ids": choice.seat_ids,
+                            },
+                            headers=bearer,
+                        )
+                        statuses[response.status_code] += 1
+                    return count, time.perf_counter() - began, statuses
+
+                await api_run(20)
+                cpu = time.process_time()
+                with counting() as tally:
+                    count, wall, statuses = await api_run(args.holds)
+                cpu = time.process_time() - cpu
+                show(f"API (reservations/create, statuses {dict(statuses)})", count, wall, tally)
+                print(
+                    f"  CPU of this process (app + asyncpg + test client) per hold: "
+                    f"{cpu / count * 1000:.2f} ms"
+                )
+                if args.profile:
+                    profiler = cProfile.Profile(time.process_time)
+                    profiler.enable()
+                    await api_run(args.holds)
+                    profiler.disable()
+                    print(f"\n== cProfile (CPU time) of {args.holds} more API holds, top 25")
+                    stats = pstats.Stats(profiler)
+                    stats.sort_stats("tottime").print_stats(25)
+                    print("== cumulative, top 45")
+                    stats.sort_stats("cumulative").print_stats(45)
                 if args.profile:
                     profiler = cProfile.Profile(time.process_time)  # CPU, not waiting
                     profiler.enable()
@@ -217,16 +269,17 @@ async def main(args: argparse.Namespace) -> int:
             common.asyncpg_dsn(url), server_settings=dict(database.SERVER_SETTINGS)
         )
         try:
-            user_id = await conn.fetchval(
-                "SELECT id FROM users WHERE email = 'anatomy@bench.busbook.local'"
+            row = await conn.fetchrow(
+                "SELECT id, session_version FROM users WHERE email = 'anatomy@bench.busbook.local'"
             )
+            claim = SessionClaim(row["id"], row["session_version"])
 
             async def raw_run(count: int) -> tuple[int, float, int]:
                 conflicts = 0
                 began = time.perf_counter()
                 for _ in range(count):
                     try:
-                        await raw_hold(conn, user_id, pick(rng, trips), 600)
+                        await raw_hold(conn, claim, pick(rng, trips), 600)
                     except RawConflict:
                         conflicts += 1
                 return count, time.perf_counter() - began, conflicts
