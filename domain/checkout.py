@@ -119,6 +119,16 @@ async def quotes(reservations: Sequence[Reservation]) -> dict[int, Quote]:
     }
 
 
+def hold_quote(hold: holds.Hold) -> Quote:
+    """`quote` of a hold just taken (holds.take_hold), from the seats it locked."""
+    reservation = hold.reservation
+    return Quote(
+        price_seats(hold.seats, reservation.total_amount),
+        reservation.total_amount,
+        reservation.currency,
+    )
+
+
 def price_seats(seats: list[holds.HeldSeat], total: Decimal) -> list[holds.HeldSeat]:
     """The hold's seats with fares that add up to its stored `total`. `seats` carry the
     fares of the route as it is now; while those still add up to the total (nothing changed

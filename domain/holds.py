@@ -24,7 +24,7 @@ from tortoise.transactions import in_transaction
 from domain import attempts, audit, availability, events, locking, public_ids
 from domain.accounts import SessionClaim
 from domain.attempts import address_group
-from domain.enums import ReservationStatus, ScheduleStatus
+from domain.enums import Deck, ReservationStatus, ScheduleStatus, SeatPosition, SeatType
 from domain.errors import (
     Busy,
     HoldLimitReached,
@@ -36,7 +36,7 @@ from domain.errors import (
     ValidationFailed,
 )
 from domain.inventory import Segment, Trip, check_segment, load_trip, trip_from_row
-from domain.models import Reservation, ScheduleSeat, SeatAllocation, User
+from domain.models import Reservation, ScheduleSeat, Seat, SeatAllocation, User
 from domain.pricing import seat_fare
 
 
@@ -184,7 +184,9 @@ LOCK_SQL = """
         FROM users WHERE id = $1 AND session_version = $5 AND is_active
         FOR UPDATE
     ), picked AS MATERIALIZED (
-        SELECT ss.id, ss.is_blocked, s.number, s.price_factor
+        SELECT ss.id, ss.is_blocked, ss.blocked_reason, ss.seat_id, s.bus_id, s.number,
+               s.deck, s."row" AS seat_row, s."column" AS seat_column, s.seat_type,
+               s.position, s.price_factor
         FROM schedule_seats ss JOIN seats s ON s.id = ss.seat_id
         WHERE ss.schedule_id = $2 AND ss.id = ANY($3::int[])
           AND EXISTS (SELECT FROM customer)
@@ -194,12 +196,30 @@ LOCK_SQL = """
     SELECT picked.id AS picked_id,
            picked.is_blocked AS picked_is_blocked, picked.number AS picked_number,
            picked.price_factor AS picked_price_factor,
+           picked.blocked_reason AS picked_blocked_reason, picked.seat_id AS picked_seat_id,
+           picked.bus_id AS picked_bus_id, picked.deck AS picked_deck,
+           picked.seat_row AS picked_seat_row, picked.seat_column AS picked_seat_column,
+           picked.seat_type AS picked_seat_type, picked.position AS picked_position,
            EXISTS (SELECT FROM customer) AS picked_signed_in, trip.*
     FROM schedules trip LEFT JOIN picked ON true
     WHERE trip.id = $2
     ORDER BY picked.id
 """
-PICKED = ("id", "is_blocked", "number", "price_factor")
+PICKED = (
+    "id",
+    "is_blocked",
+    "number",
+    "price_factor",
+    # the rest of the seat, so that a hold can answer with its seats without reading them
+    "blocked_reason",
+    "seat_id",
+    "bus_id",
+    "deck",
+    "seat_row",
+    "seat_column",
+    "seat_type",
+    "position",
+)
 
 
 def split_lock_rows(
@@ -322,6 +342,15 @@ def hold_parameters(
     ]
 
 
+@dataclass(frozen=True)
+class Hold:
+    """A hold just taken, with its seats and their fares (from the rows the hold locked:
+    no second read), for a client that shows them at once (the API's answer)."""
+
+    reservation: Reservation
+    seats: list[HeldSeat]
+
+
 async def hold_seats(
     customer: User | SessionClaim,
     request: HoldRequest,
@@ -330,6 +359,46 @@ async def hold_seats(
     policy: HoldPolicy = HoldPolicy(),
     ip: str | None = None,
 ) -> Reservation:
+    """Hold seats for the customer on one segment (take_hold), the reservation only."""
+    hold = await take_hold(customer, request, now=now, policy=policy, ip=ip)
+    return hold.reservation
+
+
+def _held_seats(schedule_id: int, seats: list[dict[str, Any]], fare: Decimal) -> list[HeldSeat]:
+    """The locked seats' rows as the models a hold's seats are read as (seat prefetched)."""
+    held = []
+    for row in seats:
+        seat = Seat._init_from_db(
+            id=row["seat_id"],
+            bus_id=row["bus_id"],
+            number=row["number"],
+            deck=Deck(row["deck"]),
+            row=row["seat_row"],
+            column=row["seat_column"],
+            seat_type=SeatType(row["seat_type"]),
+            position=SeatPosition(row["position"]),
+            price_factor=row["price_factor"],
+        )
+        inventory = ScheduleSeat._init_from_db(
+            id=row["id"],
+            schedule_id=schedule_id,
+            seat_id=row["seat_id"],
+            is_blocked=row["is_blocked"],
+            blocked_reason=row["blocked_reason"],
+        )
+        inventory.seat = seat
+        held.append(HeldSeat(inventory, seat_fare(fare, row["price_factor"])))
+    return held
+
+
+async def take_hold(
+    customer: User | SessionClaim,
+    request: HoldRequest,
+    *,
+    now: datetime,
+    policy: HoldPolicy = HoldPolicy(),
+    ip: str | None = None,
+) -> Hold:
     """Hold seats for the customer on one segment, or raise a DomainError saying why not.
 
     `customer` is a loaded user or what their login cookie claims: the hold's first
@@ -404,8 +473,8 @@ async def hold_seats(
                 overlapping = [a for a in overlapping if a["reservation_id"] not in ended]
             if overlapping:
                 existing = await _same_hold(conn, overlapping, user_id, request, segment, wanted)
-                if existing is not None:
-                    return existing  # the same form sent twice: one hold, not two
+                if existing is not None:  # the same form sent twice: one hold, not two
+                    return Hold(existing, await reservation_seats(existing))
                 raise SeatsUnavailable(
                     sorted({number_of[a["schedule_seat_id"]] for a in overlapping}, key=_natural)
                 )
@@ -451,6 +520,7 @@ async def hold_seats(
                 seat_count=len(wanted),
             )
             reservation._saved_in_db = True
+            held = _held_seats(request.schedule_id, seats, fare)
     except (IntegrityError, OperationalError, asyncpg.PostgresError) as exc:
         names = await _numbers(wanted)
         if locking.is_lock_error(exc):
@@ -458,7 +528,7 @@ async def hold_seats(
         if _exclusion_violation(exc):
             raise SeatsUnavailable(names) from exc
         raise
-    return reservation
+    return Hold(reservation, held)
 
 
 def _natural(number: str) -> tuple[str, int]:

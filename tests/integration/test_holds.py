@@ -245,3 +245,39 @@ async def test_a_hold_checks_the_login_it_is_made_with(trip):
         SessionClaim.of(user), request(schedule, seats[:2]), now=NOW, policy=POLICY
     )
     assert held.user_id == user.id
+
+
+def _seat_facts(held):
+    seat = held.schedule_seat.seat
+    return (
+        held.schedule_seat.id,
+        held.schedule_seat.schedule_id,
+        held.schedule_seat.seat_id,
+        held.schedule_seat.is_blocked,
+        seat.id,
+        seat.bus_id,
+        seat.number,
+        seat.deck,
+        seat.row,
+        seat.column,
+        seat.seat_type,
+        seat.position,
+        seat.price_factor,
+        held.fare,
+    )
+
+
+async def test_a_hold_just_taken_answers_with_the_seats_it_locked(trip):
+    """take_hold's seats (from the locked rows, no second read) are what reading the hold's
+    seats back gives, and its quote is the hold's quote; the same form again too."""
+    from domain import checkout
+
+    schedule, seats = trip
+    user = await factories.make_user()
+    hold = await holds.take_hold(user, request(schedule, seats[:3]), now=NOW, policy=POLICY)
+    read_back = await holds.reservation_seats(hold.reservation)
+    assert sorted(map(_seat_facts, hold.seats)) == sorted(map(_seat_facts, read_back))
+    assert checkout.hold_quote(hold) == await checkout.quote(hold.reservation)
+    again = await holds.take_hold(user, request(schedule, seats[:3]), now=NOW, policy=POLICY)
+    assert again.reservation.id == hold.reservation.id
+    assert sorted(map(_seat_facts, again.seats)) == sorted(map(_seat_facts, read_back))
