@@ -16,10 +16,10 @@ from quart import Response
 
 from domain import checkout, holds
 from domain.checkout import Quote
-from domain.errors import ValidationFailed
+from domain.errors import InvalidToken, SignedOut, ValidationFailed
 from domain.holds import HoldRequest
 from domain.models import Reservation
-from views.api.auth import needs, require_api_user
+from views.api.auth import REVOKED, api_session_claim, needs, require_api_user
 from views.api.blueprints import PREFIX, api_blueprint
 from views.api.idempotency import idempotent
 from views.api.io import json_body, query, reply, responds, tags
@@ -152,12 +152,12 @@ async def create_reservation(data: CreateReservation) -> Response:
     them in `seats`; too many holds (per account or per network) a 409 `hold_limit_reached`.
     Sending the same hold again while it is active answers that hold, not a second one.
     """
-    user = await require_api_user()
+    claim = await api_session_claim()  # the hold's first statement checks it
     svc = services()
     now = svc.now()
     try:
-        reservation = await holds.hold_seats(
-            user,
+        hold = await holds.take_hold(
+            claim,
             HoldRequest(
                 schedule_id=data.schedule_id,
                 from_seq=data.from_stop,
@@ -172,9 +172,14 @@ async def create_reservation(data: CreateReservation) -> Response:
         )
     except ValidationFailed as exc:
         raise api_fields(exc) from exc
-    quote = await checkout.quote(reservation)
+    except SignedOut as exc:
+        raise InvalidToken(REVOKED) from exc
+    # The seats and fares come with the hold (from the rows it locked): no second read.
+    reservation = hold.reservation
     return reply(
-        ReservationOut.of(reservation, quote, now), 201, {"Location": _location(reservation)}
+        ReservationOut.of(reservation, checkout.hold_quote(hold), now),
+        201,
+        {"Location": _location(reservation)},
     )
 
 
