@@ -149,7 +149,8 @@ async def create_reservation(data: CreateReservation) -> Response:
     Holds `seat_ids` for the segment `from_stop` to `to_stop` (default the whole route) for
     HOLD_MINUTES; pay for it with payments/initiate before `expiry_datetime`. Seats somebody
     else holds or booked on any part of the segment are a 409 `seats_unavailable` naming
-    them in `seats`; too many holds (per account or per network) a 409 `hold_limit_reached`.
+    them in `seats`; too many holds (per account or per network) a 409 `hold_limit_reached`;
+    too many made within the hour a 429 `too_many_attempts` with `Retry-After`.
     Sending the same hold again while it is active answers that hold, not a second one.
     """
     claim = await api_session_claim()  # the hold's first statement checks it
