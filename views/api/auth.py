@@ -27,6 +27,7 @@ from views.services import services
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 Audience = Literal["user", "admin"]
 NEEDS_ATTRIBUTE = "_api_needs"
+SESSION_CHECKED_ATTRIBUTE = "_api_checks_session_itself"
 BEARER = "bearer"
 API_KEY = "api_key"  # the OpenAPI security scheme of the X-API-Key header
 API_KEY_HEADER = "X-API-Key"
@@ -36,6 +37,15 @@ _UNSET = object()
 REVOKED = (
     "This access token was revoked (logged out, password changed or account closed). Log in again."
 )
+
+
+def checks_session_itself(view: F) -> F:
+    """Mark a `needs("user")` view whose one domain call checks the caller's session itself
+    (a hold's first statement does, as for the website's cookie, views/auth.py's namesake):
+    before the view only the token is read (`api_session_claim`: present, well signed, not
+    expired), and the per-request user query is saved on the hottest path."""
+    setattr(view, SESSION_CHECKED_ATTRIBUTE, True)
+    return view
 
 
 def needs(audience: Audience) -> Callable[[F], F]:

@@ -9,7 +9,13 @@ from __future__ import annotations
 from quart import Blueprint, Response, current_app, request
 from quart_cors import cors
 
-from views.api.auth import NEEDS_ATTRIBUTE, require_api_admin, require_api_user
+from views.api.auth import (
+    NEEDS_ATTRIBUTE,
+    SESSION_CHECKED_ATTRIBUTE,
+    api_session_claim,
+    require_api_admin,
+    require_api_user,
+)
 
 PREFIX = "/api/v1"
 
@@ -31,9 +37,12 @@ def api_blueprint(name: str, import_name: str) -> Blueprint:
 async def _check_caller() -> None:
     if request.method == "OPTIONS" or request.endpoint is None:
         return  # a CORS preflight carries no credentials
-    needs = getattr(current_app.view_functions.get(request.endpoint), NEEDS_ATTRIBUTE, None)
+    view = current_app.view_functions.get(request.endpoint)
+    needs = getattr(view, NEEDS_ATTRIBUTE, None)
     if needs == "admin":
         await require_api_admin()
+    elif needs == "user" and getattr(view, SESSION_CHECKED_ATTRIBUTE, False):
+        await api_session_claim()  # a guest is a 401 here; the session, the domain's call
     elif needs == "user":
         await require_api_user()
 

@@ -19,7 +19,13 @@ from domain.checkout import Quote
 from domain.errors import InvalidToken, SignedOut, ValidationFailed
 from domain.holds import HoldRequest
 from domain.models import Reservation
-from views.api.auth import REVOKED, api_session_claim, needs, require_api_user
+from views.api.auth import (
+    REVOKED,
+    api_session_claim,
+    checks_session_itself,
+    needs,
+    require_api_user,
+)
 from views.api.blueprints import PREFIX, api_blueprint
 from views.api.idempotency import idempotent
 from views.api.io import json_body, query, reply, responds, tags
@@ -139,6 +145,7 @@ def _location(reservation: Reservation) -> str:
 
 @blueprint.post("/reservations/create")
 @needs("user")
+@checks_session_itself
 @idempotent
 @tags("reservations")
 @responds(ReservationOut, 201)
