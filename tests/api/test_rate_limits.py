@@ -13,7 +13,7 @@ from quart import Quart
 
 from app import create_app
 from domain import attempts, clock
-from domain.models import Reservation, User
+from domain.models import Payment, Reservation, User
 from tests.api.conftest import problem_of, token_for
 from tests.conftest import CSRF_RE, make_settings
 from tests.factories import make_trip, make_user, schedule_seats
@@ -268,3 +268,49 @@ async def test_a_revoked_token_holds_nothing(workers):
     assert refused.status_code == 401
     assert (await problem_of(refused))["code"] == "invalid_token"
     assert await Reservation.all().count() == 0
+
+
+PAY = "/api/v1/payments/initiate"
+
+
+async def api_hold(app: Quart, user: Any, trip: Any, seat: Any, peer: Any) -> dict[str, Any]:
+    token = {"Authorization": f"Bearer {token_for(app, user)}"}
+    made = await api_post(app, CREATE, hold_body(trip, seat), peer, **token)
+    assert made.status_code == 201
+    return await made.get_json()
+
+
+async def api_pay(app: Quart, user: Any, hold: dict[str, Any], peer: Any) -> Any:
+    token = {"Authorization": f"Bearer {token_for(app, user)}"}
+    body = {
+        "reservation_id": hold["id"],
+        "payment_method": "upi",
+        "amount": hold["total_amount"],
+    }
+    return await api_post(app, PAY, body, peer, **token)
+
+
+@pytest.mark.parametrize("limits", [{"payments_per_account_per_hour": 2}])
+async def test_api_payments_per_account_count_on_every_worker(workers):
+    trip, _ = await two_trips()
+    seats = await schedule_seats(trip)
+    user = await make_user()
+    hold = await api_hold(workers[0], user, trip, seats[0], HOME)
+    assert (await api_pay(workers[0], user, hold, HOME)).status_code == 201
+    assert (await api_pay(workers[1], user, hold, CAFE)).status_code == 201
+    body = await assert_limited(await api_pay(workers[0], user, hold, ("192.0.2.7", 1)))
+    assert "a lot of payments" in body["detail"]
+    assert await Payment.all().count() == 2
+
+
+@pytest.mark.parametrize("limits", [{"payments_per_ip_per_hour": 2}])
+async def test_api_payments_per_address_count_on_every_worker(workers):
+    trip, _ = await two_trips()
+    seats = await schedule_seats(trip)
+    users = [await make_user() for _ in range(2)]
+    holds = [await api_hold(workers[i], users[i], trip, seats[i], HOME) for i in range(2)]
+    assert (await api_pay(workers[0], users[0], holds[0], HOME)).status_code == 201
+    assert (await api_pay(workers[1], users[1], holds[1], HOME)).status_code == 201
+    await assert_limited(await api_pay(workers[1], users[1], holds[1], HOME))
+    assert await Payment.all().count() == 2
+    assert (await api_pay(workers[0], users[1], holds[1], CAFE)).status_code == 201
