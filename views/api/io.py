@@ -42,6 +42,8 @@ JSON_TYPES = frozenset({"application/json"})
 # u: "\\u0000" is a backslash and text). PostgreSQL text cannot hold one, so it is refused
 # before any view sees it, as in a query string or a form (views/forms.py).
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+# How a refusal by the request's own model (not by a domain rule) begins its `detail`.
+INVALID_DETAIL = "Some values are not valid"
 
 
 def _path(loc: Iterable[int | str]) -> str:
@@ -70,7 +72,7 @@ def validation_errors(error: ValidationError) -> list[dict[str, str]]:
 def invalid(errors: list[dict[str, str]], detail: str | None = None) -> ApiProblem:
     first = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:3])
     return ApiProblem(
-        422, "validation_failed", detail or f"Some values are not valid ({first}).", errors=errors
+        422, "validation_failed", detail or f"{INVALID_DETAIL} ({first}).", errors=errors
     )
 
 

@@ -43,6 +43,18 @@ class ApiOpenAPIProvider(OpenAPIProvider):
             if rule.rule.startswith(API_PREFIX):
                 yield rule
 
+    def build_querystring_parameters(
+        self, model: Any
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        # quart-schema looks for `required` on each property, where JSON Schema never puts
+        # it: every query parameter came out optional, also those a request cannot omit.
+        parameters, components = super().build_querystring_parameters(model)
+        required = set(model.model_json_schema().get("required", ()))
+        for parameter in parameters:
+            if parameter["name"] in required:
+                parameter["required"] = True
+        return parameters, components
+
     def build_request_body(self, model: Any, source: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         body, components = super().build_request_body(model, source)
         body["required"] = True
@@ -81,9 +93,11 @@ class ApiOpenAPIProvider(OpenAPIProvider):
                 operation["parameters"] = parameters
                 if getattr(func, OPTIONAL_BODY_ATTRIBUTE, False) and "requestBody" in operation:
                     operation["requestBody"] = dict(operation["requestBody"], required=False)
-        components["Problem"] = Problem.model_json_schema(
-            ref_template="#/components/schemas/{model}"
-        )
+        # The problem's own models ($defs: FieldError) become components beside it: the
+        # $refs point there, and a $ref into a nested $defs does not resolve.
+        problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(problem.pop("$defs", {}))
+        components["Problem"] = problem
         return paths, components
 
 
