@@ -9,9 +9,11 @@ problem document as the answer to every failure.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from quart import Quart
 from quart_schema.openapi import OpenAPIProvider
 from werkzeug.routing import Rule
 
@@ -103,3 +105,15 @@ class ApiOpenAPIProvider(OpenAPIProvider):
 
 def _problem(description: str) -> dict[str, Any]:
     return {"description": description, "content": {MEDIA_TYPE: {"schema": PROBLEM_REF}}}
+
+
+def document_of(app: Quart) -> dict[str, Any]:
+    """The document as /openapi.json serves it (the app's JSON encoding, parsed back)."""
+    schema = app.extensions["QUART_SCHEMA"].openapi_provider.schema()
+    return json.loads(app.json.dumps(schema))  # type: ignore[no-any-return]
+
+
+def as_text(document: dict[str, Any]) -> str:
+    """The document as docs/openapi.json holds it: keys sorted, indent 2, one final newline,
+    so a change shows as a readable diff."""
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
