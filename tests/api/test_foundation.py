@@ -19,6 +19,11 @@ from domain.settings import Settings
 from tests.api.conftest import problem_of, token_for
 from tests.factories import make_trip, make_user
 
+# The authorization matrix's table (tests/api/test_authorization_matrix.py).
+ACCESS = [
+    ("GET", "/api/v1/schedules/search", "guest"),
+]
+
 
 async def test_an_unknown_path_is_a_json_404(client: QuartClient, db: str) -> None:
     response = await client.get("/api/v1/no-such-thing")
