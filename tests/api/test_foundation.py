@@ -294,3 +294,52 @@ async def test_a_guest_is_told_to_log_in_before_the_body_is_read(
         assert (await problem_of(response))["code"] == "authentication_required"
     response = await client.post("/api/v1/reservations/create", data=b"x=1")
     assert response.status_code == 401
+async def test_needs_checks_the_caller_before_the_body(settings: Settings, db: str) -> None:
+    """A guest is told to authenticate (401) and a customer on an admin route is refused
+    (403) before the body is read: no 422 that would describe the route to them."""
+    from views.api.auth import needs
+    from views.api.blueprints import api_blueprint
+    from views.api.io import json_body, reply
+    from views.api.schemas import Out, Strict
+
+    class Body(Strict):
+        count: int
+
+    class Answer(Out):
+        count: int
+
+    blueprint = api_blueprint("guarded", __name__)
+
+    @blueprint.post("/guarded/user")
+    @needs("user")
+    @json_body(Body)
+    async def guarded_user(data: Body) -> object:
+        return reply(Answer(count=data.count))
+
+    @blueprint.post("/guarded/admin")
+    @needs("admin")
+    @json_body(Body)
+    async def guarded_admin(data: Body) -> object:
+        return reply(Answer(count=data.count))
+
+    application = create_app(settings, manage_database=False, background_tasks=False)
+    application.register_blueprint(blueprint)
+    async with application.test_app() as test_app:
+        client = test_app.test_client()
+        customer = {"Authorization": f"Bearer {token_for(application, await make_user())}"}
+        admin = await make_user(admin=True)
+        admin_headers = {"Authorization": f"Bearer {token_for(application, admin)}"}
+        for path in ("/api/v1/guarded/user", "/api/v1/guarded/admin"):
+            response = await client.post(path, data=b"{not json")
+            assert response.status_code == 401, path
+            assert (await problem_of(response))["code"] == "authentication_required"
+        response = await client.post("/api/v1/guarded/admin", json={}, headers=customer)
+        assert response.status_code == 403
+        assert (await problem_of(response))["code"] == "forbidden"
+        # Past the auth layer, the body is read and checked as before.
+        response = await client.post("/api/v1/guarded/user", json={}, headers=customer)
+        assert response.status_code == 422
+        response = await client.post(
+            "/api/v1/guarded/admin", json={"count": 2}, headers=admin_headers
+        )
+        assert response.status_code == 200 and (await response.get_json()) == {"count": 2}

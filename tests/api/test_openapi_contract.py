@@ -185,7 +185,7 @@ async def test_every_operation_can_be_generated_into_an_sdk(
         for parameter in operation.get("parameters", []):
             if parameter.get("in") == "path" and parameter.get("required") is not True:
                 problems.append(f"{where}: path parameter {parameter['name']} not required")
-    assert problems == []
+    assert problems == [], "\n".join(problems)
 
 
 def api_rules(app: Quart) -> list[Any]:
@@ -222,7 +222,7 @@ async def test_the_bearer_scheme_is_on_exactly_the_views_that_need_a_caller(
                 wrong.append(f"{method} {rule.rule} is open but shows {security}")
             if needs and "401" not in operation["responses"]:
                 wrong.append(f"{method} {rule.rule} needs a caller but documents no 401")
-    assert wrong == []
+    assert wrong == [], "\n".join(wrong)
 
 
 async def test_the_document_holds_every_api_route_and_nothing_else(
