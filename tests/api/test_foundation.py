@@ -343,3 +343,40 @@ async def test_needs_checks_the_caller_before_the_body(settings: Settings, db: s
             "/api/v1/guarded/admin", json={"count": 2}, headers=admin_headers
         )
         assert response.status_code == 200 and (await response.get_json()) == {"count": 2}
+
+
+async def test_answers_without_a_model_are_documented(settings: Settings, db: str) -> None:
+    """A 204 (no body) and a file answer appear in the document as such."""
+    from quart import Response
+
+    from views.api.blueprints import api_blueprint
+    from views.api.io import responds_without_model
+
+    blueprint = api_blueprint("raw", __name__)
+
+    @blueprint.post("/raw/nothing")
+    @responds_without_model(204, "Done; nothing to say.")
+    async def say_nothing() -> Response:
+        """Do it quietly"""
+        return Response(b"", status=204)
+
+    @blueprint.get("/raw/file")
+    @responds_without_model(200, "The PDF.", "application/pdf")
+    async def get_raw_file() -> Response:
+        """A file"""
+        return Response(b"%PDF-1.7", mimetype="application/pdf")
+
+    application = create_app(settings, manage_database=False, background_tasks=False)
+    application.register_blueprint(blueprint)
+    async with application.test_app() as test_app:
+        client = test_app.test_client()
+        response = await client.post("/api/v1/raw/nothing")
+        assert response.status_code == 204
+        assert await response.get_data() == b""
+        document = await (await client.get("/openapi.json")).get_json()
+    nothing = document["paths"]["/api/v1/raw/nothing"]["post"]["responses"]["204"]
+    assert nothing == {"description": "Done; nothing to say."}
+    file = document["paths"]["/api/v1/raw/file"]["get"]["responses"]["200"]
+    assert file["content"] == {
+        "application/pdf": {"schema": {"type": "string", "format": "binary"}}
+    }

@@ -8,6 +8,8 @@
 - `@query(Model)`: the query string, converted (a query string is all text) and checked;
   unknown parameters are ignored. The view gets it as `query=`.
 - `@responds(Model, status)`: documents the answer in the OpenAPI document.
+- `@responds_without_model(status, description, media_type)`: documents an answer that
+  is not a JSON model: a 204 with no body, or a file (`application/pdf`).
 - `reply(model, status)`: the model as JSON (money as decimal strings, times ISO 8601).
 
 Each decorator records what quart-schema needs to describe the operation, so the document
@@ -173,6 +175,27 @@ def responds(model: type[BaseModel], status: int = 200) -> Callable[[F], F]:
         schemas = dict(getattr(view, QUART_SCHEMA_RESPONSE_ATTRIBUTE, {}))
         schemas[status] = (model, None)
         setattr(view, QUART_SCHEMA_RESPONSE_ATTRIBUTE, schemas)
+        return view
+
+    return decorator
+
+
+RAW_RESPONSES_ATTRIBUTE = "_api_raw_responses"
+
+
+def responds_without_model(
+    status: int, description: str, media_type: str | None = None
+) -> Callable[[F], F]:
+    """Document an answer with no JSON model: no body at all (`media_type=None`, a 204) or
+    a file of `media_type`. The OpenAPI provider (views/api/openapi.py) writes it."""
+
+    def decorator(view: F) -> F:
+        answers = dict(getattr(view, RAW_RESPONSES_ATTRIBUTE, {}))
+        answer: dict[str, Any] = {"description": description}
+        if media_type is not None:
+            answer["content"] = {media_type: {"schema": {"type": "string", "format": "binary"}}}
+        answers[str(status)] = answer
+        setattr(view, RAW_RESPONSES_ATTRIBUTE, answers)
         return view
 
     return decorator

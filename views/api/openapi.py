@@ -20,7 +20,7 @@ from werkzeug.routing import Rule
 from views.api.auth import NEEDS_ATTRIBUTE
 from views.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from views.api.idempotency import IDEMPOTENT_ATTRIBUTE
-from views.api.io import OPTIONAL_BODY_ATTRIBUTE
+from views.api.io import OPTIONAL_BODY_ATTRIBUTE, RAW_RESPONSES_ATTRIBUTE
 from views.api.problems import MEDIA_TYPE
 from views.api.schemas import Problem
 
@@ -72,6 +72,7 @@ class ApiOpenAPIProvider(OpenAPIProvider):
             for method, operation in operations.items():
                 operation = operations[method] = dict(operation)
                 responses = {str(k): v for k, v in operation.get("responses", {}).items()}
+                responses.update(getattr(func, RAW_RESPONSES_ATTRIBUTE, {}))
                 for status, text in FAILURES.items():
                     if status == "401" and not getattr(func, NEEDS_ATTRIBUTE, None):
                         continue
