@@ -380,3 +380,18 @@ async def test_answers_without_a_model_are_documented(settings: Settings, db: st
     assert file["content"] == {
         "application/pdf": {"schema": {"type": "string", "format": "binary"}}
     }
+
+
+async def test_a_word_beside_a_public_id_is_never_taken_for_one(
+    client: QuartClient, db: str
+) -> None:
+    """/reservations/active is not /reservations/<id>: its Allow lists its own methods, and
+    the document gives public ids their pattern."""
+    response = await client.delete("/api/v1/reservations/active")
+    assert response.status_code == 405
+    assert "DELETE" not in response.headers["Allow"]
+    options = await client.options("/api/v1/reservations/create")
+    assert "DELETE" not in options.headers["Allow"]
+    document = await (await client.get("/openapi.json")).get_json()
+    [parameter] = document["paths"]["/api/v1/reservations/{reservation_id}"]["delete"]["parameters"]
+    assert parameter["schema"]["pattern"] == "^[a-z]{3}_[0-9a-f]{32}$"

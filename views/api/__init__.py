@@ -16,6 +16,7 @@ from quart_schema import QuartSchema
 from views.api import (
     admin,
     admin_network,
+    blueprints,
     bookings,
     live,
     payments,
@@ -70,5 +71,6 @@ def register_api(app: Quart) -> None:
     )
     # quart-cors reads the allowed origins from the config on each request (views/api/blueprints.py)
     app.config["QUART_CORS_ALLOW_ORIGIN"] = sorted(settings.cors_origins)
+    blueprints.install_converters(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

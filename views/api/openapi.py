@@ -57,6 +57,13 @@ class ApiOpenAPIProvider(OpenAPIProvider):
                 parameter["required"] = True
         return parameters, components
 
+    def build_path_parameter(self, name: str, converter: Any) -> dict[str, Any]:
+        parameter = super().build_path_parameter(name, converter)
+        pattern = getattr(converter, "pattern", None)
+        if pattern:
+            parameter["schema"] = dict(parameter["schema"], pattern=pattern)
+        return parameter
+
     def build_request_body(self, model: Any, source: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         body, components = super().build_request_body(model, source)
         body["required"] = True
@@ -71,6 +78,8 @@ class ApiOpenAPIProvider(OpenAPIProvider):
         for operations in paths.values():
             for method, operation in operations.items():
                 operation = operations[method] = dict(operation)
+                if "tags" in operation:  # a set in quart-schema: its order changed per process
+                    operation["tags"] = sorted(operation["tags"])
                 responses = {str(k): v for k, v in operation.get("responses", {}).items()}
                 responses.update(getattr(func, RAW_RESPONSES_ATTRIBUTE, {}))
                 for status, text in FAILURES.items():
