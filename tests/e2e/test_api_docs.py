@@ -19,10 +19,11 @@ pytestmark = pytest.mark.e2e
 async def test_the_docs_render_every_operation_and_try_one(live_server, browser, artifacts):
     async with httpx.AsyncClient() as http:
         document = (await http.get(live_server + "/openapi.json")).json()
+    # swagger-ui shows an operation once under each of its tags
     operations = sum(
-        1
+        len(operation.get("tags") or ["default"])
         for item in document["paths"].values()
-        for method in item
+        for method, operation in item.items()
         if method in {"get", "put", "post", "delete", "patch"}
     )
     context = await browser.new_context(viewport={"width": 1366, "height": 900})
