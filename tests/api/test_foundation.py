@@ -294,6 +294,8 @@ async def test_a_guest_is_told_to_log_in_before_the_body_is_read(
         assert (await problem_of(response))["code"] == "authentication_required"
     response = await client.post("/api/v1/reservations/create", data=b"x=1")
     assert response.status_code == 401
+
+
 async def test_needs_checks_the_caller_before_the_body(settings: Settings, db: str) -> None:
     """A guest is told to authenticate (401) and a customer on an admin route is refused
     (403) before the body is read: no 422 that would describe the route to them."""
