@@ -372,6 +372,40 @@ def sweep() -> None:
     click.echo(f"{asyncio.run(run())} holds expired.")
 
 
+def openapi_app(var_dir: Path) -> Quart:
+    """The app as a default configuration builds it, for its OpenAPI document only: no
+    database is opened (nothing is served), and no environment variable changes the
+    document, so the export is the same on every machine."""
+    settings = Settings.from_env(
+        {"DATABASE_URL": "postgres://openapi-export@127.0.0.1:1/none", "SECRET_KEY": "x" * 32},
+        var_dir=var_dir,
+    )
+    return create_app(settings, manage_database=False, background_tasks=False)
+
+
+@main.command("openapi")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the document to this file (docs/openapi.json) instead of printing it.",
+)
+def openapi_command(output: Path | None) -> None:
+    """Print the API's OpenAPI document (what /openapi.json serves), keys sorted."""
+    import tempfile
+
+    from views.api.openapi import as_text, document_of
+
+    with tempfile.TemporaryDirectory(prefix="busbook-openapi-") as var_dir:
+        text = as_text(document_of(openapi_app(Path(var_dir))))
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    click.echo(f"Wrote {output}.", err=True)
+
+
 @main.command("create-admin")
 @click.argument("email")
 @click.option(

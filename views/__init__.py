@@ -23,6 +23,7 @@ def register_views(app: Quart) -> None:
         admin,
         admin_api_keys,
         admin_payments,
+        api_docs,
         bookings,
         cancellations,
         checkout,
@@ -57,6 +58,7 @@ def register_views(app: Quart) -> None:
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(admin_payments.blueprint)
     app.register_blueprint(admin_api_keys.blueprint)
+    app.register_blueprint(api_docs.blueprint)
     register_api(app)
     rendering.keep_hooks_on_the_loop(app)
     errors.register_error_pages(app)

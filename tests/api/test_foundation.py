@@ -19,6 +19,11 @@ from domain.settings import Settings
 from tests.api.conftest import problem_of, token_for
 from tests.factories import make_trip, make_user
 
+# The authorization matrix's table (tests/api/test_authorization_matrix.py).
+ACCESS = [
+    ("GET", "/api/v1/schedules/search", "guest"),
+]
+
 
 async def test_an_unknown_path_is_a_json_404(client: QuartClient, db: str) -> None:
     response = await client.get("/api/v1/no-such-thing")
@@ -289,3 +294,106 @@ async def test_a_guest_is_told_to_log_in_before_the_body_is_read(
         assert (await problem_of(response))["code"] == "authentication_required"
     response = await client.post("/api/v1/reservations/create", data=b"x=1")
     assert response.status_code == 401
+
+
+async def test_needs_checks_the_caller_before_the_body(settings: Settings, db: str) -> None:
+    """A guest is told to authenticate (401) and a customer on an admin route is refused
+    (403) before the body is read: no 422 that would describe the route to them."""
+    from views.api.auth import needs
+    from views.api.blueprints import api_blueprint
+    from views.api.io import json_body, reply
+    from views.api.schemas import Out, Strict
+
+    class Body(Strict):
+        count: int
+
+    class Answer(Out):
+        count: int
+
+    blueprint = api_blueprint("guarded", __name__)
+
+    @blueprint.post("/guarded/user")
+    @needs("user")
+    @json_body(Body)
+    async def guarded_user(data: Body) -> object:
+        return reply(Answer(count=data.count))
+
+    @blueprint.post("/guarded/admin")
+    @needs("admin")
+    @json_body(Body)
+    async def guarded_admin(data: Body) -> object:
+        return reply(Answer(count=data.count))
+
+    application = create_app(settings, manage_database=False, background_tasks=False)
+    application.register_blueprint(blueprint)
+    async with application.test_app() as test_app:
+        client = test_app.test_client()
+        customer = {"Authorization": f"Bearer {token_for(application, await make_user())}"}
+        admin = await make_user(admin=True)
+        admin_headers = {"Authorization": f"Bearer {token_for(application, admin)}"}
+        for path in ("/api/v1/guarded/user", "/api/v1/guarded/admin"):
+            response = await client.post(path, data=b"{not json")
+            assert response.status_code == 401, path
+            assert (await problem_of(response))["code"] == "authentication_required"
+        response = await client.post("/api/v1/guarded/admin", json={}, headers=customer)
+        assert response.status_code == 403
+        assert (await problem_of(response))["code"] == "forbidden"
+        # Past the auth layer, the body is read and checked as before.
+        response = await client.post("/api/v1/guarded/user", json={}, headers=customer)
+        assert response.status_code == 422
+        response = await client.post(
+            "/api/v1/guarded/admin", json={"count": 2}, headers=admin_headers
+        )
+        assert response.status_code == 200 and (await response.get_json()) == {"count": 2}
+
+
+async def test_answers_without_a_model_are_documented(settings: Settings, db: str) -> None:
+    """A 204 (no body) and a file answer appear in the document as such."""
+    from quart import Response
+
+    from views.api.blueprints import api_blueprint
+    from views.api.io import responds_without_model
+
+    blueprint = api_blueprint("raw", __name__)
+
+    @blueprint.post("/raw/nothing")
+    @responds_without_model(204, "Done; nothing to say.")
+    async def say_nothing() -> Response:
+        """Do it quietly"""
+        return Response(b"", status=204)
+
+    @blueprint.get("/raw/file")
+    @responds_without_model(200, "The PDF.", "application/pdf")
+    async def get_raw_file() -> Response:
+        """A file"""
+        return Response(b"%PDF-1.7", mimetype="application/pdf")
+
+    application = create_app(settings, manage_database=False, background_tasks=False)
+    application.register_blueprint(blueprint)
+    async with application.test_app() as test_app:
+        client = test_app.test_client()
+        response = await client.post("/api/v1/raw/nothing")
+        assert response.status_code == 204
+        assert await response.get_data() == b""
+        document = await (await client.get("/openapi.json")).get_json()
+    nothing = document["paths"]["/api/v1/raw/nothing"]["post"]["responses"]["204"]
+    assert nothing == {"description": "Done; nothing to say."}
+    file = document["paths"]["/api/v1/raw/file"]["get"]["responses"]["200"]
+    assert file["content"] == {
+        "application/pdf": {"schema": {"type": "string", "format": "binary"}}
+    }
+
+
+async def test_a_word_beside_a_public_id_is_never_taken_for_one(
+    client: QuartClient, db: str
+) -> None:
+    """/reservations/active is not /reservations/<id>: its Allow lists its own methods, and
+    the document gives public ids their pattern."""
+    response = await client.delete("/api/v1/reservations/active")
+    assert response.status_code == 405
+    assert "DELETE" not in response.headers["Allow"]
+    options = await client.options("/api/v1/reservations/create")
+    assert "DELETE" not in options.headers["Allow"]
+    document = await (await client.get("/openapi.json")).get_json()
+    [parameter] = document["paths"]["/api/v1/reservations/{reservation_id}"]["delete"]["parameters"]
+    assert parameter["schema"]["pattern"] == "^[a-z]{3}_[0-9a-f]{32}$"

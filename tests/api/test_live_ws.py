@@ -23,6 +23,12 @@ from tests.api.conftest import problem_of, token_for
 from views.api import live as api_live
 from views.services import services_of
 
+# The authorization matrix's table (tests/api/test_authorization_matrix.py); the socket
+# itself (/api/v1/schedules/{id}/ws) is a WebSocket route, outside the matrix.
+ACCESS = [
+    ("POST", "/api/v1/schedules/{id}/ws-ticket", "user"),
+]
+
 
 @pytest.fixture
 async def trip(settings):

@@ -22,6 +22,16 @@ from tests.api.conftest import problem_of
 from tests.conftest import make_settings
 from views import services as services_module
 
+# The authorization matrix's table (tests/api/test_authorization_matrix.py).
+ACCESS = [
+    ("POST", "/api/v1/users/register", "guest"),
+    ("POST", "/api/v1/users/login", "guest"),
+    ("POST", "/api/v1/users/refresh", "guest"),
+    ("POST", "/api/v1/users/logout", "guest"),
+    ("GET", "/api/v1/users/{id}/profile", "user"),
+    ("PUT", "/api/v1/users/{id}/profile", "user"),
+]
+
 REGISTER = {
     "email": "asha@example.com",
     "password": "a long passphrase",

@@ -76,6 +76,7 @@ POST_MATRIX = {
 EXEMPT = {
     "/static/<path:filename>": "public files",
     "/openapi.json": "the API's public description (tests/api/test_foundation.py)",
+    "/docs": "the API's public documentation page, static for everyone (test_api_docs.py)",
     "/schedules/<int:schedule_id>/stream": "an endless SSE stream; tested in test_live.py",
     "/reservations": "POST: a guest is sent to log in (test_holds.py); anyone may hold seats",
     "/users/register": "POST: open to everyone (test_accounts.py)",

@@ -16,6 +16,7 @@ from quart_schema import QuartSchema
 from views.api import (
     admin,
     admin_network,
+    blueprints,
     bookings,
     live,
     payments,
@@ -57,7 +58,10 @@ def register_api(app: Quart) -> None:
                 "Busbook website. Failures are RFC 9457 problem details with a stable `code`."
             ),
         },
-        servers=[{"url": settings.public_base_url}],
+        # Relative: the site that serves the document serves the API. The document stays the
+        # same on every deployment (docs/openapi.json is the contract CI compares), and
+        # /docs tries requests on its own origin (the CSP's connect-src 'self').
+        servers=[{"url": "/", "description": "The Busbook site serving this document"}],
         security_schemes={
             "bearer": {"type": "http", "scheme": "bearer", "bearer_format": "JWT"},
             # An admin API key from the console; `Authorization: Bearer bbk_...` works too.
@@ -67,5 +71,6 @@ def register_api(app: Quart) -> None:
     )
     # quart-cors reads the allowed origins from the config on each request (views/api/blueprints.py)
     app.config["QUART_CORS_ALLOW_ORIGIN"] = sorted(settings.cors_origins)
+    blueprints.install_converters(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

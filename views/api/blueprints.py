@@ -6,8 +6,9 @@ cannot forget the check), and `no-store` on every answer to a caller with creden
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, current_app, request
+from quart import Blueprint, Quart, Response, current_app, request
 from quart_cors import cors
+from werkzeug.routing import BaseConverter
 
 from views.api.auth import (
     NEEDS_ATTRIBUTE,
@@ -18,6 +19,20 @@ from views.api.auth import (
 )
 
 PREFIX = "/api/v1"
+
+
+class PublicIdConverter(BaseConverter):
+    """`<public_id:reservation_id>`: a public id's shape (`rsv_` and 32 hex digits,
+    domain/public_ids.py). A word beside it (`/reservations/active`, `/create`) is then
+    never taken for an id, so `Allow` and 405s name only that word's own methods."""
+
+    regex = r"[a-z]{3}_[0-9a-f]{32}"
+    pattern = "^[a-z]{3}_[0-9a-f]{32}$"
+
+
+def install_converters(app: Quart) -> None:
+    """Before any API blueprint is registered (its rules are compiled then)."""
+    app.url_map.converters["public_id"] = PublicIdConverter
 
 
 def api_blueprint(name: str, import_name: str) -> Blueprint:

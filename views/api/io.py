@@ -8,6 +8,8 @@
 - `@query(Model)`: the query string, converted (a query string is all text) and checked;
   unknown parameters are ignored. The view gets it as `query=`.
 - `@responds(Model, status)`: documents the answer in the OpenAPI document.
+- `@responds_without_model(status, description, media_type)`: documents an answer that
+  is not a JSON model: a 204 with no body, or a file (`application/pdf`).
 - `reply(model, status)`: the model as JSON (money as decimal strings, times ISO 8601).
 
 Each decorator records what quart-schema needs to describe the operation, so the document
@@ -42,6 +44,8 @@ JSON_TYPES = frozenset({"application/json"})
 # u: "\\u0000" is a backslash and text). PostgreSQL text cannot hold one, so it is refused
 # before any view sees it, as in a query string or a form (views/forms.py).
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+# How a refusal by the request's own model (not by a domain rule) begins its `detail`.
+INVALID_DETAIL = "Some values are not valid"
 
 
 def _path(loc: Iterable[int | str]) -> str:
@@ -70,7 +74,7 @@ def validation_errors(error: ValidationError) -> list[dict[str, str]]:
 def invalid(errors: list[dict[str, str]], detail: str | None = None) -> ApiProblem:
     first = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:3])
     return ApiProblem(
-        422, "validation_failed", detail or f"Some values are not valid ({first}).", errors=errors
+        422, "validation_failed", detail or f"{INVALID_DETAIL} ({first}).", errors=errors
     )
 
 
@@ -171,6 +175,27 @@ def responds(model: type[BaseModel], status: int = 200) -> Callable[[F], F]:
         schemas = dict(getattr(view, QUART_SCHEMA_RESPONSE_ATTRIBUTE, {}))
         schemas[status] = (model, None)
         setattr(view, QUART_SCHEMA_RESPONSE_ATTRIBUTE, schemas)
+        return view
+
+    return decorator
+
+
+RAW_RESPONSES_ATTRIBUTE = "_api_raw_responses"
+
+
+def responds_without_model(
+    status: int, description: str, media_type: str | None = None
+) -> Callable[[F], F]:
+    """Document an answer with no JSON model: no body at all (`media_type=None`, a 204) or
+    a file of `media_type`. The OpenAPI provider (views/api/openapi.py) writes it."""
+
+    def decorator(view: F) -> F:
+        answers = dict(getattr(view, RAW_RESPONSES_ATTRIBUTE, {}))
+        answer: dict[str, Any] = {"description": description}
+        if media_type is not None:
+            answer["content"] = {media_type: {"schema": {"type": "string", "format": "binary"}}}
+        answers[str(status)] = answer
+        setattr(view, RAW_RESPONSES_ATTRIBUTE, answers)
         return view
 
     return decorator

@@ -170,7 +170,7 @@ async def initiate_payment(data: InitiatePayment) -> Response:
     return reply(out, 201, {"Location": f"{PREFIX}/payments/{payment.public_id}"})
 
 
-@blueprint.get("/payments/<payment_id>")
+@blueprint.get("/payments/<public_id:payment_id>")
 @needs("user")
 @tags("payments")
 @responds(PaymentOut)

@@ -191,7 +191,7 @@ async def create_reservation(data: CreateReservation) -> Response:
     )
 
 
-@blueprint.get("/reservations/<reservation_id>/details")
+@blueprint.get("/reservations/<public_id:reservation_id>/details")
 @needs("user")
 @tags("reservations")
 @responds(ReservationOut)
@@ -261,7 +261,7 @@ async def active_reservations(query: PageQuery) -> Response:
     )
 
 
-@blueprint.delete("/reservations/<reservation_id>")
+@blueprint.delete("/reservations/<public_id:reservation_id>")
 @needs("user")
 @tags("reservations")
 @responds(ReservationOut)

@@ -13,7 +13,7 @@ from domain.enums import PassengerStatus, TicketStatus
 from views.api.auth import needs, require_api_user
 from views.api.blueprints import api_blueprint
 from views.api.booking_schemas import BookedTrip, CancellationOut, SeatPassenger, TicketOut
-from views.api.io import reply, responds, tags
+from views.api.io import reply, responds, responds_without_model, tags
 from views.api.schemas import example
 from views.rendering import ticket_pdf
 from views.services import services
@@ -93,6 +93,7 @@ async def ticket_details(ticket_id: str) -> Response:
 @blueprint.get("/tickets/<ticket_id>/download")
 @needs("user")
 @tags("tickets")
+@responds_without_model(200, "The ticket as a PDF.", "application/pdf")
 async def ticket_download(ticket_id: str) -> Response:
     """A ticket as PDF
 

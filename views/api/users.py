@@ -22,7 +22,14 @@ from domain.models import User
 from views.api.auth import api_user, by_api_key, needs, require_api_user
 from views.api.blueprints import api_blueprint
 from views.api.idempotency import idempotent
-from views.api.io import json_body, optional_json_body, reply, responds, tags
+from views.api.io import (
+    json_body,
+    optional_json_body,
+    reply,
+    responds,
+    responds_without_model,
+    tags,
+)
 from views.api.schemas import Out, Strict, example
 from views.auth import client_ip
 from views.services import services
@@ -250,6 +257,7 @@ async def refresh_tokens(data: RefreshIn) -> Response:
 
 @blueprint.post("/users/logout")
 @tags("users")
+@responds_without_model(204, "Logged out everywhere (no body).")
 @optional_json_body(LogoutIn)
 async def log_out(data: LogoutIn) -> Response:
     """Log out everywhere
