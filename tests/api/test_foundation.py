@@ -156,6 +156,25 @@ async def test_bad_bodies_are_clear_problems(
         assert problem["errors"] and all(e["field"] for e in problem["errors"])
 
 
+async def test_a_whole_number_written_with_a_fraction_is_that_integer(
+    echo_app: Quart, db: str
+) -> None:
+    """JSON Schema's `integer` includes 3.0; 3.5 is still no integer, false still no number."""
+    client = echo_app.test_client()
+    headers = await _caller(echo_app)
+    response = await client.post(
+        "/api/v1/echo", json={"count": 3.0, "amount": 2.0}, headers=headers
+    )
+    assert response.status_code == 201
+    assert (await response.get_json())["count"] == 3
+    for count in (3.5, True):
+        response = await client.post(
+            "/api/v1/echo", json={"count": count, "amount": 1}, headers=headers
+        )
+        assert response.status_code == 422
+        assert (await problem_of(response))["errors"][0]["field"] == "count"
+
+
 async def test_a_good_body_and_money_both_ways(echo_app: Quart, db: str) -> None:
     client = echo_app.test_client()
     headers = await _caller(echo_app)

@@ -18,6 +18,7 @@ is made from the same models the code uses.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from functools import wraps
@@ -107,7 +108,36 @@ async def read_json(model: type[M]) -> M:
                 "malformed_json",
                 f"The request body is not well-formed JSON ({broken[0]['msg']}).",
             ) from exc
+        whole = _integral_numbers_as_ints(exc, text)
+        if whole is None:
+            raise invalid(validation_errors(exc)) from exc
+    # JSON has one number type, and JSON Schema counts 3.0 as an integer: a whole number
+    # written with a fraction is taken as that integer (only after a refusal, so the
+    # common case parses once). `false` and "3" stay refused.
+    try:
+        return model.model_validate_json(whole, strict=True)
+    except ValidationError as exc:
         raise invalid(validation_errors(exc)) from exc
+
+
+def _integral_numbers_as_ints(error: ValidationError, text: str) -> str | None:
+    """The body again with every whole-valued float as an int, when an int was refused
+    because of one; None when that is not what went wrong."""
+    if not any(
+        e["type"] == "int_type" and isinstance(e.get("input"), float) for e in error.errors()
+    ):
+        return None
+
+    def whole(value: Any) -> Any:
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+            return int(value)
+        if isinstance(value, list):
+            return [whole(v) for v in value]
+        if isinstance(value, dict):
+            return {k: whole(v) for k, v in value.items()}
+        return value
+
+    return json.dumps(whole(json.loads(text)))
 
 
 def json_body(model: type[BaseModel]) -> Callable[[F], F]:
