@@ -443,6 +443,11 @@ async def main(args: argparse.Namespace) -> int:
         "MAX_HELD_SEATS_PER_IP_PER_TRIP": "0",
         "LOGIN_MAX_FAILURES_PER_IP": "1000000",
         "MAX_ACTIVE_HOLDS": "1000000",
+        # the hourly hold and payment counts (issue 11) off: every hold is one account's
+        "HOLDS_PER_ACCOUNT_PER_HOUR": "0",
+        "HOLDS_PER_IP_PER_HOUR": "0",
+        "PAYMENTS_PER_ACCOUNT_PER_HOUR": "0",
+        "PAYMENTS_PER_IP_PER_HOUR": "0",
         "HOLD_MINUTES": "600",  # no hold expires (and sends events) during the run
         "DB_POOL_SIZE": str(args.pool_size),
     }

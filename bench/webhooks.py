@@ -139,6 +139,11 @@ async def main() -> None:
             "MAX_HELD_SEATS_PER_IP_PER_TRIP": "0",
             "LOGIN_MAX_FAILURES_PER_IP": "1000000",
             "MAX_ACTIVE_HOLDS": "1000000",
+            # the hourly hold and payment counts (issue 11) off: every hold is one account's
+            "HOLDS_PER_ACCOUNT_PER_HOUR": "0",
+            "HOLDS_PER_IP_PER_HOUR": "0",
+            "PAYMENTS_PER_ACCOUNT_PER_HOUR": "0",
+            "PAYMENTS_PER_IP_PER_HOUR": "0",
             "SWEEP_SECONDS": "30",
         }
         async with busbook_server(url, env, workers=2, name="webhooks") as server:
