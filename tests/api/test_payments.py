@@ -96,6 +96,11 @@ async def test_without_passengers_the_account_holder_travels(app: Quart, client,
     booking = await Booking.get(user_id=caller.user.id)
     names = await Passenger.filter(booking_id=booking.id).values_list("name", "age", "gender")
     assert names == [(caller.user.full_name, 0, "other")] * 2
+    details = await client.get(
+        f"/api/v1/bookings/{booking.reference}/details", headers=caller.headers
+    )
+    seats = (await details.get_json())["seats"]
+    assert [s["age"] for s in seats] == [None, None]  # not stated, never "0 years"
 
 
 async def test_an_amount_that_is_not_the_total_is_refused(client, caller_for):

@@ -58,7 +58,9 @@ class SeatPassenger(Out):
     passenger_id: int = Field(description="What bookings/{id}/cancel takes in passenger_ids.")
     seat_number: str
     name: str
-    age: int = Field(description="0: not stated (the account holder, no passengers given).")
+    age: int | None = Field(
+        description="null: not stated (the account holder travels: no passengers were given)."
+    )
     gender: Gender
     fare: Money
     status: PassengerStatus
@@ -69,7 +71,7 @@ class SeatPassenger(Out):
             passenger_id=passenger.id,
             seat_number=passenger.seat.number,
             name=passenger.name,
-            age=passenger.age,
+            age=passenger.age or None,  # checkout.HOLDER_AGE (0) means not stated
             gender=passenger.gender,
             fare=passenger.fare,
             status=passenger.status,
