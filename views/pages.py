@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quart import Blueprint
+from quart import Blueprint, current_app, send_from_directory
 from quart.typing import ResponseReturnValue
 
 from domain import catalogue, database
@@ -23,6 +23,17 @@ async def show_home() -> ResponseReturnValue:
         today=today.isoformat(),
         all_cities=await catalogue.all_cities(),
     )
+
+
+@blueprint.get("/favicon.ico")
+async def favicon() -> ResponseReturnValue:
+    """Browsers and bookmark tools ask for /favicon.ico whatever the page links."""
+    response = await send_from_directory(
+        current_app.static_folder or "static", "favicon.ico", mimetype="image/x-icon"
+    )
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400
+    return response
 
 
 @blueprint.get("/healthz")

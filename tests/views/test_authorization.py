@@ -75,6 +75,7 @@ POST_MATRIX = {
 # Routes outside the matrix, and why.
 EXEMPT = {
     "/static/<path:filename>": "public files",
+    "/favicon.ico": "the site's icon, a public file (test_trips.py)",
     "/openapi.json": "the API's public description (tests/api/test_foundation.py)",
     "/docs": "the API's public documentation page, static for everyone (test_api_docs.py)",
     "/schedules/<int:schedule_id>/stream": "an endless SSE stream; tested in test_live.py",

@@ -143,3 +143,16 @@ async def test_health_check(client, trip):
     response = await client.get("/healthz")
     assert response.status_code == 200
     assert (await response.get_json()) == {"status": "ok"}
+
+
+async def test_the_site_has_an_icon(client, db):
+    """/favicon.ico was a 404 on every first visit; pages link an SVG icon too."""
+    response = await client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.mimetype == "image/x-icon"
+    assert (await response.get_data())[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    assert "max-age=86400" in response.headers["Cache-Control"]
+    page = await client.get("/")
+    assert 'rel="icon"' in await page.get_data(as_text=True)
+    icon = await client.get("/static/favicon.svg")
+    assert icon.status_code == 200
