@@ -89,7 +89,9 @@ def render_once(env: Environment, ctx: dict[str, Any]) -> tuple[float, float, fl
     started = time.perf_counter()
     values = {key: value for key, value in ctx.items() if key != "qr_token"}
     html = env.get_template("tickets/ticket_pdf.html").render(
-        **values, qr_svg=ticket_documents.qr_svg(ctx["qr_token"])
+        **values,
+        qr_svg=ticket_documents.qr_svg(ctx["qr_token"]),
+        fonts_url=ticket_documents.FONTS_URL,
     )
     html_done = time.perf_counter()
     pdf = ticket_documents.render_pdf(html)

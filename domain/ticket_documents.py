@@ -7,9 +7,13 @@ HTML to render.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import functools
+import logging
+import os
 import re
 import threading
+from pathlib import Path
 from typing import Any
 
 QR_BORDER = 4  # modules of quiet zone around the code, as the QR standard asks
@@ -100,27 +104,92 @@ def qr_png_data_uri(data: str) -> str:
 
 # ----------------------------------------------------------------------------- PDF
 
+# The fonts a ticket prints with, shipped in domain/fonts (Noto Sans and the Noto Sans of
+# the major Indian scripts, see its README): the template's @font-face rules load them
+# from FONTS_URL. WeasyPrint is given a Fontconfig set-up with no font directories
+# (fonts.conf there), so the host's fonts are never used and a passenger's name prints
+# the same on every machine.
+FONTS_DIR = Path(__file__).resolve().parent / "fonts"
+FONTS_URL = FONTS_DIR.as_uri()
+FONT_FACES = (  # (family, file stem): each has -Regular.ttf and -Bold.ttf
+    ("Noto Sans", "NotoSans"),
+    *(
+        (f"Noto Sans {script}", f"NotoSans{script}")
+        for script in (
+            "Devanagari",
+            "Bengali",
+            "Gurmukhi",
+            "Gujarati",
+            "Oriya",
+            "Tamil",
+            "Telugu",
+            "Kannada",
+            "Malayalam",
+        )
+    ),
+)
+_FONTCONFIG_FILE = FONTS_DIR / "fonts.conf"
+
+# WeasyPrint announces each rendering step at INFO (7 lines per PDF); only its warnings
+# and errors are worth a line in the server's log.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+
 # WeasyPrint's rendering is pure Python holding the GIL, so threads gain nothing from
 # rendering side by side, while Pango/fontconfig have a history of crashing under
 # concurrent use. One render at a time per process.
 _render_lock = threading.Lock()
 # One Fontconfig/Pango set-up per process, not per PDF: WeasyPrint builds a new one for
-# each document unless given one (~25 ms, plus cold font caches every time). Used only
-# under the lock.
+# each document unless given one (~25 ms, plus cold font caches every time), and the
+# ticket's @font-face fonts are then loaded once. Used only under the lock.
 _font_config: Any = None
+
+
+def font_face_css(fonts_url: str = FONTS_URL) -> str:
+    """The @font-face rules for the shipped fonts (what the ticket template writes)."""
+    return "".join(
+        f'@font-face {{ font-family: "{family}"; font-weight: {weight}; '
+        f'src: url("{fonts_url}/{stem}-{suffix}.ttf"); }}'
+        for family, stem in FONT_FACES
+        for weight, suffix in (("normal", "Regular"), ("bold", "Bold"))
+    )
+
+
+def _new_font_config() -> Any:
+    """A WeasyPrint font set-up that knows no font but those @font-face rules add.
+
+    WeasyPrint loads Fontconfig's configuration from the file FONTCONFIG_FILE names, read
+    when the set-up is made; it is pointed at an empty one for that moment only (under
+    the render lock, and nothing else in the process uses Fontconfig)."""
+    from weasyprint.text.fonts import FontConfiguration
+
+    before = os.environ.get("FONTCONFIG_FILE")
+    os.environ["FONTCONFIG_FILE"] = str(_FONTCONFIG_FILE)
+    try:
+        return FontConfiguration()
+    finally:
+        if before is None:
+            del os.environ["FONTCONFIG_FILE"]
+        else:
+            os.environ["FONTCONFIG_FILE"] = before
+
+
+@atexit.register
+def _drop_shared_font_config() -> None:
+    # Its temporary font folder is removed while the interpreter can still do it (at the
+    # very end its __del__ finds shutil gone and complains).
+    global _font_config
+    _font_config = None
 
 
 def _shared_font_config() -> Any:
     global _font_config
     if _font_config is None:
-        from weasyprint.text.fonts import FontConfiguration
-
-        _font_config = FontConfiguration()
+        _font_config = _new_font_config()
     return _font_config
 
 
 _STYLE_BLOCK = re.compile(r"<style>(.*?)</style>", re.DOTALL | re.IGNORECASE)
-_OTHER_CSS = re.compile(r"<link\b|<style\s|@import|@font-face", re.IGNORECASE)
+_OTHER_CSS = re.compile(r"<link\b|<style\s|@import", re.IGNORECASE)
 _HEAD_END = re.compile(r"</head\s*>", re.IGNORECASE)
 
 
@@ -146,7 +215,8 @@ def _split_styles(html: str) -> tuple[str, list[str]]:
 
     Passed back as `stylesheets=`, the rules cascade as WeasyPrint's "user" origin instead
     of "author"; with no other author stylesheet that gives the same styles (inline
-    `style` attributes still win, `!important` still beats them).
+    `style` attributes still win, `!important` still beats them). Their @font-face rules
+    load their fonts into the shared set-up once, when the block is first parsed.
     """
     head_end = _HEAD_END.search(html)
     if head_end is None:
@@ -164,19 +234,21 @@ def render_pdf(html: str, *, base_url: str | None = None) -> bytes:
     Synchronous and CPU-bound (~0.2 s for a ticket, see bench/pdf.py), one render at a
     time per process: call it from async code through `render_pdf_async`. Only `data:`
     and `file:` URLs are fetched (`base_url` resolves relative ones); network URLs are
-    refused, so a ticket never makes a request whatever ends up in its HTML.
+    refused, so a ticket never makes a request whatever ends up in its HTML. Text is set
+    only in fonts the document loads with @font-face (the host's fonts are never used):
+    a document without any prints no text.
     """
     from weasyprint import HTML
-    from weasyprint.text.fonts import FontConfiguration
     from weasyprint.urls import URLFetcher
 
     fetcher = URLFetcher(allowed_protocols=("data", "file"))
     body, styles = _split_styles(html)
     document = HTML(string=body, base_url=base_url, url_fetcher=fetcher)
     with _render_lock:
-        if "@font-face" in html:
-            # Its fonts would join the shared set-up for good: give it a fresh one.
-            pdf = document.write_pdf(font_config=FontConfiguration())
+        if "@font-face" in html and not styles:
+            # Fonts from a <link> or the body would join the shared set-up for good: give
+            # the document a fresh one.
+            pdf = document.write_pdf(font_config=_new_font_config())
         else:
             stylesheets = [_parsed_stylesheet(css, base_url) for css in styles]
             pdf = document.write_pdf(font_config=_shared_font_config(), stylesheets=stylesheets)
@@ -189,7 +261,10 @@ def warm_up() -> None:
     """Import WeasyPrint and render a tiny page, so the first ticket a customer downloads
     doesn't pay the ~2-3 s import and font set-up. Call it once per process at start-up,
     off the event loop: `await asyncio.to_thread(ticket_documents.warm_up)`."""
-    render_pdf("<p style=\"font-family: 'DejaVu Sans', sans-serif\">Busbook</p>")
+    render_pdf(
+        f"<html><head><style>{font_face_css()} p {{ font-family: 'Noto Sans' }}</style></head>"
+        "<body><p>Busbook <b>बसबुक</b></p></body></html>"
+    )
 
 
 async def render_pdf_async(html: str, base_url: str | None = None) -> bytes:

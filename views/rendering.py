@@ -112,5 +112,7 @@ async def seat_html(seat: SeatView, checked: bool = False) -> Markup:
 async def ticket_pdf(document: TicketDocument) -> bytes:
     """The ticket's PDF (the website's download and the API's draw the same one)."""
     template = current_app.jinja_env.get_template("tickets/ticket_pdf.html")
-    html = await template.render_async(**dataclasses.asdict(document))
+    html = await template.render_async(
+        **dataclasses.asdict(document), fonts_url=ticket_documents.FONTS_URL
+    )
     return await ticket_documents.render_pdf_async(html)

@@ -348,6 +348,7 @@ def ticket_context(**overrides: Any) -> dict[str, Any]:
         "qr_svg": qr_svg(token),
         "issued_at_text": "Wed 25 Nov 2026, 18:02 IST",
         "support_phone": "+91 20 4000 1234",
+        "fonts_url": ticket_documents.FONTS_URL,
     } | overrides
 
 
@@ -394,7 +395,10 @@ def test_ticket_html_is_self_contained_and_escaped(env: Environment):
     html = render_html(env, route_name="<script>alert(1)</script>")
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", html)
-    assert "@import" not in html and "url(" not in html
+    assert "@import" not in html
+    # The only URLs are the shipped fonts' files.
+    urls = re.findall(r"url\(([^)]*)\)", html)
+    assert urls and all(u.strip("\"'").startswith(ticket_documents.FONTS_URL + "/") for u in urls)
     assert "<svg" in html and "viewBox" in html  # the QR code went in unescaped
 
 
@@ -452,7 +456,7 @@ def test_network_resources_are_never_fetched(env: Environment, monkeypatch: pyte
         '<link rel="stylesheet" href="https://example.invalid/x.css"></body>',
     )
     assert len(pdf_pages(render_pdf(html))) == 1
-    assert opened == []
+    assert opened and all(str(url).startswith(ticket_documents.FONTS_URL + "/") for url in opened)
 
 
 def test_inline_styles_apply_every_time_they_are_reused():
@@ -482,3 +486,101 @@ async def test_render_pdf_async_gives_the_same_document(env: Environment):
     pdf = await render_pdf_async(render_html(env))
     pages = pdf_pages(pdf)
     assert len(pages) == 1 and "TK-7F3K9Q2M" in pages[0]
+
+
+# ------------------------------------------------------------- Indian scripts (issue 12)
+
+INDIAN_NAMES = {
+    "Devanagari": "अनीता देवी",
+    "Tamil": "முருகன் செல்வம்",
+    "Bengali": "সৌমিত্র বসু",
+}
+
+
+def _to_unicode(font: Any) -> dict[int, str]:
+    """A PDF font's ToUnicode CMap: character code (here the glyph id) -> its text."""
+    data = font["/ToUnicode"].get_object().get_data().decode("latin-1")
+    codes: dict[int, str] = {}
+
+    def text(hexes: str) -> str:
+        return bytes.fromhex(hexes).decode("utf-16-be")
+
+    for block in re.findall(r"beginbfchar(.*?)endbfchar", data, re.DOTALL):
+        for code, value in re.findall(r"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]*)>", block):
+            codes[int(code, 16)] = text(value)
+    for block in re.findall(r"beginbfrange(.*?)endbfrange", data, re.DOTALL):
+        for lo, hi, value in re.findall(
+            r"<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>\s*<([0-9a-fA-F]+)>", block
+        ):
+            start = int(value, 16)
+            for offset, code in enumerate(range(int(lo, 16), int(hi, 16) + 1)):
+                codes[code] = chr(start + offset)
+    return codes
+
+
+def embedded_glyphs(pdf: bytes) -> dict[str, set[str]]:
+    """For each font embedded in the PDF (by base name, subset tag dropped), the characters
+    its drawn glyphs stand for, counting only glyphs with an outline in the embedded font
+    program: a missing glyph (.notdef, the box) or an empty one counts for nothing."""
+    from fontTools.ttLib import TTFont
+
+    found: dict[str, set[str]] = {}
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            # WeasyPrint replaces glyphs a font lacks with .notdef through a custom CMap
+            # ("WP-Encod"): with every glyph present it writes Identity-H.
+            assert font["/Encoding"] == "/Identity-H", font["/BaseFont"]
+            descendant = font["/DescendantFonts"][0].get_object()
+            program = descendant["/FontDescriptor"]["/FontFile2"].get_object().get_data()
+            ttf = TTFont(io.BytesIO(program))
+            order = ttf.getGlyphOrder()
+            glyf = ttf["glyf"]
+            chars = found.setdefault(str(font["/BaseFont"]).split("+", 1)[-1], set())
+            for gid, value in _to_unicode(font).items():
+                glyph = glyf[order[gid]]
+                if gid != 0 and (glyph.isComposite() or glyph.numberOfContours > 0):
+                    chars.update(value)
+    return found
+
+
+def test_names_in_indian_scripts_print_in_the_shipped_fonts(env: Environment):
+    """Devanagari, Tamil and Bengali names come out as text in the shipped Noto fonts, with a
+    real glyph for every letter (no missing-glyph box), whatever fonts the host has."""
+    passengers = [
+        {**PASSENGERS[i % len(PASSENGERS)], "name": name}
+        for i, name in enumerate(INDIAN_NAMES.values())
+    ]
+    pdf = render_pdf(render_html(env, passengers=passengers))
+    text = pdf_pages(pdf)[0]
+    for name in INDIAN_NAMES.values():
+        assert name in text, name
+    glyphs = embedded_glyphs(pdf)
+    assert all(family.startswith("Noto-Sans") for family in glyphs), sorted(glyphs)
+    for script, name in INDIAN_NAMES.items():
+        covering = {c for family, chars in glyphs.items() if script in family for c in chars}
+        assert set(name.replace(" ", "")) <= covering, (script, set(name) - covering)
+    assert set("Dadar TT Circle".replace(" ", "")) <= glyphs["Noto-Sans"]
+
+
+def test_only_the_shipped_fonts_are_used():
+    """A document naming a host font (DejaVu Sans is installed here) still gets none: the
+    PDF set-up knows only the fonts @font-face rules load."""
+    html = (
+        f"<html><head><style>{ticket_documents.font_face_css()}"
+        " p { font-family: 'DejaVu Sans' } b { font-family: 'Noto Sans' }</style></head>"
+        "<body><p>Host font?</p><p><b>बसबुक</b> <b>Busbook</b></p></body></html>"
+    )
+    pdf = render_pdf(html)
+    fonts = embedded_glyphs(pdf)
+    assert fonts and all(family.startswith("Noto-Sans") for family in fonts), sorted(fonts)
+    assert "बसबुक" in pdf_pages(pdf)[0]
+
+
+def test_the_shipped_fonts_and_their_licence_are_in_the_repository():
+    for family, stem in ticket_documents.FONT_FACES:
+        for weight in ("Regular", "Bold"):
+            assert (ticket_documents.FONTS_DIR / f"{stem}-{weight}.ttf").stat().st_size > 10_000
+    assert "SIL Open Font License" in (ticket_documents.FONTS_DIR / "OFL.txt").read_text()
+    total = sum(f.stat().st_size for f in ticket_documents.FONTS_DIR.glob("*.ttf"))
+    assert total < 2_500_000  # subsets, Regular and Bold only
