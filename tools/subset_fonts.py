@@ -58,7 +58,8 @@ SCRIPTS = {
 def main(source: Path) -> None:
     OUT.mkdir(exist_ok=True)
     for script, ranges in SCRIPTS.items():
-        unicodes = [c for lo, hi in ranges + ([] if not script else SHAPING) for c in range(lo, hi + 1)]
+        wanted = ranges + (SHAPING if script else [])
+        unicodes = [c for lo, hi in wanted for c in range(lo, hi + 1)]
         for weight in ("Regular", "Bold"):
             name = f"NotoSans{script}-{weight}.ttf"
             options = subset.Options()

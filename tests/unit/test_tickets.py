@@ -578,7 +578,7 @@ def test_only_the_shipped_fonts_are_used():
 
 
 def test_the_shipped_fonts_and_their_licence_are_in_the_repository():
-    for family, stem in ticket_documents.FONT_FACES:
+    for _family, stem in ticket_documents.FONT_FACES:
         for weight in ("Regular", "Bold"):
             assert (ticket_documents.FONTS_DIR / f"{stem}-{weight}.ttf").stat().st_size > 10_000
     assert "SIL Open Font License" in (ticket_documents.FONTS_DIR / "OFL.txt").read_text()
