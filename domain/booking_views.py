@@ -15,6 +15,7 @@ from domain.enums import BookingStatus, PassengerStatus
 from domain.errors import TicketLinkExpired, TicketLinkInvalid
 from domain.inventory import StopView, Trip, load_trip
 from domain.models import Booking, Cancellation, Passenger, Payment, Ticket, User
+from domain.trip_views import PointChoice, chosen_point
 
 CANCELLABLE = frozenset({BookingStatus.CONFIRMED, BookingStatus.PARTIALLY_CANCELLED})
 
@@ -28,6 +29,8 @@ class BookingView:
     trip: Trip
     origin: StopView
     destination: StopView
+    boarding: PointChoice | None  # the point chosen at `origin`, with its time
+    dropping: PointChoice | None  # the point chosen at `destination`
     passengers: list[Passenger]  # all of them, cancelled ones too
     ticket: Ticket | None  # the latest (or the one the page was opened by)
     qr_svg: str  # the ticket's QR code, "" without a ticket
@@ -46,12 +49,14 @@ async def _booking_view(
     booking: Booking, ticket: Ticket | None, *, config: CheckoutConfig, now: datetime
 ) -> BookingView:
     trip = await load_trip(booking.schedule_id)
-    origin = trip.stop(booking.from_seq)
+    origin, destination = trip.stop(booking.from_seq), trip.stop(booking.to_seq)
     return BookingView(
         booking=booking,
         trip=trip,
         origin=origin,
-        destination=trip.stop(booking.to_seq),
+        destination=destination,
+        boarding=chosen_point(origin, booking.boarding_point_id),
+        dropping=chosen_point(destination, booking.dropping_point_id),
         passengers=list(booking.passengers),
         ticket=ticket,
         qr_svg=ticket_documents.qr_svg(ticket.qr_token) if ticket else "",
@@ -105,11 +110,13 @@ class TicketDocument:
     operator: str
     bus_type: str
     origin_city: str
-    boarding_point: str
-    departs_at_text: str
+    boarding_point: str  # the point chosen, else the city
+    boarding_landmark: str
+    departs_at_text: str  # at the boarding point
     destination_city: str
     dropping_point: str
-    arrives_at_text: str
+    dropping_landmark: str
+    arrives_at_text: str  # at the dropping point
     passengers: tuple[TicketPassenger, ...]  # the ones still travelling
     total_text: str
     qr_svg: str
@@ -148,6 +155,8 @@ async def ticket_document(
     booking, ticket = found.booking, found.ticket
     trip = await load_trip(booking.schedule_id)
     origin, destination = trip.stop(booking.from_seq), trip.stop(booking.to_seq)
+    boarding = chosen_point(origin, booking.boarding_point_id)
+    dropping = chosen_point(destination, booking.dropping_point_id)
     bus = trip.schedule.bus
     formats = config.formatter
     return TicketDocument(
@@ -158,11 +167,13 @@ async def ticket_document(
         operator=bus.operator.name,
         bus_type=bus.type_label,
         origin_city=origin.city,
-        boarding_point=booking.boarding_point.name if booking.boarding_point else origin.city,
-        departs_at_text=formats.datetime(origin.arrives_at),
+        boarding_point=boarding.name if boarding else origin.city,
+        boarding_landmark=boarding.landmark if boarding else "",
+        departs_at_text=formats.datetime(boarding.at if boarding else origin.arrives_at),
         destination_city=destination.city,
-        dropping_point=booking.dropping_point.name if booking.dropping_point else destination.city,
-        arrives_at_text=formats.datetime(destination.arrives_at),
+        dropping_point=dropping.name if dropping else destination.city,
+        dropping_landmark=dropping.landmark if dropping else "",
+        arrives_at_text=formats.datetime(dropping.at if dropping else destination.arrives_at),
         passengers=tuple(
             TicketPassenger(
                 name=p.name,

@@ -46,6 +46,7 @@ from domain.models import Payment, Reservation, User
 from domain.payments.base import Gateway, GatewayError, PaymentInfo
 from domain.payments.registry import Gateways
 from domain.pricing import seat_fare
+from domain.trip_views import PointChoice, chosen_point
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,8 @@ class Quote:
     seats: list[holds.HeldSeat]
     total: Decimal
     currency: str
+    boarding: PointChoice | None = None  # the points the hold chose, with their times
+    dropping: PointChoice | None = None
 
 
 CENT = Decimal("0.01")
@@ -113,10 +116,23 @@ async def quote(reservation: Reservation) -> Quote:
 async def quotes(reservations: Sequence[Reservation]) -> dict[int, Quote]:
     """`quote` for several holds at once (by reservation id), e.g. a page of a list."""
     seats = await holds.seats_of_holds(reservations)
+    trips = {i: await load_trip(i) for i in sorted({r.schedule_id for r in reservations})}
     return {
-        r.id: Quote(price_seats(seats[r.id], r.total_amount), r.total_amount, r.currency)
+        r.id: Quote(
+            price_seats(seats[r.id], r.total_amount),
+            r.total_amount,
+            r.currency,
+            *_points(r, trips[r.schedule_id]),
+        )
         for r in reservations
     }
+
+
+def _points(reservation: Reservation, trip: Trip) -> tuple[PointChoice | None, PointChoice | None]:
+    return (
+        chosen_point(trip.stop(reservation.from_seq), reservation.boarding_point_id),
+        chosen_point(trip.stop(reservation.to_seq), reservation.dropping_point_id),
+    )
 
 
 def hold_quote(hold: holds.Hold) -> Quote:
@@ -126,6 +142,7 @@ def hold_quote(hold: holds.Hold) -> Quote:
         price_seats(hold.seats, reservation.total_amount),
         reservation.total_amount,
         reservation.currency,
+        *(_points(reservation, hold.trip) if hold.trip else ()),
     )
 
 
@@ -482,6 +499,8 @@ class HoldView:
     segment: Segment
     origin: StopView
     destination: StopView
+    boarding: PointChoice | None  # the point chosen at `origin`, with its time
+    dropping: PointChoice | None  # the point chosen at `destination`
     seats: list[holds.HeldSeat]
     total: Decimal
     currency: str
@@ -506,12 +525,15 @@ async def hold_view(
     ReservationNotFound."""
     reservation = await holds.get_reservation(viewer, reservation_ref)
     trip, current = await load_trip(reservation.schedule_id), await quote(reservation)
+    origin, destination = trip.stop(reservation.from_seq), trip.stop(reservation.to_seq)
     return HoldView(
         reservation=reservation,
         trip=trip,
         segment=Segment(reservation.from_seq, reservation.to_seq),
-        origin=trip.stop(reservation.from_seq),
-        destination=trip.stop(reservation.to_seq),
+        origin=origin,
+        destination=destination,
+        boarding=chosen_point(origin, reservation.boarding_point_id),
+        dropping=chosen_point(destination, reservation.dropping_point_id),
         seats=current.seats,
         total=current.total,
         currency=current.currency,

@@ -349,6 +349,7 @@ class Hold:
 
     reservation: Reservation
     seats: list[HeldSeat]
+    trip: Trip | None = None  # the trip as the hold read it (its stops and points)
 
 
 async def hold_seats(
@@ -474,7 +475,7 @@ async def take_hold(
             if overlapping:
                 existing = await _same_hold(conn, overlapping, user_id, request, segment, wanted)
                 if existing is not None:  # the same form sent twice: one hold, not two
-                    return Hold(existing, await reservation_seats(existing))
+                    return Hold(existing, await reservation_seats(existing), trip)
                 raise SeatsUnavailable(
                     sorted({number_of[a["schedule_seat_id"]] for a in overlapping}, key=_natural)
                 )
@@ -528,7 +529,7 @@ async def take_hold(
         if _exclusion_violation(exc):
             raise SeatsUnavailable(names) from exc
         raise
-    return Hold(reservation, held)
+    return Hold(reservation, held, trip)
 
 
 def _natural(number: str) -> tuple[str, int]:

@@ -15,6 +15,7 @@ from domain.checkout import CheckoutConfig
 from domain.inventory import load_trip
 from domain.models import Booking, Cancellation, Payment, Ticket
 from domain.tickets import ticket_link
+from domain.trip_views import PointChoice, chosen_point
 
 
 async def queue_booking_confirmation(
@@ -25,20 +26,31 @@ async def queue_booking_confirmation(
     config: CheckoutConfig,
     now: datetime,
 ) -> None:
-    """The confirmation of a new booking, with its ticket's download link."""
+    """The confirmation of a new booking, with its ticket's download link: where and when
+    to board and get off (the points chosen, at their own times)."""
     trip = await load_trip(booking.schedule_id)
     origin, destination = trip.stop(booking.from_seq), trip.stop(booking.to_seq)
     link = await ticket_link(ticket, booking, config=config, trip=trip)
     fmt = config.formatter
+
+    def end(label: str, city: str, city_time: datetime, point: PointChoice | None) -> str:
+        if point is None:
+            return f"{label} {city}: {fmt.datetime(city_time)}\n"
+        landmark = f" ({point.landmark})" if point.landmark else ""
+        return f"{label} {city}: {fmt.datetime(point.at)} · {point.name}{landmark}\n"
+
+    boarding = chosen_point(origin, booking.boarding_point_id)
+    dropping = chosen_point(destination, booking.dropping_point_id)
+    total = fmt.money(booking.total_amount, booking.currency)
     await mail.queue_email(
         to=booking.contact_email,
         subject=f"Your Busbook ticket {booking.reference}: {origin.city} to {destination.city}",
         text=(
             f"Your booking {booking.reference} is confirmed.\n\n"
             f"{trip.schedule.route.name}\n"
-            f"From {origin.city}: {fmt.datetime(origin.arrives_at)}\n"
-            f"To {destination.city}: {fmt.datetime(destination.arrives_at)}\n"
-            f"Ticket {ticket.number}, total {fmt.money(booking.total_amount, booking.currency)}\n\n"
+            + end("From", origin.city, origin.arrives_at, boarding)
+            + end("To", destination.city, destination.arrives_at, dropping)
+            + f"Ticket {ticket.number}, total {total}\n\n"
             f"Download your ticket (PDF, no login needed):\n{link}\n\n"
             f"Your booking: {config.public_base_url}/bookings/{booking.reference}\n"
         ),

@@ -65,6 +65,20 @@ def stop_points(stop: StopView, *, boarding: bool) -> tuple[PointChoice, ...]:
     )
 
 
+def chosen_point(stop: StopView, point_id: int | None) -> PointChoice | None:
+    """The boarding (or dropping) point a hold or booking chose at `stop`, with its time
+    (the stop's time plus the point's offset); None when none was chosen."""
+    for point in stop.points:
+        if point.id == point_id:
+            return PointChoice(
+                id=point.id,
+                name=point.name,
+                landmark=point.landmark,
+                at=stop.arrives_at + timedelta(minutes=point.minutes_offset),
+            )
+    return None
+
+
 async def _viewer_id(viewer: User | Awaitable[User | None] | None) -> int | None:
     user = await viewer if inspect.isawaitable(viewer) else viewer
     return user.id if user is not None else None

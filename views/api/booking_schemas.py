@@ -7,13 +7,13 @@ from datetime import datetime
 
 from pydantic import Field
 
-from domain import ticket_documents
+from domain import ticket_documents, trip_views
 from domain.cancellations import CancellationView
 from domain.enums import Gender, PassengerStatus, RefundState, RefundStatus, TicketStatus
 from domain.inventory import Trip
 from domain.models import Booking, Passenger, Ticket
 from views.api.blueprints import PREFIX
-from views.api.schedules import BusOut, RouteOut
+from views.api.schedules import BusOut, PointOut, RouteOut
 from views.api.schemas import Money, Out
 from views.services import services
 
@@ -28,6 +28,12 @@ class BookedTrip(Out):
     arrival_datetime: datetime = Field(description="Reaches the booked destination stop.")
     from_stop: int
     to_stop: int
+    boarding_point: PointOut | None = Field(
+        description="The boarding point chosen at from_stop, with its own time; null if none."
+    )
+    dropping_point: PointOut | None = Field(
+        description="The dropping point chosen at to_stop, with its own time; null if none."
+    )
     route_name: str
     operator: str
     bus: BusOut
@@ -36,6 +42,8 @@ class BookedTrip(Out):
     @classmethod
     def of(cls, booking: Booking, trip: Trip) -> BookedTrip:
         origin, destination = trip.stop(booking.from_seq), trip.stop(booking.to_seq)
+        boarding = trip_views.chosen_point(origin, booking.boarding_point_id)
+        dropping = trip_views.chosen_point(destination, booking.dropping_point_id)
         bus = trip.schedule.bus
         return cls(
             id=booking.schedule_id,
@@ -43,6 +51,8 @@ class BookedTrip(Out):
             arrival_datetime=_local(destination.arrives_at),
             from_stop=booking.from_seq,
             to_stop=booking.to_seq,
+            boarding_point=PointOut.of(boarding) if boarding else None,
+            dropping_point=PointOut.of(dropping) if dropping else None,
             route_name=trip.schedule.route.name,
             operator=bus.operator.name,
             bus=BusOut(bus_number=bus.registration, bus_type=bus.type_label, name=bus.name),

@@ -83,6 +83,13 @@ class BookingDetails(Out):
             "arrival_datetime": "2026-12-03T09:30:00+05:30",
             "from_stop": 0,
             "to_stop": 2,
+            "boarding_point": {
+                "id": 7,
+                "name": "Dadar TT Circle",
+                "landmark": "Near the flyover",
+                "time": "2026-12-03T06:40:00+05:30",
+            },
+            "dropping_point": None,
             "route_name": "Mumbai - Pune",
             "operator": "Sahyadri Travels",
             "bus": {"bus_number": "MH-01-AB-1234", "bus_type": "AC Seater", "name": "Volvo"},

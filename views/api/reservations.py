@@ -31,7 +31,7 @@ from views.api.idempotency import idempotent
 from views.api.io import json_body, query, reply, responds, tags
 from views.api.pagination import PageQuery, decode_cursor, encode_cursor, next_link, split_page
 from views.api.problems import ApiProblem
-from views.api.schedules import STOP_MAX, api_fields
+from views.api.schedules import STOP_MAX, PointOut, api_fields
 from views.api.schemas import Money, Out, Strict, example
 from views.auth import client_ip
 from views.services import services
@@ -84,6 +84,18 @@ class ReservationOut(Out):
         to_stop=2,
         boarding_point_id=7,
         dropping_point_id=9,
+        boarding_point={
+            "id": 7,
+            "name": "Dadar TT Circle",
+            "landmark": "Near the flyover",
+            "time": "2026-12-02T23:10:00+05:30",
+        },
+        dropping_point={
+            "id": 9,
+            "name": "Swargate",
+            "landmark": "",
+            "time": "2026-12-03T03:25:00+05:30",
+        },
         seats=[
             {
                 "seat_id": 481,
@@ -109,6 +121,12 @@ class ReservationOut(Out):
     to_stop: int
     boarding_point_id: int | None
     dropping_point_id: int | None
+    boarding_point: PointOut | None = Field(
+        description="The boarding point chosen at from_stop, with its own time; null if none."
+    )
+    dropping_point: PointOut | None = Field(
+        description="The dropping point chosen at to_stop, with its own time; null if none."
+    )
     seats: list[ReservedSeat]
 
     @classmethod
@@ -126,6 +144,8 @@ class ReservationOut(Out):
             to_stop=reservation.to_seq,
             boarding_point_id=reservation.boarding_point_id,
             dropping_point_id=reservation.dropping_point_id,
+            boarding_point=PointOut.of(quote.boarding) if quote.boarding else None,
+            dropping_point=PointOut.of(quote.dropping) if quote.dropping else None,
             seats=[
                 ReservedSeat(
                     seat_id=held.schedule_seat.id,
@@ -205,7 +225,7 @@ async def reservation_details(reservation_id: str) -> Response:
     svc = services()
     now = svc.now()
     view = await checkout.hold_view(user, reservation_id, gateways=svc.gateways, now=now)
-    quote = Quote(view.seats, view.total, view.currency)
+    quote = Quote(view.seats, view.total, view.currency, view.boarding, view.dropping)
     return reply(ReservationOut.of(view.reservation, quote, now))
 
 
