@@ -257,3 +257,15 @@ async def cancel_trip_and_finish(
         now=now, gateways=gateways, config=config
     )
     return next(p for p in passes if p.schedule_id == schedule_id)
+
+
+async def add_points(trip: Schedule) -> tuple[StopPoint, StopPoint]:
+    """A boarding point 40 minutes after the trip's first stop ("Dadar TT Circle", with a
+    landmark) and a dropping point 25 minutes after its last, as a real route has."""
+    stops = await RouteStop.filter(route_id=trip.route_id).order_by("seq")  # type: ignore[attr-defined]
+    board = await StopPoint.create(
+        stop=stops[0], name="Dadar TT Circle", landmark="Near the flyover", minutes_offset=40
+    )
+    drop = await StopPoint.create(stop=stops[-1], name="Swargate", minutes_offset=25)
+    inventory.forget_routes()
+    return board, drop

@@ -4,7 +4,7 @@ Idempotency-Key replays; and the contention test: one seat, many clients, one ho
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -416,3 +416,62 @@ async def test_the_hold_limits_apply(client: QuartClient, db: str, caller_for: A
     problem = await problem_of(third)
     assert problem["code"] == "hold_limit_reached"
     assert problem["limit"] == "holds_per_trip"
+
+
+async def test_the_chosen_points_with_their_times_are_in_the_hold_and_the_booking(
+    app: Quart, client: QuartClient, db: str, caller_for: Any
+) -> None:
+    """Issue 12: a hold and its booking answered only the points' ids; a client showing the
+    booking had the cities' times. Both now carry each point with its own time, as the
+    trip's details offered it."""
+    from tests.api.holding import approve, initiate, passengers_for
+    from tests.factories import add_points
+
+    trip = await _trip()
+    board, drop = await add_points(trip)
+    seats = await schedule_seats(trip)
+    details = await (await client.get(f"/api/v1/schedules/{trip.id}/details")).get_json()
+    offered = {p["id"]: p for p in details["boarding_points"] + details["dropping_points"]}
+    caller = await caller_for()
+    response = await _hold(
+        client,
+        caller,
+        {
+            "schedule_id": trip.id,
+            "seat_ids": [seats[0].id],
+            "boarding_point_id": board.id,
+            "dropping_point_id": drop.id,
+        },
+    )
+    assert response.status_code == 201, await response.get_data(as_text=True)
+    created = await response.get_json()
+    assert created["boarding_point"] == offered[board.id]
+    assert created["boarding_point"]["name"] == "Dadar TT Circle"
+    assert created["dropping_point"] == offered[drop.id]
+    shown = await (
+        await client.get(f"/api/v1/reservations/{created['id']}/details", headers=caller.headers)
+    ).get_json()
+    listed = await (
+        await client.get("/api/v1/reservations/active", headers=caller.headers)
+    ).get_json()
+    for body in (shown, listed["reservations"][0]):
+        assert (body["boarding_point"], body["dropping_point"]) == (
+            offered[board.id],
+            offered[drop.id],
+        )
+
+    reservation = await Reservation.get(public_id=created["id"])
+    started = await initiate(client, caller, reservation, passengers=passengers_for(seats[:1]))
+    payment = await started.get_json()
+    await approve(app, payment["checkout_url"])
+    status = await client.get(f"/api/v1/payments/{payment['id']}", headers=caller.headers)
+    reference = (await status.get_json())["booking_reference"]
+    booking = await (
+        await client.get(f"/api/v1/bookings/{reference}/details", headers=caller.headers)
+    ).get_json()
+    assert booking["schedule"]["boarding_point"] == offered[board.id]
+    assert booking["schedule"]["dropping_point"] == offered[drop.id]
+    # 40 minutes after the bus leaves the booked stop
+    leaves = booking["schedule"]["departure_datetime"]
+    boards = booking["schedule"]["boarding_point"]["time"]
+    assert datetime.fromisoformat(boards) - datetime.fromisoformat(leaves) == timedelta(minutes=40)

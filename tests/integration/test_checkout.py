@@ -523,3 +523,60 @@ async def test_the_confirmation_mail_shows_local_times_and_amounts_like_the_page
     total = format_money(quote.total, "INR")
     assert total.startswith("₹") and f"total {total}\n" in text
     assert "UTC" not in text and "INR" not in text and f"{quote.total:.2f}" not in text
+
+
+async def test_the_confirmation_mail_names_the_chosen_points_at_their_times(simulator):
+    """Issue 12: the mail gave the cities' times; the passenger boards at the point they
+    picked, at its own time (06:40 at Dadar TT Circle for a bus leaving Mumbai at 06:00)."""
+    from zoneinfo import ZoneInfo
+
+    from domain import mail
+    from domain.formatting import format_datetime
+    from domain.settings import Settings
+    from tests.integration.test_mail import Sink, free_port
+
+    kolkata = ZoneInfo("Asia/Kolkata")
+    config = Settings(
+        secret_key=CONFIG.secret, public_base_url="http://testserver", timezone="Asia/Kolkata"
+    ).checkout
+    departure = (NOW + timedelta(days=2)).replace(hour=0, minute=30, second=0)  # 06:00 IST
+    trip = await factories.make_trip(departure, rows=1)
+    board, drop = await factories.add_points(trip)
+    seats = await factories.schedule_seats(trip)
+    user = await factories.make_user()
+    reservation = await holds.hold_seats(
+        user,
+        HoldRequest(trip.id, 0, 2, (seats[0].id,), board.id, drop.id),
+        now=NOW,
+        policy=HoldPolicy(),
+    )
+    quote = await checkout.quote(reservation)
+    gateways = Gateways([simulator])
+    payment = await checkout.start_checkout(
+        user,
+        reservation.public_id,
+        checkout_input(seats[:1], quote.total),
+        gateways=gateways,
+        config=config,
+        now=NOW,
+    )
+    headers, body = simulator.webhook(checkout.payment_info(payment), succeeded=True)
+    await payment_outcomes.receive_webhook(
+        "simulator", headers, body, gateways=gateways, config=config, now=NOW
+    )
+    sink = Sink(free_port())
+    sink.start()
+    try:
+        report = await mail.deliver_due(
+            mail.SmtpSender(sink.url), now=NOW, mail_from="Busbook <tickets@busbook.test>"
+        )
+        assert report.sent == 1
+        (message,) = sink.messages
+        text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    finally:
+        sink.stop()
+    boards = format_datetime(departure + timedelta(minutes=40), kolkata)
+    arrives = format_datetime(departure + timedelta(minutes=210 + 25), kolkata)
+    assert boards.endswith(", 06:40") and arrives.endswith(", 09:55")
+    assert f"From Mumbai: {boards} · Dadar TT Circle (Near the flyover)\n" in text
+    assert f"To Pune: {arrives} · Swargate\n" in text

@@ -253,3 +253,70 @@ async def test_webhook_endpoint(app, auth, trip):
     assert again.status_code == 200
     assert await Booking.all().count() == 1
     assert (await client.post("/payments/webhook/paypal", data=body)).status_code == 404
+
+
+async def test_the_chosen_points_and_their_times_are_on_the_pages_the_pdf_and_the_mail(auth, trip):
+    """Issue 12: the boarding and dropping points picked on the trip page (each with its own
+    time) were never shown again; the hold page, booking page, PDF and mail gave the
+    cities' times. The trip leaves Mumbai at 06:00 and reaches Pune at 09:30; Dadar TT
+    Circle is 40 minutes later, Swargate 25 minutes after Pune."""
+    board, drop = await factories.add_points(trip)
+    seats = (await factories.schedule_seats(trip))[:1]
+    await auth.register()
+    response = await post(
+        auth,
+        "/reservations",
+        [
+            ("schedule_id", trip.id),
+            ("from_stop", 0),
+            ("to_stop", 2),
+            ("seat_ids", seats[0].id),
+            ("boarding_point_id", board.id),
+            ("dropping_point_id", drop.id),
+        ],
+        page=f"/schedules/{trip.id}",
+    )
+    assert response.status_code == 303, await response.get_data(as_text=True)
+    hold_path = response.headers["Location"]
+
+    def summary(page: str) -> str:
+        facts = re.search(r'<dl class="facts">(.*?)</dl>', page, re.DOTALL)
+        assert facts, page
+        return re.sub(r"<[^>]+>|\s+", " ", facts.group(1))
+
+    hold_page = await (await auth.client.get(hold_path)).get_data(as_text=True)
+    lines = summary(hold_page)
+    assert re.search(
+        r"From .*, 06:40 · Dadar TT Circle .*Boarding point in Mumbai, Near the flyover", lines
+    ), lines
+    assert re.search(r"To .*, 09:55 · Swargate .*Dropping point in Pune", lines), lines
+    assert "06:00" not in lines and "09:30" not in lines
+
+    paid = await post(
+        auth, f"{hold_path}/checkout", checkout_pairs(hold_page, seats), page=hold_path
+    )
+    simulator_page = paid.headers["Location"]
+    back = await post(auth, simulator_page, [("outcome", "approve")], page=simulator_page)
+    landing = await auth.client.get(back.headers["Location"])
+    booking = await Booking.get()
+    assert landing.headers["Location"] == f"/bookings/{booking.reference}"
+    page = await (await auth.client.get(f"/bookings/{booking.reference}")).get_data(as_text=True)
+    lines = summary(page)
+    assert re.search(r"From .*, 06:40 · Dadar TT Circle .*Near the flyover", lines), lines
+    assert re.search(r"To .*, 09:55 · Swargate", lines), lines
+    assert "06:00" not in lines and "09:30" not in lines
+
+    ticket = await Ticket.get()
+    pdf = await auth.client.get(f"/tickets/{ticket.number}/download")
+    text = PdfReader(io.BytesIO(await pdf.get_data())).pages[0].extract_text()
+    assert re.search(
+        r"Mumbai\s+\S+ \d+ \S+ \d{4}, 06:40\s+Dadar TT Circle · Near the flyover", text
+    ), text
+    assert re.search(r"Pune\s+\S+ \d+ \S+ \d{4}, 09:55\s+Swargate", text), text
+    assert "06:00" not in text and "09:30" not in text
+
+    mail = await EmailOutbox.get(to_address="priya@example.com")
+    assert re.search(
+        r"From Mumbai: .*, 06:40 · Dadar TT Circle \(Near the flyover\)\n", mail.body_text
+    )
+    assert re.search(r"To Pune: .*, 09:55 · Swargate\n", mail.body_text)
