@@ -191,3 +191,33 @@ class CancellationOut(Out):
             created_at=_local(c.created_at),
             processed_at=_local(c.processed_at) if c.processed_at else None,
         )
+
+
+# The examples the booking and ticket answers share (the same trip and passenger), in one place.
+BOOKED_TRIP_EXAMPLE = {
+    "id": 12,
+    "departure_datetime": "2026-12-03T06:00:00+05:30",
+    "arrival_datetime": "2026-12-03T09:30:00+05:30",
+    "from_stop": 0,
+    "to_stop": 2,
+    "boarding_point": {
+        "id": 7,
+        "name": "Dadar TT Circle",
+        "landmark": "Near the flyover",
+        "time": "2026-12-03T06:40:00+05:30",
+    },
+    "dropping_point": None,
+    "route_name": "Mumbai - Pune",
+    "operator": "Sahyadri Travels",
+    "bus": {"bus_number": "MH-01-AB-1234", "bus_type": "AC Seater", "name": "Volvo"},
+    "route": {"origin_city": "Mumbai", "destination_city": "Pune", "distance_km": 150},
+}
+SEAT_PASSENGER_EXAMPLE = {
+    "passenger_id": 41,
+    "seat_number": "4",
+    "name": "Asha Rao",
+    "age": 34,
+    "gender": "female",
+    "fare": "625.00",
+    "status": "active",
+}

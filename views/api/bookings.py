@@ -21,7 +21,14 @@ from domain.enums import BookingStatus, PaymentMethod, PaymentStatus
 from domain.models import Payment
 from views.api.auth import needs, require_api_admin, require_api_user
 from views.api.blueprints import PREFIX, api_blueprint
-from views.api.booking_schemas import BookedTrip, CancellationOut, SeatPassenger, TicketOut
+from views.api.booking_schemas import (
+    BOOKED_TRIP_EXAMPLE,
+    SEAT_PASSENGER_EXAMPLE,
+    BookedTrip,
+    CancellationOut,
+    SeatPassenger,
+    TicketOut,
+)
 from views.api.idempotency import idempotent
 from views.api.io import json_body, query, read_json, reply, responds, tags
 from views.api.pagination import PageQuery, decode_cursor, encode_cursor, next_link, split_page
@@ -77,35 +84,8 @@ class BookingDetails(Out):
         total_amount="1250.00",
         currency="INR",
         created_at="2026-12-02T10:16:00+05:30",
-        schedule={
-            "id": 12,
-            "departure_datetime": "2026-12-03T06:00:00+05:30",
-            "arrival_datetime": "2026-12-03T09:30:00+05:30",
-            "from_stop": 0,
-            "to_stop": 2,
-            "boarding_point": {
-                "id": 7,
-                "name": "Dadar TT Circle",
-                "landmark": "Near the flyover",
-                "time": "2026-12-03T06:40:00+05:30",
-            },
-            "dropping_point": None,
-            "route_name": "Mumbai - Pune",
-            "operator": "Sahyadri Travels",
-            "bus": {"bus_number": "MH-01-AB-1234", "bus_type": "AC Seater", "name": "Volvo"},
-            "route": {"origin_city": "Mumbai", "destination_city": "Pune", "distance_km": 150},
-        },
-        seats=[
-            {
-                "passenger_id": 41,
-                "seat_number": "4",
-                "name": "Asha Rao",
-                "age": 34,
-                "gender": "female",
-                "fare": "625.00",
-                "status": "active",
-            }
-        ],
+        schedule=BOOKED_TRIP_EXAMPLE,
+        seats=[SEAT_PASSENGER_EXAMPLE],
         ticket={
             "ticket_number": "TK8H3K2M9Q",
             "validity_status": "valid",

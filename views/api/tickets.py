@@ -12,7 +12,14 @@ from domain import booking_views, cancellations
 from domain.enums import PassengerStatus, TicketStatus
 from views.api.auth import needs, require_api_user
 from views.api.blueprints import api_blueprint
-from views.api.booking_schemas import BookedTrip, CancellationOut, SeatPassenger, TicketOut
+from views.api.booking_schemas import (
+    BOOKED_TRIP_EXAMPLE,
+    SEAT_PASSENGER_EXAMPLE,
+    BookedTrip,
+    CancellationOut,
+    SeatPassenger,
+    TicketOut,
+)
 from views.api.io import reply, responds, responds_without_model, tags
 from views.api.schemas import example
 from views.rendering import ticket_pdf
@@ -29,35 +36,8 @@ class TicketDetails(TicketOut):
         download_url="https://busbook.example/api/v1/tickets/TK8H3K2M9Q/download",
         issued_at="2026-12-02T10:16:00+05:30",
         booking_reference="BK7Q2M4X",
-        passengers=[
-            {
-                "passenger_id": 41,
-                "seat_number": "4",
-                "name": "Asha Rao",
-                "age": 34,
-                "gender": "female",
-                "fare": "625.00",
-                "status": "active",
-            }
-        ],
-        trip={
-            "id": 12,
-            "departure_datetime": "2026-12-03T06:00:00+05:30",
-            "arrival_datetime": "2026-12-03T09:30:00+05:30",
-            "from_stop": 0,
-            "to_stop": 2,
-            "boarding_point": {
-                "id": 7,
-                "name": "Dadar TT Circle",
-                "landmark": "Near the flyover",
-                "time": "2026-12-03T06:40:00+05:30",
-            },
-            "dropping_point": None,
-            "route_name": "Mumbai - Pune",
-            "operator": "Sahyadri Travels",
-            "bus": {"bus_number": "MH-01-AB-1234", "bus_type": "AC Seater", "name": "Volvo"},
-            "route": {"origin_city": "Mumbai", "destination_city": "Pune", "distance_km": 150},
-        },
+        passengers=[SEAT_PASSENGER_EXAMPLE],
+        trip=BOOKED_TRIP_EXAMPLE,
     )
 
     booking_reference: str
