@@ -475,10 +475,8 @@ async def test_the_confirmation_mail_shows_local_times_and_amounts_like_the_page
     and the PDF ticket say `Fri 27 Nov 2026, 06:00` (the operator's TIMEZONE) and `₹650`."""
     from zoneinfo import ZoneInfo
 
-    from domain import mail
     from domain.formatting import format_datetime, format_money
     from domain.settings import Settings
-    from tests.integration.test_mail import Sink, free_port
 
     kolkata = ZoneInfo("Asia/Kolkata")
     config = Settings(
@@ -493,30 +491,7 @@ async def test_the_confirmation_mail_shows_local_times_and_amounts_like_the_page
         user, HoldRequest(trip.id, 0, 2, (seats[0].id,)), now=NOW, policy=HoldPolicy()
     )
     quote = await checkout.quote(reservation)
-    gateways = Gateways([simulator])
-    payment = await checkout.start_checkout(
-        user,
-        reservation.public_id,
-        checkout_input(seats[:1], quote.total),
-        gateways=gateways,
-        config=config,
-        now=NOW,
-    )
-    headers, body = simulator.webhook(checkout.payment_info(payment), succeeded=True)
-    await payment_outcomes.receive_webhook(
-        "simulator", headers, body, gateways=gateways, config=config, now=NOW
-    )
-    sink = Sink(free_port())
-    sink.start()
-    try:
-        report = await mail.deliver_due(
-            mail.SmtpSender(sink.url), now=NOW, mail_from="Busbook <tickets@busbook.test>"
-        )
-        assert report.sent == 1
-        (message,) = sink.messages
-        text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
-    finally:
-        sink.stop()
+    text = await pay_and_read_the_confirmation(simulator, user, reservation, seats[:1], config)
     departs = format_datetime(departure, kolkata)
     assert departs.endswith(", 06:00")
     assert f"From Mumbai: {departs}\n" in text
@@ -530,10 +505,8 @@ async def test_the_confirmation_mail_names_the_chosen_points_at_their_times(simu
     picked, at its own time (06:40 at Dadar TT Circle for a bus leaving Mumbai at 06:00)."""
     from zoneinfo import ZoneInfo
 
-    from domain import mail
     from domain.formatting import format_datetime
     from domain.settings import Settings
-    from tests.integration.test_mail import Sink, free_port
 
     kolkata = ZoneInfo("Asia/Kolkata")
     config = Settings(
@@ -550,12 +523,26 @@ async def test_the_confirmation_mail_names_the_chosen_points_at_their_times(simu
         now=NOW,
         policy=HoldPolicy(),
     )
+    text = await pay_and_read_the_confirmation(simulator, user, reservation, seats[:1], config)
+    boards = format_datetime(departure + timedelta(minutes=40), kolkata)
+    arrives = format_datetime(departure + timedelta(minutes=210 + 25), kolkata)
+    assert boards.endswith(", 06:40") and arrives.endswith(", 09:55")
+    assert f"From Mumbai: {boards} · Dadar TT Circle (Near the flyover)\n" in text
+    assert f"To Pune: {arrives} · Swargate\n" in text
+
+
+async def pay_and_read_the_confirmation(simulator, user, reservation, seats, config) -> str:
+    """Pays `reservation` through the simulator's webhook and sends the outbox to a real SMTP
+    server; the plain-text confirmation mail it received."""
+    from domain import mail
+    from tests.integration.test_mail import Sink, free_port
+
     quote = await checkout.quote(reservation)
     gateways = Gateways([simulator])
     payment = await checkout.start_checkout(
         user,
         reservation.public_id,
-        checkout_input(seats[:1], quote.total),
+        checkout_input(seats, quote.total),
         gateways=gateways,
         config=config,
         now=NOW,
@@ -572,11 +559,6 @@ async def test_the_confirmation_mail_names_the_chosen_points_at_their_times(simu
         )
         assert report.sent == 1
         (message,) = sink.messages
-        text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        return str(message.get_body(("plain",)).get_content().replace("\r\n", "\n"))
     finally:
         sink.stop()
-    boards = format_datetime(departure + timedelta(minutes=40), kolkata)
-    arrives = format_datetime(departure + timedelta(minutes=210 + 25), kolkata)
-    assert boards.endswith(", 06:40") and arrives.endswith(", 09:55")
-    assert f"From Mumbai: {boards} · Dadar TT Circle (Near the flyover)\n" in text
-    assert f"To Pune: {arrives} · Swargate\n" in text

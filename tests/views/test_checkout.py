@@ -31,7 +31,12 @@ async def post(auth, path, pairs, page="/"):
     )
 
 
-async def hold(auth, trip, seats):
+async def hold(auth, trip, seats, points=None):
+    """Holds `seats` from the first stop to the third, at the (boarding, dropping) points."""
+    point_pairs = []
+    if points:
+        board, drop = points
+        point_pairs = [("boarding_point_id", board.id), ("dropping_point_id", drop.id)]
     response = await post(
         auth,
         "/reservations",
@@ -40,6 +45,7 @@ async def hold(auth, trip, seats):
             ("from_stop", 0),
             ("to_stop", 2),
             *[("seat_ids", s.id) for s in seats],
+            *point_pairs,
         ],
         page=f"/schedules/{trip.id}",
     )
@@ -263,21 +269,7 @@ async def test_the_chosen_points_and_their_times_are_on_the_pages_the_pdf_and_th
     board, drop = await factories.add_points(trip)
     seats = (await factories.schedule_seats(trip))[:1]
     await auth.register()
-    response = await post(
-        auth,
-        "/reservations",
-        [
-            ("schedule_id", trip.id),
-            ("from_stop", 0),
-            ("to_stop", 2),
-            ("seat_ids", seats[0].id),
-            ("boarding_point_id", board.id),
-            ("dropping_point_id", drop.id),
-        ],
-        page=f"/schedules/{trip.id}",
-    )
-    assert response.status_code == 303, await response.get_data(as_text=True)
-    hold_path = response.headers["Location"]
+    hold_path = f"/reservations/{(await hold(auth, trip, seats, (board, drop))).public_id}"
 
     def summary(page: str) -> str:
         facts = re.search(r'<dl class="facts">(.*?)</dl>', page, re.DOTALL)
