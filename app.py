@@ -34,7 +34,7 @@ from domain import (
     trip_cancellation,
 )
 from domain.events import SeatBroker
-from domain.settings import Settings
+from domain.settings import Settings, served_base_url
 from views import register_views
 from views.services import Services
 from views.services import install as install_services
@@ -311,6 +311,17 @@ def serve(host: str, port: int, workers: int, demo: bool | None) -> None:
     # Workers are separate processes: hand them the resolved database and secret.
     os.environ["DATABASE_URL"] = url
     os.environ["SECRET_KEY"] = settings.secret_key
+    # Links in emails (tickets, bookings) must reach this server: without PUBLIC_BASE_URL
+    # (development) they use the address served here, not the default port.
+    base_url, configured = served_base_url(os.environ, host, port)
+    os.environ["PUBLIC_BASE_URL"] = base_url
+    log.info(
+        "Emails link to %s (%s)",
+        base_url,
+        "PUBLIC_BASE_URL"
+        if configured
+        else "the address served; set PUBLIC_BASE_URL in production",
+    )
     shown = "localhost" if host in {"127.0.0.1", "0.0.0.0"} else host
     click.echo(f"Busbook is running on http://{shown}:{port} (Ctrl+C to stop)")
     Granian(

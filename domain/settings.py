@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +22,9 @@ from domain.payments.registry import Gateways, build_gateways
 from domain.proxies import ProxyTrust, parse_trusted_proxies
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PUBLIC_BASE_URL = "http://localhost:8000"
+# Addresses that mean "this machine" to a browser on it: links say localhost.
+_LOCAL_HOSTS = frozenset({"127.0.0.1", "0.0.0.0", "::", "::1", "localhost", ""})
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:
@@ -58,7 +62,7 @@ class Settings:
     max_active_holds: int = 5
     smtp_url: str | None = None
     mail_from: str = "Busbook <tickets@busbook.local>"
-    public_base_url: str = "http://localhost:8000"
+    public_base_url: str = DEFAULT_PUBLIC_BASE_URL
     currency: str = "INR"
     timezone: str = "Asia/Kolkata"
     payment_gateways: tuple[str, ...] = ("simulator",)
@@ -187,7 +191,7 @@ class Settings:
             "max_active_holds": _int(env, "MAX_ACTIVE_HOLDS", 5),
             "smtp_url": env.get("SMTP_URL") or None,
             "mail_from": env.get("MAIL_FROM") or "Busbook <tickets@busbook.local>",
-            "public_base_url": (env.get("PUBLIC_BASE_URL") or "http://localhost:8000").rstrip("/"),
+            "public_base_url": (env.get("PUBLIC_BASE_URL") or DEFAULT_PUBLIC_BASE_URL).rstrip("/"),
             "currency": (env.get("CURRENCY") or "INR").strip().upper(),
             "timezone": env.get("TIMEZONE") or "Asia/Kolkata",
             "payment_gateways": tuple(
@@ -249,6 +253,20 @@ class Settings:
         if not settings.secret_key:
             settings = cls(**{**values, "secret_key": load_or_create_secret(settings.var_dir)})  # type: ignore[arg-type]
         return settings
+
+
+def served_base_url(env: Mapping[str, str], host: str, port: int) -> tuple[str, bool]:
+    """The base URL of the links in emails for a server listening on `host:port`, and
+    whether PUBLIC_BASE_URL set it. Unset (development), it is the address served, so the
+    links reach this server whatever `--port` says; a wildcard or loopback address is
+    written as localhost."""
+    configured = (env.get("PUBLIC_BASE_URL") or "").strip().rstrip("/")
+    if configured:
+        return configured, True
+    name = "localhost" if host.strip("[]") in _LOCAL_HOSTS else host
+    if ":" in name and not name.startswith("["):
+        name = f"[{name}]"  # an IPv6 address in a URL
+    return (f"http://{name}" if port == 80 else f"http://{name}:{port}"), False
 
 
 def load_or_create_secret(var_dir: Path) -> str:

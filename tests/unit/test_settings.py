@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from domain import database
-from domain.settings import Settings
+from domain.settings import Settings, served_base_url
 
 
 def test_defaults_and_overrides(tmp_path: Path):
@@ -52,3 +52,24 @@ def test_database_urls_with_sockets_and_ports():
         30,
     )
     assert creds["server_settings"]["timezone"] == "UTC"
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "expected"),
+    [
+        ("127.0.0.1", 8080, "http://localhost:8080"),
+        ("0.0.0.0", 8000, "http://localhost:8000"),
+        ("::", 9000, "http://localhost:9000"),
+        ("192.168.1.20", 8080, "http://192.168.1.20:8080"),
+        ("busbook.test", 80, "http://busbook.test"),
+        ("fe80::1", 8080, "http://[fe80::1]:8080"),
+    ],
+)
+def test_email_links_follow_the_address_served_in_development(host, port, expected):
+    assert served_base_url({}, host, port) == (expected, False)
+    assert served_base_url({"PUBLIC_BASE_URL": ""}, host, port) == (expected, False)
+
+
+def test_email_links_use_public_base_url_when_it_is_set():
+    env = {"PUBLIC_BASE_URL": "https://busbook.example/"}
+    assert served_base_url(env, "127.0.0.1", 8080) == ("https://busbook.example", True)
