@@ -90,7 +90,7 @@ def create_app(
         QUART_AUTH_COOKIE_SECURE=settings.secure_cookies,
         QUART_AUTH_DURATION=14 * 24 * 3600,
         MAX_CONTENT_LENGTH=1024 * 1024,
-        SEND_FILE_MAX_AGE_DEFAULT=3600,
+        SEND_FILE_MAX_AGE_DEFAULT=300,  # static files: views/assets.py sets their caching
     )
     services = build_services(settings)
     install_services(app, services)

@@ -10,7 +10,7 @@ from typing import Any
 
 from quart import Quart
 
-from views import auth, csrf, errors, forms, rendering, security
+from views import assets, auth, compression, csrf, errors, forms, rendering, security
 from views.api import problems as api_problems
 from views.api import register_api
 from views.proxies import TrustedProxies
@@ -43,7 +43,10 @@ def register_views(app: Quart) -> None:
     # The API never reads the login cookie, so it needs no CSRF token (views/api/auth.py).
     app.before_request(_not_under_api(auth.load_user))
     app.before_request(_not_under_api(csrf.check_csrf))
+    # After-request hooks run last-registered first: compression sees the final headers.
+    app.after_request(compression.compress_response)
     app.after_request(security.security_headers)
+    assets.install_assets(app)
     rendering.install_templates(app, services)
 
     app.register_blueprint(pages.blueprint)
