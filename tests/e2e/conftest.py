@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -17,6 +18,7 @@ from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, 
 
 from domain import database
 from domain.settings import PROJECT_ROOT
+from tests.e2e import axe
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 E2E_HOLD_SECONDS = 8
@@ -116,12 +118,48 @@ CSP_MARKERS = ("Content Security Policy", "Refused to ")
 
 
 @pytest.fixture(autouse=True)
-async def no_csp_violations(request: pytest.FixtureRequest) -> AsyncIterator[list[str]]:
+async def page_checks(
+    request: pytest.FixtureRequest, artifacts
+) -> AsyncIterator[tuple[list[str], axe.Findings]]:
+    """Every page of a browser test is watched: a Content-Security-Policy refusal on its
+    console, and axe-core's audit after each load (tests/e2e/axe.py), fail the test; axe's
+    "needs review" items go to var/artifacts/axe-needs-review.jsonl."""
     if "browser" not in request.fixturenames:
-        yield []
+        yield [], axe.Findings()
         return
     browser: Browser = request.getfixturevalue("browser")
     violations: list[str] = []
+    findings = axe.Findings()
+    audits: set[asyncio.Task[None]] = set()
+
+    async def audit(page: Page) -> None:
+        try:
+            result = await axe.audit(page)
+        except Exception as error:
+            if axe.gone(error):
+                return
+            raise
+        if result is not None:
+            findings.add(result)
+
+    def on_load(page: Page) -> None:
+        task = asyncio.ensure_future(audit(page))
+        audits.add(task)
+
+    async def settle() -> None:
+        """Let the audits under way finish before their page closes."""
+        while pending := [t for t in audits if not t.done()]:
+            await asyncio.wait(pending, timeout=30)
+
+    def watch_page(page: Page) -> None:
+        page.on("load", on_load)
+        original_close = page.close
+
+        async def close(*args: Any, **kwargs: Any) -> None:
+            await settle()
+            await original_close(*args, **kwargs)
+
+        page.close = close  # type: ignore[method-assign]
 
     def watch(context: BrowserContext) -> BrowserContext:
         def on_console(message: ConsoleMessage) -> None:
@@ -129,6 +167,14 @@ async def no_csp_violations(request: pytest.FixtureRequest) -> AsyncIterator[lis
                 violations.append(f"{message.page.url if message.page else '?'}: {message.text}")
 
         context.on("console", on_console)
+        context.on("page", watch_page)
+        original_close = context.close
+
+        async def close(*args: Any, **kwargs: Any) -> None:
+            await settle()
+            await original_close(*args, **kwargs)
+
+        context.close = close  # type: ignore[method-assign]
         return context
 
     original_context, original_page = browser.new_context, browser.new_page
@@ -139,13 +185,24 @@ async def no_csp_violations(request: pytest.FixtureRequest) -> AsyncIterator[lis
     async def new_page(*args: Any, **kwargs: Any) -> Page:
         page = await original_page(*args, **kwargs)
         watch(page.context)
+        watch_page(page)
         return page
 
     browser.new_context = new_context  # type: ignore[method-assign]
     browser.new_page = new_page  # type: ignore[method-assign]
     try:
-        yield violations
+        yield violations, findings
+        await settle()
     finally:
         browser.new_context = original_context  # type: ignore[method-assign]
         browser.new_page = original_page  # type: ignore[method-assign]
+        for task in audits:
+            task.cancel()
+    errors = [t.exception() for t in audits if not t.cancelled() and t.exception()]
+    if findings.needs_review:
+        with (artifacts / "axe-needs-review.jsonl").open("a", encoding="utf-8") as out:
+            for item in findings.needs_review:
+                out.write(json.dumps({"test": request.node.nodeid, **item}) + "\n")
     assert violations == [], "pages broke under the Content-Security-Policy"
+    assert not errors, f"axe could not audit a page: {errors}"
+    assert findings.failures == [], f"axe: serious or critical violations\n{findings.report()}"
