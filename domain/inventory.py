@@ -45,11 +45,16 @@ class SeatView:
     position: SeatPosition
     fare: Decimal
     status: SeatStatus
+    two_decks: bool = False  # the bus has an upper deck: only then does a label name the deck
 
     @property
     def label(self) -> str:
+        """What a screen reader says for the seat: "Seat 14, window" on a one-deck bus,
+        "Lower berth L3, window" on a two-deck one."""
         kind = "berth" if self.seat_type is SeatType.SLEEPER else "seat"
-        return f"{self.deck.value.title()} {kind} {self.number}, {self.position.value}"
+        if self.two_decks:
+            return f"{self.deck.value.title()} {kind} {self.number}, {self.position.value}"
+        return f"{kind.title()} {self.number}, {self.position.value}"
 
 
 @dataclass
@@ -335,6 +340,7 @@ async def seat_map(
         forget_routes()  # a seat newer than the cached layout: read it again
         layout = await bus_seats(bus.id)
     fare = trip.segment_fare(segment)
+    two_decks = len({seat.deck for seat in layout.values()}) > 1
     grid: dict[Deck, list[list[SeatView | None]]] = {}
     counts: dict[SeatStatus, int] = defaultdict(int)
     seats: dict[int, SeatView] = {}
@@ -351,6 +357,7 @@ async def seat_map(
             position=seat.position,
             fare=seat_fare(fare, seat.price_factor),
             status=state.status_for(segment, viewer_id, now),
+            two_decks=two_decks,
         )
         seats[schedule_seat_id] = view
         counts[view.status] += 1

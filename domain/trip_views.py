@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from domain import inventory
+from domain.enums import ScheduleStatus
 from domain.errors import ValidationFailed
 from domain.inventory import SeatMap, Segment, StopView, Trip
 from domain.models import StopPoint, User
@@ -43,6 +44,7 @@ class TripView:
     destination: StopView | None = None
     fare: Decimal | None = None  # per seat on the segment, before a seat's own factor
     departed: bool = False  # the bus has left the boarding stop: nothing can be held
+    cancelled: bool = False  # the operator cancelled the trip: nothing can be held
     boarding_points: tuple[PointChoice, ...] = ()
     dropping_points: tuple[PointChoice, ...] = ()
 
@@ -121,6 +123,7 @@ async def trip_view(
         destination=destination,
         fare=trip.segment_fare(segment),
         departed=origin.arrives_at <= now,
+        cancelled=trip.schedule.status is ScheduleStatus.CANCELLED,
         boarding_points=stop_points(origin, boarding=True),
         dropping_points=stop_points(destination, boarding=False),
     )

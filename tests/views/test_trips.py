@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from domain.models import ScheduleSeat
+from domain.enums import BusKind, ScheduleStatus
+from domain.models import Schedule, ScheduleSeat
 from tests import factories
 
 HTMX = {"HX-Request": "true"}
@@ -156,3 +157,20 @@ async def test_the_site_has_an_icon(client, db):
     assert 'rel="icon"' in await page.get_data(as_text=True)
     icon = await client.get("/static/favicon.svg")
     assert icon.status_code == 200
+
+
+async def test_a_one_deck_bus_never_talks_about_decks(client, trip, settings):
+    html = await (await client.get(f"/schedules/{trip.id}?from=0&to=2")).get_data(as_text=True)
+    assert 'aria-label="Seat 1, window, ₹' in html
+    assert "Lower" not in html and "lower deck" not in html.lower()
+    tomorrow = datetime.now(settings.tz) + timedelta(days=1)
+    sleeper = await factories.make_trip(tomorrow, kind=BusKind.SLEEPER, rows=6)
+    html = await (await client.get(f"/schedules/{sleeper.id}?from=0&to=2")).get_data(as_text=True)
+    assert 'aria-label="Lower berth L1, window, ₹' in html and "Upper deck" in html
+
+
+async def test_a_cancelled_trip_says_so_and_holds_nothing(client, trip):
+    await Schedule.filter(id=trip.id).update(status=ScheduleStatus.CANCELLED)
+    html = await (await client.get(f"/schedules/{trip.id}?from=0&to=2")).get_data(as_text=True)
+    assert "The operator cancelled this trip" in html
+    assert re.search(r'<button type="submit" class="button"\s+disabled>Hold selected seats', html)
