@@ -105,6 +105,7 @@
         if (input.checked) { total += parseFloat(seat.dataset.fare); numbers.push(seat.dataset.seatNumber); }
       });
       if (taken.length) sayTaken(taken, numbers.length);
+      sizeBar();
       if (!summary) return;
       summary.textContent = numbers.length
         ? numbers.length + " " + seatWord(numbers.length) + " (" + numbers.join(", ") + "): ₹" + total.toLocaleString("en-IN")
@@ -125,6 +126,7 @@
       parts.push(left ? "Your other " + seatWord(left) + " are still ticked." : "Please pick another seat.");
       if (left === 1) parts[parts.length - 1] = "Your other seat is still ticked.";
       if (notice) notice.textContent = parts.join(" ");
+      sizeBar();
     }
 
     form.addEventListener("click", function (e) {
@@ -201,12 +203,12 @@
 
     // The hold bar sticks to the bottom of a phone's screen: keep that much of the page free
     // when scrolling a seat into view (CSS has a fixed fallback for no JavaScript).
-    var bar = form.querySelector(".hold-bar");
     function sizeBar() {
+      var bar = form.querySelector(".hold-bar");
       var stuck = bar && getComputedStyle(bar).position === "sticky" && getComputedStyle(bar).bottom !== "auto";
       document.documentElement.style.setProperty("--hold-bar-space", stuck ? Math.ceil(bar.getBoundingClientRect().height) + 12 + "px" : "0px");
     }
-    if (bar && window.ResizeObserver) new ResizeObserver(sizeBar).observe(bar);
+    if (window.ResizeObserver && form.querySelector(".hold-bar")) new ResizeObserver(sizeBar).observe(form.querySelector(".hold-bar"));
     window.addEventListener("resize", sizeBar);
     sizeBar();
 

@@ -5,6 +5,7 @@ word; the first seats show on a desktop's first screen and a phone's stop select
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -216,6 +217,22 @@ async def test_a_ticked_seat_taken_by_someone_else_is_said(live_server, browser,
     # The next pick clears the word.
     await priya.locator(f'[data-seat-number="{second}"]').click()
     await expect(notice).to_have_text("")
+
+    # The stream asks for a fresh page (it fell behind): the ticks come back with it, and a
+    # seat asked for that is no longer free is named.
+    await priya.locator(f'[data-seat-number="{second}"]').click()
+    await expect(priya.locator("#selection-summary")).to_contain_text(f"1 seat ({second})")
+    first_id = await priya.locator(f'[data-seat-number="{first}"] input').get_attribute("value")
+    async with priya.expect_navigation():
+        await priya.evaluate(
+            "() => document.body.dispatchEvent(new CustomEvent('htmx:sseMessage',"
+            " {detail: {type: 'reload'}}))"
+        )
+    await expect(priya.locator(f'[data-seat-number="{second}"] input')).to_be_checked()
+    assert "seat_ids=" in priya.url
+    await priya.goto(priya.url + f"&seat_ids={first_id}")
+    await expect(priya.locator(f'[data-seat-number="{second}"] input')).to_be_checked()
+    await expect(notice).to_contain_text(f"Seat {first} was just taken by someone else")
     await priya_ctx.close()
     await rival_ctx.close()
 
@@ -264,3 +281,21 @@ async def test_stop_selects_are_not_cut_and_points_are_clear_of_the_bar(
     )
     assert on_top
     await page.close()
+
+
+async def test_without_javascript_the_seat_map_is_a_form_of_checkboxes(live_server, browser):
+    context = await browser.new_context(viewport=PHONE, java_script_enabled=False)
+    page = await context.new_page()
+    trip = await seater_trip(page, live_server, index=1)
+    await page.goto(live_server + trip)
+    await expect(page.locator("[role=grid]")).to_have_count(0)  # no grid without its keys
+    free = page.locator('[data-status="available"] input')
+    # Each seat is its own Tab stop, ticked with Space, as any checkbox.
+    await free.nth(0).focus()
+    await page.keyboard.press("Space")
+    await expect(free.nth(0)).to_be_checked()
+    await page.keyboard.press("Tab")
+    assert await focused_seat(page) is not None
+    await page.get_by_role("button", name="Hold selected seats").click()
+    await expect(page).to_have_url(re.compile(r"/users/login"))
+    await context.close()
