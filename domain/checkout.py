@@ -32,6 +32,7 @@ from domain.enums import (
     PaymentStatus,
     ReservationStatus,
     ScheduleStatus,
+    SeatStatus,
 )
 from domain.errors import (
     HoldExpired,
@@ -41,8 +42,8 @@ from domain.errors import (
     ValidationFailed,
 )
 from domain.formatting import Formatter
-from domain.inventory import Segment, StopView, Trip, load_trip
-from domain.models import Payment, Reservation, User
+from domain.inventory import Segment, StopView, Trip, load_trip, seat_states
+from domain.models import ActivityLog, Payment, Reservation, User
 from domain.payments.base import Gateway, GatewayError, PaymentInfo
 from domain.payments.registry import Gateways
 from domain.pricing import seat_fare
@@ -93,6 +94,102 @@ class CheckoutInput:
 
 
 HOLDER_AGE = 0  # "not stated": the forms ask 1-120, so 0 is never a typed age; pages show a dash
+
+DRAFT_TEXT_MAX = 200  # a draft keeps what was typed, however wrong, but not without bound
+
+
+def _draft_text(value: object) -> str:
+    return str(value)[:DRAFT_TEXT_MAX] if isinstance(value, str | int) else ""
+
+
+@dataclass(frozen=True)
+class PassengerDraft:
+    """One passenger as typed (text, unchecked: an age of "abc" comes back as "abc")."""
+
+    schedule_seat_id: int
+    name: str = ""
+    age: str = ""
+    gender: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not (self.name.strip() or self.age.strip() or self.gender.strip())
+
+
+@dataclass(frozen=True)
+class CheckoutDraft:
+    """What the customer typed on a hold's checkout form, kept on the hold
+    (`Reservation.checkout_draft`) so that the form comes back filled in after a declined
+    payment, any refused checkout, and on a new hold of the same seats after this one
+    expired or was released. It is the customer's typing, not a business state: saving it
+    writes no audit row, and it never decides anything (checkout checks what is sent)."""
+
+    passengers: tuple[PassengerDraft, ...] = ()
+    contact_email: str = ""
+    contact_phone: str = ""
+    method: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "passengers": [
+                {"seat": p.schedule_seat_id, "name": p.name, "age": p.age, "gender": p.gender}
+                for p in self.passengers
+                if not p.empty
+            ],
+            "contact_email": self.contact_email,
+            "contact_phone": self.contact_phone,
+            "method": self.method,
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> CheckoutDraft | None:
+        """A stored draft (lenient: a value of the wrong shape reads as not typed)."""
+        if not isinstance(data, dict):
+            return None
+        passengers = []
+        for p in data.get("passengers") or ():
+            if isinstance(p, dict) and isinstance(p.get("seat"), int):
+                passengers.append(
+                    PassengerDraft(
+                        p["seat"],
+                        _draft_text(p.get("name", "")),
+                        _draft_text(p.get("age", "")),
+                        _draft_text(p.get("gender", "")),
+                    )
+                )
+        return cls(
+            passengers=tuple(passengers),
+            contact_email=_draft_text(data.get("contact_email", "")),
+            contact_phone=_draft_text(data.get("contact_phone", "")),
+            method=_draft_text(data.get("method", "")),
+        )
+
+    def clipped(self) -> CheckoutDraft:
+        """Each value within DRAFT_TEXT_MAX, blank passengers left out."""
+        return CheckoutDraft.from_json(self.to_json()) or CheckoutDraft()
+
+    def for_seats(self, schedule_seat_ids: Sequence[int]) -> dict[int, PassengerDraft]:
+        """The typed passengers on these seats: each on the seat it was typed for while that
+        seat is among them, the others in the order typed on the seats left over (a new
+        hold with one seat swapped keeps both passengers)."""
+        wanted = list(schedule_seat_ids)
+        placed = {p.schedule_seat_id: p for p in self.passengers if p.schedule_seat_id in wanted}
+        leftover = [p for p in self.passengers if p.schedule_seat_id not in placed]
+        for seat_id in wanted:
+            if seat_id not in placed and leftover:
+                placed[seat_id] = replace(leftover.pop(0), schedule_seat_id=seat_id)
+        return placed
+
+
+async def save_draft(user: User, reservation_ref: str, draft: CheckoutDraft) -> None:
+    """Keep what the holder typed on the hold (any status but booked: an expired hold's
+    draft is what a new hold of its seats starts from). Someone else's hold: not found."""
+    reservation = await holds.get_reservation(user, reservation_ref)
+    if reservation.user_id != user.id:
+        raise ReservationNotFound()
+    await Reservation.filter(id=reservation.id, user_id=user.id).exclude(
+        status=ReservationStatus.CONVERTED
+    ).update(checkout_draft=draft.clipped().to_json())
 
 
 @dataclass(frozen=True)
@@ -272,6 +369,11 @@ def _placeholders(seats: list[holds.HeldSeat]) -> list[PassengerInput]:
     return [PassengerInput(h.schedule_seat.id, "holder", 30, Gender.OTHER) for h in seats]
 
 
+def seats_text(count: int) -> str:
+    """1 seat, 2 seats"""
+    return f"{count} seat" if count == 1 else f"{count} seats"
+
+
 def payment_info(payment: Payment, description: str = "", email: str = "") -> PaymentInfo:
     return PaymentInfo(
         payment_id=payment.id,
@@ -295,11 +397,19 @@ async def start_checkout(
     config: CheckoutConfig,
     now: datetime,
     ip: str | None = None,
+    draft: CheckoutDraft | None = None,
 ) -> Payment:
-    """Record the payment and get the gateway's checkout page (`payment.checkout_url`)."""
+    """Record the payment and get the gateway's checkout page (`payment.checkout_url`).
+    `draft` (the form as typed) is kept on the hold first, whatever the outcome: a refusal
+    here or a decline at the gateway brings the form back as it was."""
     reservation = await holds.get_reservation(user, reservation_ref)
     if reservation.user_id != user.id:
         raise ReservationNotFound()
+    if draft is not None and reservation.status != ReservationStatus.CONVERTED:
+        reservation.checkout_draft = draft.clipped().to_json()
+        await Reservation.filter(id=reservation.id).update(
+            checkout_draft=reservation.checkout_draft
+        )
     existing = await Payment.get_or_none(idempotency_key=data.idempotency_key)
     if existing is not None:
         if existing.user_id != user.id:
@@ -316,7 +426,7 @@ async def start_checkout(
         raise TripDeparted("This trip was cancelled by the operator. Please pick another bus.")
     if trip.stop(reservation.from_seq).arrives_at <= now:
         raise TripDeparted()
-    description = f"{trip.schedule.route.name}, {len(current.seats)} seat(s)"
+    description = f"{trip.schedule.route.name}, {seats_text(len(current.seats))}"
     # A new payment is counted before it is recorded (a replay of the same form above is
     # not); one refused below is given back: its transaction recorded nothing.
     limits = config.payment_limits.limits("payment", user.id, ip)
@@ -337,9 +447,11 @@ async def start_checkout(
             if data.quoted_total != current.total:
                 # The form did not come from this hold's page (or was edited): say so, with
                 # the hold's price, and charge nothing.
+                money = config.formatter.money
                 raise PriceChanged(
-                    f"The total of these seats is {current.total} {current.currency}, not "
-                    f"{data.quoted_total}. Please check the total and pay again.",
+                    f"The total of these seats is {money(current.total, current.currency)}, "
+                    f"not {money(data.quoted_total, current.currency)}. Please check the "
+                    "total and pay again.",
                     quoted=str(data.quoted_total),
                     total=str(current.total),
                     currency=current.currency,
@@ -434,7 +546,7 @@ async def _resume_checkout(
     gateway = gateways.get(payment.gateway)
     trip = await load_trip(reservation.schedule_id)
     seats = len(payment.checkout_data.get("passengers", ()))
-    description = f"{trip.schedule.route.name}, {seats} seat(s)"
+    description = f"{trip.schedule.route.name}, {seats_text(seats)}"
     email = str(payment.checkout_data.get("contact_email", ""))
     return await _open_at_gateway(
         user, payment, reservation.public_id, gateway, description, email, config, now
@@ -490,6 +602,63 @@ async def _open_at_gateway(
 
 
 @dataclass(frozen=True)
+class HoldEnded:
+    """A hold that ran out or that the operator released, and whether its seats can be
+    held again: `free` are still free on its segment, `taken` (seat numbers) are not."""
+
+    status: ReservationStatus  # EXPIRED or RELEASED
+    reason: str  # the operator's reason for a release ("" when none was recorded)
+    on_sale: bool  # the trip still sells seats (not cancelled, not departed)
+    free: list[holds.HeldSeat]
+    taken: list[str]
+
+    @property
+    def released(self) -> bool:
+        return self.status == ReservationStatus.RELEASED
+
+    @property
+    def all_free(self) -> bool:
+        return self.on_sale and bool(self.free) and not self.taken
+
+
+async def _hold_ended(
+    reservation: Reservation, trip: Trip, seats: list[holds.HeldSeat], now: datetime
+) -> HoldEnded | None:
+    status = holds.current_status(reservation, now)
+    if status not in {ReservationStatus.EXPIRED, ReservationStatus.RELEASED}:
+        return None
+    reason = ""
+    if status == ReservationStatus.RELEASED:
+        row = (
+            await ActivityLog.filter(
+                action="reservation.released",
+                subject_type="Reservation",
+                subject_id=str(reservation.id),
+            )
+            .order_by("-id")
+            .first()
+        )
+        if row is not None and isinstance(row.data, dict):
+            reason = str(row.data.get("reason", "")).strip()
+    on_sale = (
+        trip.schedule.status == ScheduleStatus.SCHEDULED
+        and trip.stop(reservation.from_seq).arrives_at > now
+    )
+    states = await seat_states(reservation.schedule_id, [h.schedule_seat.id for h in seats])
+    segment = Segment(reservation.from_seq, reservation.to_seq)
+    free, taken = [], []
+    for held in seats:
+        state = states.get(held.schedule_seat.id)
+        # Only a seat free for everyone can be held again: one in another of the
+        # customer's own live holds is taken for this purpose too.
+        if state is not None and state.status_for(segment, None, now) is SeatStatus.AVAILABLE:
+            free.append(held)
+        else:
+            taken.append(held.number)
+    return HoldEnded(status, reason, on_sale, free, taken)
+
+
+@dataclass(frozen=True)
 class HoldView:
     """The hold page's data: the hold, its trip and seats, what it costs, how long it lasts
     and how it can be paid."""
@@ -508,6 +677,15 @@ class HoldView:
     live: bool  # still held: `expires_at > now` (invariant 2)
     owner: bool  # the viewer holds it (an admin may look, only the holder pays)
     methods: tuple[PaymentMethod, ...]  # offered by the enabled gateways, in order
+    draft: CheckoutDraft | None = None  # what was typed on this hold's form, if anything
+    ended: HoldEnded | None = None  # an expired or released hold: why, and the way back
+
+    @property
+    def passengers(self) -> dict[int, PassengerDraft]:
+        """The typed passenger of each seat (by schedule seat id)."""
+        if self.draft is None:
+            return {}
+        return self.draft.for_seats([h.schedule_seat.id for h in self.seats])
 
     @property
     def expires_at(self) -> datetime:
@@ -526,6 +704,7 @@ async def hold_view(
     reservation = await holds.get_reservation(viewer, reservation_ref)
     trip, current = await load_trip(reservation.schedule_id), await quote(reservation)
     origin, destination = trip.stop(reservation.from_seq), trip.stop(reservation.to_seq)
+    owner = reservation.user_id == viewer.id
     return HoldView(
         reservation=reservation,
         trip=trip,
@@ -539,6 +718,8 @@ async def hold_view(
         currency=current.currency,
         now=now,
         live=reservation.status == ReservationStatus.ACTIVE and reservation.expires_at > now,
-        owner=reservation.user_id == viewer.id,
+        owner=owner,
         methods=tuple(gateways.methods),
+        draft=CheckoutDraft.from_json(reservation.checkout_draft) if owner else None,
+        ended=await _hold_ended(reservation, trip, current.seats, now),
     )

@@ -82,6 +82,9 @@ class HoldRequest:
     schedule_seat_ids: tuple[int, ...]
     boarding_point_id: int | None = None
     dropping_point_id: int | None = None
+    # The public id of one of the customer's earlier holds whose typed checkout form
+    # (passengers, contact) the new hold starts from: "hold these seats again".
+    draft_from: str | None = None
 
 
 def _exclusion_violation(exc: BaseException) -> bool:
@@ -284,6 +287,14 @@ INSERT_HOLD_SQL = f"""
         FROM reservation
     )
     SELECT reservation.id, reservation.public_id, pg_notify($14, $15) FROM reservation
+"""
+
+
+# A new hold takes over what was typed on one of the same customer's earlier holds.
+COPY_DRAFT_SQL = """
+    UPDATE reservations SET checkout_draft = earlier.checkout_draft
+    FROM reservations earlier
+    WHERE reservations.id = $1 AND earlier.public_id = $2 AND earlier.user_id = $3
 """
 
 
@@ -502,6 +513,10 @@ async def take_hold(
                     ip=ip,
                 ),
             )
+            if request.draft_from and public_ids.looks_like(
+                request.draft_from, public_ids.RESERVATION
+            ):
+                await _fetch(conn, COPY_DRAFT_SQL, inserted[0]["id"], request.draft_from, user_id)
             reservation = Reservation(
                 id=inserted[0]["id"],
                 public_id=inserted[0]["public_id"],

@@ -254,6 +254,9 @@ class Reservation(Model):
     # IPv6 /64: domain/attempts.address_group), for MAX_ACTIVE_HOLDS_PER_IP and seats per trip.
     ip = fields.CharField(max_length=64, null=True)
     seat_count = fields.SmallIntField(default=0)
+    # What the customer typed on the checkout form, as typed (domain.checkout.CheckoutDraft):
+    # kept across a declined payment, a refused checkout and an expired hold held again.
+    checkout_draft: fields.JSONField[Any] = fields.JSONField(null=True)
     user_id: int
     schedule_id: int
     boarding_point_id: int | None

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 
 from quart import Blueprint, redirect, request, url_for
 from quart.typing import ResponseReturnValue
+from werkzeug.datastructures import MultiDict
 
 from domain import bookings, checkout, holds, payment_outcomes
 from domain.enums import Gender, PaymentMethod, PaymentStatus
 from domain.errors import Conflict, ReservationNotFound, TooManyAttempts, ValidationFailed
-from domain.models import Payment
+from domain.models import Payment, User
 from domain.payments.base import GatewayError, InvalidSignature, ReturnLinks
 from views import auth, forms
 from views.csrf import CSRF_FIELD, csrf_exempt
@@ -44,11 +46,7 @@ async def render_hold(
     user = auth.require_user()
     svc = services()
     view = await checkout.hold_view(user, reservation_id, gateways=svc.gateways, now=svc.now())
-    form = form or {
-        "contact_email": user.email,
-        "contact_phone": user.phone_number,
-        "method": PaymentMethod.UPI.value,
-    }
+    form = form or _form_of(view, user)
     if not form.get("idempotency_key"):
         form["idempotency_key"] = secrets.token_urlsafe(24)
     return await render(
@@ -71,6 +69,54 @@ async def render_hold(
     )
 
 
+def _form_of(view: checkout.HoldView, user: User) -> dict[str, str]:
+    """The checkout form as last typed on this hold (or on the hold it was held again
+    from), else the account's contact details."""
+    draft = view.draft or checkout.CheckoutDraft()
+    form = {
+        "contact_email": draft.contact_email or user.email,
+        "contact_phone": draft.contact_phone or user.phone_number,
+        "method": draft.method or PaymentMethod.UPI.value,
+    }
+    for seat_id, passenger in view.passengers.items():
+        form[f"passenger-{seat_id}-name"] = passenger.name
+        form[f"passenger-{seat_id}-age"] = passenger.age
+        form[f"passenger-{seat_id}-gender"] = passenger.gender
+    return form
+
+
+PASSENGER_FIELD = re.compile(r"passenger-([1-9][0-9]{0,8})-(name|age|gender)")
+DRAFT_PASSENGERS = 12  # a hold has at most HoldPolicy.max_seats; a posted form is bounded
+
+
+def _draft_of(posted: MultiDict[str, str]) -> checkout.CheckoutDraft:
+    """The checkout form as typed, to keep on the hold: every passenger field posted, in
+    the form's order (a draft only fills a form in again; checkout checks what it is sent)."""
+    passengers: dict[int, dict[str, str]] = {}
+    for key, value in posted.items():
+        match = PASSENGER_FIELD.fullmatch(key)
+        if match and (int(match[1]) in passengers or len(passengers) < DRAFT_PASSENGERS):
+            passengers.setdefault(int(match[1]), {})[match[2]] = value
+    return checkout.CheckoutDraft(
+        passengers=tuple(
+            checkout.PassengerDraft(seat_id, **fields) for seat_id, fields in passengers.items()
+        ),
+        contact_email=posted.get("contact_email", ""),
+        contact_phone=posted.get("contact_phone", ""),
+        method=posted.get("method", ""),
+    )
+
+
+@blueprint.post("/reservations/<reservation_id>/draft")
+@auth.login_required
+async def save_draft(reservation_id: str) -> ResponseReturnValue:
+    """The hold page's script keeps the form as it is typed (and just before the hold runs
+    out), so a reload or an expired hold held again loses nothing. Without the script the
+    Pay button keeps it (start_checkout)."""
+    await checkout.save_draft(auth.require_user(), reservation_id, _draft_of(await request.form))
+    return "", 204
+
+
 @blueprint.post("/reservations/<reservation_id>/checkout")
 @auth.login_required
 async def start_checkout(reservation_id: str) -> ResponseReturnValue:
@@ -91,6 +137,7 @@ async def start_checkout(reservation_id: str) -> ResponseReturnValue:
             config=services().checkout,
             now=services().now(),
             ip=auth.client_ip(),
+            draft=_draft_of(posted),
         )
     except ValidationFailed as exc:
         errors = p.merged(forms.input_errors(exc.errors, _input_names(seat_ids)))

@@ -30,6 +30,7 @@ def _back_after_login(
             for name, value in (
                 ("boarding_point_id", selection.boarding_point_id),
                 ("dropping_point_id", selection.dropping_point_id),
+                ("draft_from", selection.draft_from),
             )
             if value is not None
         ]
@@ -76,6 +77,7 @@ async def create_hold() -> ResponseReturnValue:
                 ),
                 boarding_point_id=selection.boarding_point_id,
                 dropping_point_id=selection.dropping_point_id,
+                draft_from=selection.draft_from,
             ),
             now=services().now(),
             policy=services().hold_policy,

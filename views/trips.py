@@ -9,7 +9,7 @@ from quart import Blueprint, request
 from quart.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
-from domain import catalogue, trip_views
+from domain import catalogue, public_ids, trip_views
 from domain.catalogue import SearchFilters, SortKey, TimeWindow
 from domain.enums import BusKind
 from domain.errors import ValidationFailed
@@ -108,6 +108,9 @@ class Selection:
     seat_ids: frozenset[int] = frozenset()
     boarding_point_id: int | None = None
     dropping_point_id: int | None = None
+    # An earlier hold of the customer's (its public id) whose typed passengers the new
+    # hold starts from: the way back from an expired or released hold.
+    draft_from: str | None = None
 
     @classmethod
     def parse(cls, values: MultiDict[str, str]) -> Selection:
@@ -120,7 +123,15 @@ class Selection:
             seat_ids=frozenset(i for i in seat_ids if i is not None),
             boarding_point_id=forms.int_or_none(values.get("boarding_point_id"), lo=1),
             dropping_point_id=forms.int_or_none(values.get("dropping_point_id"), lo=1),
+            draft_from=draft_ref(values.get("draft_from")),
         )
+
+
+def draft_ref(raw: str | None) -> str | None:
+    """A hold's public id as a form or link carries it, or None (it only fills a form)."""
+    if raw and public_ids.looks_like(raw, public_ids.RESERVATION):
+        return raw
+    return None
 
 
 def segment_stops(

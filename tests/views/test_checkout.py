@@ -185,7 +185,7 @@ async def test_the_hold_page_total_is_what_the_gateway_charges_after_a_fare_edit
     forged = checkout_pairs(again, seats, quoted_total="1800")
     response = await post(auth, f"{path}/checkout", forged, page=path)
     assert response.status_code == 409
-    assert "The total of these seats is 1333.00 INR" in await response.get_data(as_text=True)
+    assert "The total of these seats is ₹1,333, not" in await response.get_data(as_text=True)
     assert await Payment.all().count() == 1
 
 
