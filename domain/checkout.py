@@ -37,6 +37,7 @@ from domain.enums import (
 from domain.errors import (
     HoldExpired,
     PriceChanged,
+    RecordBusy,
     ReservationNotFound,
     TripDeparted,
     ValidationFailed,
@@ -187,9 +188,22 @@ async def save_draft(user: User, reservation_ref: str, draft: CheckoutDraft) -> 
     reservation = await holds.get_reservation(user, reservation_ref)
     if reservation.user_id != user.id:
         raise ReservationNotFound()
-    await Reservation.filter(id=reservation.id, user_id=user.id).exclude(
-        status=ReservationStatus.CONVERTED
-    ).update(checkout_draft=draft.clipped().to_json())
+    await _keep_draft(reservation, draft)
+
+
+async def _keep_draft(reservation: Reservation, draft: CheckoutDraft) -> None:
+    """Write the draft, waiting briefly for the hold's row (a payment being applied may
+    hold it): a draft only helps, so a busy row skips it rather than fail the request."""
+    try:
+        async with locking.transaction(wait=timedelta(milliseconds=500)) as conn:
+            await (
+                Reservation.filter(id=reservation.id)
+                .exclude(status=ReservationStatus.CONVERTED)
+                .using_db(conn)
+                .update(checkout_draft=draft.clipped().to_json())
+            )
+    except RecordBusy:
+        pass
 
 
 @dataclass(frozen=True)
@@ -405,11 +419,8 @@ async def start_checkout(
     reservation = await holds.get_reservation(user, reservation_ref)
     if reservation.user_id != user.id:
         raise ReservationNotFound()
-    if draft is not None and reservation.status != ReservationStatus.CONVERTED:
-        reservation.checkout_draft = draft.clipped().to_json()
-        await Reservation.filter(id=reservation.id).update(
-            checkout_draft=reservation.checkout_draft
-        )
+    if draft is not None:
+        await _keep_draft(reservation, draft)
     existing = await Payment.get_or_none(idempotency_key=data.idempotency_key)
     if existing is not None:
         if existing.user_id != user.id:

@@ -2,67 +2,24 @@
 (function () {
   "use strict";
 
-  // --- holdpage: countdowns, their warnings, and the checkout form kept as typed ---
-
-  // Warned once each, the most urgent threshold passed only (a page opened with 20 s
-  // left says the 30-second warning, not both). Screen readers hear the region's text
-  // once; the timer itself is aria-live="off", so the seconds are never read out.
-  var WARNINGS = [
-    { at: 120, live: "polite", level: "soon",
-      text: "Less than 2 minutes left to pay. When the time runs out, the seats are released." },
-    { at: 30, live: "assertive", level: "urgent",
-      text: "Less than 30 seconds left: pay now or the seats are released." }
-  ];
-
-  // The checkout form as typed is kept on the hold (a reload, a declined payment or an
-  // expired hold held again start from it). Without this script the Pay button keeps it.
-  function draftKeeper() {
-    var form = document.querySelector("form.checkout-form[data-draft-url]");
-    if (!form) return null;
-    var timer = null;
-    function save() {
-      clearTimeout(timer);
-      timer = null;
-      return fetch(form.dataset.draftUrl, {
-        method: "POST",
-        body: new URLSearchParams(new FormData(form)),
-        credentials: "same-origin",
-        keepalive: true
-      }).catch(function () { /* the draft only helps; paying never depends on it */ });
-    }
-    function later(ms) { clearTimeout(timer); timer = setTimeout(save, ms); }
-    form.addEventListener("input", function () { later(1000); });
-    form.addEventListener("change", function () { later(200); });
-    return save;
-  }
-
   // Countdowns follow the server's expiry time, corrected for this device's clock.
   function startCountdowns() {
-    var saveDraft = draftKeeper();
     document.querySelectorAll("[data-countdown]").forEach(function (el) {
       var expires = Date.parse(el.dataset.expiresAt);
       var skew = Date.parse(el.dataset.serverNow) - Date.now();
       var out = el.querySelector("[data-countdown-time]");
-      var warned = 0;  // the lowest threshold announced so far (0: none)
-      function warn(left) {
-        var due = null;
-        WARNINGS.forEach(function (w) { if (left <= w.at) due = w; });
-        if (!due || (warned && warned <= due.at)) return;
-        warned = due.at;
-        el.dataset.warning = due.level;
-        el.querySelectorAll("[data-countdown-notice]").forEach(function (region) {
-          region.textContent = region.dataset.countdownNotice === due.live ? due.text : "";
-        });
-      }
       function tick() {
         var left = Math.max(0, Math.round((expires - (Date.now() + skew)) / 1000));
         var m = Math.floor(left / 60), s = left % 60;
         out.textContent = m + ":" + String(s).padStart(2, "0");
-        if (left > 0) warn(left);
+        // hold.js warns before the end and keeps the typed form before the reload.
+        el.dispatchEvent(new CustomEvent("countdown:tick", { detail: { left: left } }));
         if (left <= 0) {
           clearInterval(timer);
           out.textContent = "expired";
-          Promise.resolve(saveDraft && saveDraft()).then(function () {
+          var keep = [];
+          el.dispatchEvent(new CustomEvent("countdown:expired", { detail: { wait: keep } }));
+          Promise.all(keep).then(function () {
             setTimeout(function () { location.reload(); }, 800);
           });
         }
@@ -71,8 +28,6 @@
       tick();
     });
   }
-
-  // --- end holdpage ---
 
   // --- seatmap: the seat picker --------------------------------------------------------
   // Without this the seat map is a form of plain checkboxes. With it:
