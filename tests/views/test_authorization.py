@@ -58,6 +58,7 @@ POST_MATRIX = {
     "/users/{owner_id}/password": (L, 422, F, F),
     "/reservations/{hold}/cancel": (L, 303, NF, 303),
     "/reservations/{hold}/checkout": (L, 422, NF, NF),
+    "/reservations/{hold}/draft": (L, 204, NF, NF),  # only the holder's typing is kept
     "/bookings/{ref}/cancel": (L, 422, NF, 422),
     "/admin/reservations/{hold}/release": (L, F, F, 422),
     "/admin/boarding": (L, F, F, 422),
