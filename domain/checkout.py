@@ -100,7 +100,10 @@ DRAFT_TEXT_MAX = 200  # a draft keeps what was typed, however wrong, but not wit
 
 
 def _draft_text(value: object) -> str:
-    return str(value)[:DRAFT_TEXT_MAX] if isinstance(value, str | int) else ""
+    """Kept as typed, within bounds; NUL is dropped (PostgreSQL's jsonb cannot hold it)."""
+    if not isinstance(value, str | int):
+        return ""
+    return str(value).replace("\x00", "")[:DRAFT_TEXT_MAX]
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from domain import database
+from domain import database, public_ids
 from domain.enums import PaymentMethod, ReservationStatus
 from tests import factories
 
@@ -32,7 +32,7 @@ ROUTE = [("Mumbai", 0, 0), ("Lonavala", 120, 83), ("Pune", 210, 148)]
 async def make_old_rows(url: str, orphan: bool) -> None:
     """At 0008: two trips of one bus and allocations naming bus seats, as the code wrote
     them then (a hold, a booking, an ended hold; the same bus seat on both trips)."""
-    from domain.models import Booking, Reservation, Schedule, ScheduleSeat
+    from domain.models import Booking, Schedule, ScheduleSeat
 
     await database.migrate(url, target=BEFORE)
     await database.init(url, pool_size=2)
@@ -42,16 +42,23 @@ async def make_old_rows(url: str, orphan: bool) -> None:
         bus = await first.bus
         second = await factories.make_trip(NOW + timedelta(days=2), route=route, bus=bus)
         user = await factories.make_user(now=NOW)
-        hold = await Reservation.create(
-            user=user,
-            schedule=first,
-            from_seq=0,
-            to_seq=2,
-            status=ReservationStatus.ACTIVE,
-            total_amount=Decimal("100"),
-            expires_at=NOW + timedelta(minutes=15),
-            created_at=NOW,
-        )
+        # Raw SQL: the model has moved on since 0008 (0013 adds `checkout_draft`).
+        conn = await asyncpg.connect(database.asyncpg_dsn(url))
+        try:
+            hold_id = await conn.fetchval(
+                "INSERT INTO reservations (public_id, user_id, schedule_id, from_seq, to_seq,"
+                " status, total_amount, currency, expires_at, grace_applied, created_at,"
+                " seat_count) VALUES ($1, $2, $3, 0, 2, $4, 100, 'INR', $5, false, $6, 0)"
+                " RETURNING id",
+                public_ids.maker(public_ids.RESERVATION)(),
+                user.id,
+                first.id,
+                ReservationStatus.ACTIVE.value,
+                NOW + timedelta(minutes=15),
+                NOW,
+            )
+        finally:
+            await conn.close()
         booking = await Booking.create(
             reference="BKOLD1",
             user=user,
@@ -69,9 +76,9 @@ async def make_old_rows(url: str, orphan: bool) -> None:
         }
         bus_seats = sorted({seat for _, seat in seat_of})
         rows: list[tuple[Schedule, int, int, int, str, int | None, int | None, bool]] = [
-            (first, bus_seats[0], 0, 2, "hold", hold.id, None, True),
-            (first, bus_seats[1], 0, 2, "hold", hold.id, None, True),
-            (first, bus_seats[0], 0, 2, "hold", hold.id, None, False),  # an ended hold
+            (first, bus_seats[0], 0, 2, "hold", hold_id, None, True),
+            (first, bus_seats[1], 0, 2, "hold", hold_id, None, True),
+            (first, bus_seats[0], 0, 2, "hold", hold_id, None, False),  # an ended hold
             (second, bus_seats[0], 0, 1, "booking", None, booking.id, True),
         ]
         conn = await asyncpg.connect(database.asyncpg_dsn(url))
@@ -119,7 +126,7 @@ async def make_old_rows(url: str, orphan: bool) -> None:
                 "($1, $2, 'simulator', $3, 100, 'INR', 'created', 'old-checkout', 0, 0, '', "
                 "$4::jsonb, $5, $5)",
                 user.id,
-                hold.id,
+                hold_id,
                 PaymentMethod.UPI.value,
                 json.dumps({"passengers": passengers, "contact_email": user.email}),
                 NOW,
