@@ -59,16 +59,29 @@ async def get_booking(viewer: User | None, reference: str) -> Booking:
     return booking
 
 
-async def list_bookings(user: User, now: datetime) -> tuple[list[Booking], list[Booking]]:
-    """(upcoming, past) bookings of a customer, nearest first."""
+@dataclass(frozen=True)
+class MyBookings:
+    """A customer's bookings page: trips to come (nearest first), trips done (latest
+    first), and bookings cancelled altogether (by them or because the operator cancelled
+    the trip; latest trip first), which are neither."""
+
+    upcoming: list[Booking]
+    past: list[Booking]
+    cancelled: list[Booking]
+
+
+async def list_bookings(user: User, now: datetime) -> MyBookings:
     bookings = (
         await Booking.filter(user_id=user.id)
         .prefetch_related("schedule", "schedule__route")
         .order_by("schedule__departure_at")
     )
-    upcoming = [b for b in bookings if b.schedule.arrival_at > now]
-    past = [b for b in bookings if b.schedule.arrival_at <= now][::-1]
-    return upcoming, past
+    live = [b for b in bookings if b.status != BookingStatus.CANCELLED]
+    return MyBookings(
+        upcoming=[b for b in live if b.schedule.arrival_at > now],
+        past=[b for b in live if b.schedule.arrival_at <= now][::-1],
+        cancelled=[b for b in bookings if b.status == BookingStatus.CANCELLED][::-1],
+    )
 
 
 @dataclass(frozen=True)

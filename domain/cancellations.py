@@ -25,8 +25,8 @@ from domain.enums import (
     ScheduleStatus,
     TicketStatus,
 )
-from domain.errors import Conflict, NotFound, ValidationFailed
-from domain.inventory import load_trip
+from domain.errors import BookingDeparted, Conflict, NotFound, SeatsBoarded, ValidationFailed
+from domain.inventory import StopView, Trip, load_trip
 from domain.models import (
     Booking,
     Cancellation,
@@ -34,6 +34,7 @@ from domain.models import (
     Payment,
     Refund,
     ScheduleSeat,
+    Seat,
     SeatAllocation,
     Ticket,
     User,
@@ -55,6 +56,40 @@ class Tier:
 
 
 DEFAULT_TIERS = (Tier(48, 90), Tier(24, 75), Tier(12, 50), Tier(4, 25), Tier(0, 0))
+
+
+def _hours(hours: float) -> str:
+    return f"{hours:g} hour" + ("" if hours == 1 else "s")
+
+
+def _share(percent: int) -> str:
+    return {0: "no refund", 100: "full refund"}.get(percent, f"{percent}% refund")
+
+
+def tier_phrase(tier: Tier, tiers: Sequence[Tier]) -> str:
+    """A tier as people read a policy: "24 to 48 hours before departure: 75% refund",
+    "Less than 4 hours before departure: no refund" (at most 64 characters, the column)."""
+    ordered = sorted(tiers, key=lambda t: -t.min_hours)
+    if tier not in ordered:
+        return _share(tier.refund_percent).capitalize()
+    index = ordered.index(tier)
+    upper = ordered[index - 1].min_hours if index else None
+    if upper is None:
+        when = (
+            f"{_hours(tier.min_hours)} or more before departure"
+            if tier.min_hours
+            else "Any time before departure"
+        )
+    elif not tier.min_hours:
+        when = f"Less than {_hours(upper)} before departure"
+    else:
+        when = f"{tier.min_hours:g} to {_hours(upper)} before departure"
+    return f"{when}: {_share(tier.refund_percent)}"
+
+
+def policy_lines(tiers: Sequence[Tier]) -> list[str]:
+    """The whole policy, most generous first, one sentence per tier."""
+    return [tier_phrase(t, tiers) for t in sorted(tiers, key=lambda t: -t.min_hours)]
 
 
 def parse_tiers(raw: str) -> tuple[Tier, ...]:
@@ -86,6 +121,7 @@ class RefundQuote:
     hours_before: float
     lines: list[QuoteLine]
     operator_cancelled: bool = False  # the operator cancelled the trip: everything back
+    policy: str = ""  # the tier in words (tier_phrase), what the cancellation records
 
     @property
     def fee(self) -> Decimal:
@@ -133,18 +169,80 @@ async def quote_refund(
     # A seat on a trip the operator cancelled is refunded in full, whoever cancels it and
     # whenever: the customer never chose to give it up.
     operator_cancelled = trip.schedule.status == ScheduleStatus.CANCELLED
-    if departs <= now and not operator_cancelled:
-        raise Conflict("This bus has already left, so the booking can no longer be cancelled.")
+    if not operator_cancelled:
+        tickets = await Ticket.filter(booking_id=booking.id)
+        rule = cancel_rule(booking, list(passengers.values()), trip, tickets, now=now)
+        if rule.departed:
+            raise BookingDeparted()
+        boarded = [p for p in chosen if p.id in rule.boarded]
+        if boarded:
+            seats = await Seat.filter(id__in=[p.seat_id for p in boarded]).order_by("id")
+            raise SeatsBoarded([s.number for s in seats])
     hours = max((departs - now).total_seconds() / 3600, 0)
     tier = FULL_REFUND if operator_cancelled else tier_for(hours, tiers)
     lines = []
     for passenger in sorted(chosen, key=lambda p: p.id):
         refund = (passenger.fare * tier.refund_percent / 100).quantize(CENT, ROUND_HALF_UP)
         lines.append(QuoteLine(passenger, passenger.fare, passenger.fare - refund, refund))
-    return RefundQuote(tier, hours, lines, operator_cancelled)
+    policy = OPERATOR_CANCELLED_POLICY if operator_cancelled else tier_phrase(tier, tiers)
+    return RefundQuote(tier, hours, lines, operator_cancelled, policy)
 
 
 FULL_REFUND = Tier(0, 100)
+OPERATOR_CANCELLED_POLICY = "Cancelled by the operator: full refund"
+
+
+@dataclass(frozen=True)
+class CancelRule:
+    """Whether the customer may cancel seats of a booking now and, if not, why: the words
+    the booking page shows (the same rule refuses the cancellation itself)."""
+
+    allowed: bool  # some seat may be cancelled now
+    why_not: str  # for people, "" when allowed
+    departed: bool  # the bus has left the booking's boarding stop
+    boarded: frozenset[int]  # passengers (ids) whose ticket was checked at the door
+
+
+def cancel_rule(
+    booking: Booking,
+    passengers: Sequence[Passenger],
+    trip: Trip,
+    tickets: Sequence[Ticket],
+    *,
+    now: datetime,
+) -> CancelRule:
+    """The customer's cancellation rule. A ticket covers every seat still booked, so once
+    it is boarded they all are; the bus has left once it left the booking's stop. A trip
+    the operator cancelled is refunded in full by the operator (nothing is refused)."""
+    active = [p for p in passengers if p.status == PassengerStatus.ACTIVE]
+    if trip.schedule.status == ScheduleStatus.CANCELLED:
+        return CancelRule(False, "The operator cancelled this trip.", False, frozenset())
+    if booking.status not in (BookingStatus.CONFIRMED, BookingStatus.PARTIALLY_CANCELLED):
+        return CancelRule(
+            False, "Every seat of this booking is already cancelled.", False, frozenset()
+        )
+    boarded = (
+        frozenset(p.id for p in active)
+        if any(t.status == TicketStatus.BOARDED for t in tickets)
+        else frozenset()
+    )
+    if trip.stop(booking.from_seq).arrives_at <= now:
+        return CancelRule(
+            False,
+            "The bus has already left, so this booking can no longer be cancelled. If "
+            "something went wrong on the trip, ask the operator for a refund.",
+            True,
+            boarded,
+        )
+    if boarded:
+        return CancelRule(
+            False,
+            "Your ticket was checked at the bus door, so the boarded seats can't be "
+            "cancelled. If something went wrong on the trip, ask the operator for a refund.",
+            False,
+            boarded,
+        )
+    return CancelRule(True, "", False, boarded)
 
 
 class NothingToCancel(Conflict):
@@ -171,6 +269,9 @@ async def cancel_booking(
         locked = await Booking.filter(id=booking.id).select_for_update().using_db(conn).first()
         if locked is None:
             raise NotFound("We could not find that booking.")
+        # A conductor boarding the ticket meanwhile waits for this (or this for them), so
+        # a seat is never cancelled as it boards.
+        await Ticket.filter(booking_id=locked.id).select_for_update().using_db(conn)
         if passenger_ids is None:
             passenger_ids = [
                 p.id
@@ -182,7 +283,6 @@ async def cancel_booking(
                 raise NothingToCancel()
         quote = await quote_refund(locked, passenger_ids, now=now, tiers=tiers)
         full_refund = full_refund or quote.operator_cancelled
-        tier = FULL_REFUND if full_refund else quote.tier
         lines = (
             [QuoteLine(line.passenger, line.fare, Decimal(0), line.fare) for line in quote.lines]
             if full_refund
@@ -229,7 +329,7 @@ async def cancel_booking(
             actor=actor,
             payment=payment,
             passenger_ids=cancelled_ids,
-            policy_tier="Cancelled by the operator: full refund" if full_refund else tier.label,
+            policy_tier=OPERATOR_CANCELLED_POLICY if full_refund else quote.policy,
             fee=fee,
             refund_amount=refund,
             refund_status=RefundStatus.PENDING if refund > 0 and payment else RefundStatus.NONE,
@@ -325,4 +425,52 @@ async def cancellation_view(viewer: User, public_id: str) -> CancellationView:
         booking=booking,
         passengers=[p for p in booking.passengers if p.id in chosen],
         refund=await Refund.get_or_none(cancellation_id=cancellation.id),
+    )
+
+
+@dataclass(frozen=True)
+class CancelPage:
+    """The customer's cancel page: the booking, the rule (why not), the quote of the seats
+    chosen (or why it was refused) and the policy in words."""
+
+    booking: Booking  # with its passengers and their seats
+    trip: Trip
+    rule: CancelRule
+    quote: RefundQuote | None
+    error: str  # why the quote was refused, "" when it was not
+    status: int  # the HTTP status the refusal maps to (200 without one)
+    policy: list[str]
+    seats: dict[int, str]  # passenger id -> seat number
+
+    @property
+    def origin(self) -> StopView:
+        return self.trip.stop(self.booking.from_seq)
+
+
+async def cancel_page(
+    viewer: User | None,
+    reference: str,
+    chosen: Sequence[int],
+    *,
+    now: datetime,
+    tiers: Sequence[Tier] = DEFAULT_TIERS,
+) -> CancelPage:
+    booking = await get_booking(viewer, reference)
+    trip = await load_trip(booking.schedule_id)
+    rule = cancel_rule(booking, list(booking.passengers), trip, list(booking.tickets), now=now)
+    quote, error, status = None, "", 200
+    if chosen:
+        try:
+            quote = await quote_refund(booking, chosen, now=now, tiers=tiers)
+        except (ValidationFailed, Conflict) as exc:
+            error, status = exc.message, exc.status
+    return CancelPage(
+        booking=booking,
+        trip=trip,
+        rule=rule,
+        quote=quote,
+        error=error,
+        status=status,
+        policy=policy_lines(tiers),
+        seats={p.id: p.seat.number for p in booking.passengers},
     )

@@ -163,6 +163,41 @@ class TripDeparted(Conflict):
     message = "This bus has already left that stop. Please search for a later trip."
 
 
+class SeatsBoarded(Conflict):
+    """The ticket of these seats was checked at the bus door: a customer cannot cancel
+    them any more (an operator can refund by hand). data: `seats` (seat numbers)."""
+
+    code = "seats_boarded"
+
+    def __init__(self, seats: list[str]) -> None:
+        super().__init__(
+            f"{'Seat' if len(seats) == 1 else 'Seats'} {_join(seats)} boarded the bus, so "
+            f"{'it' if len(seats) == 1 else 'they'} can't be cancelled. If something went "
+            "wrong on the trip, ask the operator for a refund.",
+            seats=seats,
+        )
+
+
+class BookingDeparted(Conflict):
+    """The bus has left the booking's boarding stop: its seats can no longer be cancelled."""
+
+    code = "booking_departed"
+    message = (
+        "This bus has already left, so the booking can no longer be cancelled. If something "
+        "went wrong on the trip, ask the operator for a refund."
+    )
+
+
+class TicketNoLongerValid(DomainError):
+    """A ticket that was cancelled (its trip cancelled by the operator, its booking
+    cancelled, or replaced by a new ticket after a partial cancellation): no PDF of it.
+    data: `replaced_by` (the ticket number now valid, if any)."""
+
+    code = "ticket_no_longer_valid"
+    status = 410
+    message = "This ticket was cancelled and is no longer valid."
+
+
 class HoldExpired(Conflict):
     code = "hold_expired"
     message = "This hold has expired and its seats were released. Please pick your seats again."

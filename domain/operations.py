@@ -21,7 +21,7 @@ from domain.enums import (
     TicketStatus,
 )
 from domain.errors import ValidationFailed
-from domain.formatting import format_time
+from domain.formatting import format_datetime, format_time
 from domain.models import (
     ActivityLog,
     Booking,
@@ -297,6 +297,8 @@ class BoardingResult:
     headline: str
     detail: str = ""
     ticket: Ticket | None = None
+    passengers: tuple[str, ...] = ()  # "Meera Iyer — seat 29", the ones travelling
+    trip: str = ""  # "Mumbai - Pune · Tue 1 Dec 2026, 22:30"
 
 
 async def board(
@@ -327,7 +329,13 @@ async def board(
             return BoardingResult(
                 False, "Not for this trip", f"Ticket {number} is for another bus.", ticket
             )
-        schedule = await Schedule.get(id=booking.schedule_id, using_db=conn)
+        schedule = await Schedule.get(id=booking.schedule_id, using_db=conn).prefetch_related(
+            "route"
+        )
+        trip = f"{schedule.route.name} · {format_datetime(schedule.departure_at, tz)}"
+        travelling = tuple(
+            f"{p.name} — seat {p.seat.number}" for p in booking.passengers if p.status == "active"
+        )
         if schedule.status == ScheduleStatus.CANCELLED:
             return BoardingResult(
                 False,
@@ -336,12 +344,35 @@ async def board(
                 ticket,
             )
         if ticket.status == TicketStatus.CANCELLED:
+            newer = (
+                await Ticket.filter(booking_id=booking.id, issued_at__gte=ticket.issued_at)
+                .exclude(status=TicketStatus.CANCELLED)
+                .using_db(conn)
+                .order_by("-issued_at", "-id")
+                .first()
+            )
+            if newer is not None:
+                return BoardingResult(
+                    False,
+                    "Cancelled ticket",
+                    f"Replaced by ticket {newer.number} (seats {seats}): scan that one. "
+                    f"Ticket {number} was cancelled when seats of the booking were cancelled.",
+                    ticket,
+                    travelling,
+                    trip,
+                )
             return BoardingResult(
-                False, "Cancelled ticket", f"Ticket {number} was cancelled.", ticket
+                False,
+                "Cancelled ticket",
+                f"Ticket {number} was cancelled: booking {booking.reference} has no seats left.",
+                ticket,
+                trip=trip,
             )
         if ticket.status == TicketStatus.BOARDED and ticket.boarded_at:
             at = format_time(ticket.boarded_at, tz)
-            return BoardingResult(False, f"Already boarded at {at}", f"Seats {seats}.", ticket)
+            return BoardingResult(
+                False, f"Already boarded at {at}", f"Seats {seats}.", ticket, travelling, trip
+            )
         ticket.status = TicketStatus.BOARDED
         ticket.boarded_at = now
         await ticket.save(update_fields=["status", "boarded_at"], using_db=conn)
@@ -354,6 +385,12 @@ async def board(
             data={"schedule_id": schedule_id},
         )
     point = booking.boarding_point.name if booking.boarding_point else ""
+    noun = "Seat" if len(travelling) == 1 else "Seats"
     return BoardingResult(
-        True, "Valid", f"Seat {seats}" + (f", boarding at {point}" if point else ""), ticket
+        True,
+        "Valid",
+        f"{noun} {seats}" + (f", boarding at {point}" if point else ""),
+        ticket,
+        travelling,
+        trip,
     )

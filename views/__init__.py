@@ -23,6 +23,7 @@ def register_views(app: Quart) -> None:
         admin,
         admin_api_keys,
         admin_payments,
+        admin_refunds,
         api_docs,
         bookings,
         cancellations,
@@ -60,6 +61,7 @@ def register_views(app: Quart) -> None:
     app.register_blueprint(cancellations.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(admin_payments.blueprint)
+    app.register_blueprint(admin_refunds.blueprint)
     app.register_blueprint(admin_api_keys.blueprint)
     app.register_blueprint(api_docs.blueprint)
     register_api(app)

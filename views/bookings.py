@@ -19,8 +19,13 @@ blueprint = Blueprint("bookings", __name__)
 @auth.login_required
 async def list_bookings() -> ResponseReturnValue:
     user = auth.require_user()
-    upcoming, past = await bookings.list_bookings(user, services().now())
-    return await render("pages/bookings/index.html", upcoming=upcoming, past=past)
+    mine = await bookings.list_bookings(user, services().now())
+    return await render(
+        "pages/bookings/index.html",
+        upcoming=mine.upcoming,
+        past=mine.past,
+        cancelled=mine.cancelled,
+    )
 
 
 def _booking_page(view: booking_views.BookingView) -> dict[str, Any]:

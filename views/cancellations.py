@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
-from domain import bookings, cancellations, inventory
+from domain import bookings, cancellations
 from domain.errors import Conflict, ValidationFailed
 from views import auth, forms
 from views.rendering import render
@@ -26,27 +26,28 @@ def _ids(raw: list[str]) -> list[int]:
 async def _page(
     reference: str, chosen: list[int], *, error: str = "", status: int = 200, confirm: bool = False
 ) -> ResponseReturnValue:
-    booking = await bookings.get_booking(auth.viewer(), reference)
-    trip = await inventory.load_trip(booking.schedule_id)
-    quote = None
-    if chosen and not error:
-        try:
-            quote = await cancellations.quote_refund(
-                booking, chosen, now=services().now(), tiers=services().cancellation_tiers
-            )
-        except (ValidationFailed, Conflict) as exc:
-            error, status = exc.message, exc.status
+    page = await cancellations.cancel_page(
+        auth.viewer(),
+        reference,
+        [] if error else chosen,
+        now=services().now(),
+        tiers=services().cancellation_tiers,
+    )
+    if page.error:
+        error, status = page.error, page.status
     return await render(
         "pages/bookings/cancel.html",
         status=status,
-        booking=booking,
-        trip=trip,
-        origin=trip.stop(booking.from_seq),
-        quote=quote,
+        booking=page.booking,
+        trip=page.trip,
+        origin=page.origin,
+        rule=page.rule,
+        quote=page.quote,
+        seats=page.seats,
         chosen=set(chosen),
         error=error,
-        confirm=confirm and quote is not None,
-        tiers=services().cancellation_tiers,
+        confirm=confirm and page.quote is not None,
+        policy=page.policy,
     )
 
 

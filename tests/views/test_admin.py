@@ -113,7 +113,7 @@ async def test_find_bookings_and_board_passengers(admin, auth, trip, settings):
         return await response.get_data(as_text=True)
 
     first = await scan(ticket.qr_token)
-    assert 'data-ok="true"' in first and "Valid" in first and "Seat 1, 2" in first
+    assert 'data-ok="true"' in first and "Valid" in first and "Seats 1, 2" in first
     ticket = await Ticket.get()
     assert ticket.status == "boarded"
     again = await scan(ticket.qr_token)

@@ -52,6 +52,7 @@ GET_MATRIX = {
     "/admin/schedules": (L, F, F, 200),
     "/admin/schedules/{trip}": (L, F, F, 200),
     "/admin/api-keys": (L, F, F, 200),
+    "/admin/bookings/{ref}/refund": (L, F, F, 200),
 }
 POST_MATRIX = {
     "/users/{owner_id}/profile": (L, 422, F, 422),
@@ -72,6 +73,7 @@ POST_MATRIX = {
     "/admin/schedule-seats/{seat}/block": (L, F, F, 303),
     "/admin/api-keys": (L, F, F, 422),
     "/admin/api-keys/{api_key}/revoke": (L, F, F, 303),
+    "/admin/bookings/{ref}/refund": (L, F, F, 422),
 }
 # Routes outside the matrix, and why.
 EXEMPT = {

@@ -135,7 +135,7 @@ class CancellationOut(Out):
                     "id": "cnl_9a8b...",
                     "booking_id": "BK7Q2M4X",
                     "seats": [],
-                    "policy_tier": "90% refund (48 h or more before departure)",
+                    "policy_tier": "48 hours or more before departure: 90% refund",
                     "fee": "45.00",
                     "refund_amount": "405.00",
                     "currency": "INR",

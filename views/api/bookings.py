@@ -109,7 +109,14 @@ class BookingDetails(Out):
     ticket: TicketOut | None = Field(description="The current ticket (null when none).")
     payments: list[PaymentSummary]
     cancellations: list[CancellationSummary]
-    can_cancel: bool = Field(description="Some seats are booked and the bus has not left.")
+    can_cancel: bool = Field(
+        description="The customer may cancel some seat now: some are booked, their ticket "
+        "has not boarded and the bus has not left."
+    )
+    cannot_cancel_reason: str | None = Field(
+        default=None,
+        description="Why `can_cancel` is false, in words to show (null when it is true).",
+    )
 
     @classmethod
     def of(cls, view: BookingView) -> BookingDetails:
@@ -134,6 +141,11 @@ class BookingDetails(Out):
                 for c in view.cancellations
             ],
             can_cancel=view.can_cancel,
+            cannot_cancel_reason=(
+                view.cancel_rule.why_not or None
+                if view.cancel_rule and not view.can_cancel
+                else None
+            ),
         )
 
 
@@ -311,7 +323,7 @@ class QuoteLineOut(Out):
 
 class CancellationQuote(Out):
     booking_id: str
-    policy_tier: str = Field(examples=["90% refund (48 h or more before departure)"])
+    policy_tier: str = Field(examples=["48 hours or more before departure: 90% refund"])
     refund_percent: int
     hours_before_departure: float
     operator_cancelled: bool = Field(description="The operator cancelled the trip: all back.")
@@ -331,7 +343,9 @@ async def cancellation_quote(booking_id: str, query: QuoteArgs) -> Response:
 
     Per seat: its fare, the fee and the refund under the cancellation policy's tier for the
     time left before departure (the figure `POST /bookings/{id}/cancel` refunds, if sent
-    now). Nothing changes.
+    now). Nothing changes. Seats that cannot be cancelled answer 409 as the cancel does:
+    `seats_boarded` (the ticket was checked at the bus door; `seats` names them) or
+    `booking_departed` (the bus has left the booking's boarding stop).
     """
     user = await require_api_user()
     svc = services()
@@ -343,11 +357,7 @@ async def cancellation_quote(booking_id: str, query: QuoteArgs) -> Response:
     return reply(
         CancellationQuote(
             booking_id=booking.reference,
-            policy_tier=(
-                "Cancelled by the operator: full refund"
-                if quote.operator_cancelled
-                else quote.tier.label
-            ),
+            policy_tier=quote.policy,
             refund_percent=100 if quote.operator_cancelled else quote.tier.refund_percent,
             hours_before_departure=round(quote.hours_before, 2),
             operator_cancelled=quote.operator_cancelled,
@@ -405,6 +415,11 @@ async def cancel_booking(booking_id: str, data: CancelBooking) -> Response:
     The refund is the quote's figure (cancellation-quote), recorded at once and sent back
     through the gateway that took the money; the answer is the cancellation with its
     refund. The seats are free again at once and the remaining passengers get a new ticket.
+
+    A customer cannot cancel a seat whose ticket was checked at the bus door (409
+    `seats_boarded`, with `seats`) nor a booking whose bus has left (409 `booking_departed`);
+    `can_cancel` on the booking says so beforehand, and an operator can still refund by hand
+    in the console.
     """
     user = await require_api_user()
     svc = services()
