@@ -232,3 +232,34 @@ async def test_an_admin_api_key_books_at_the_counter(app: Quart, client, caller_
     made = await client.post("/api/v1/bookings/create", json=body, headers={"X-API-Key": secret})
     assert made.status_code == 201, await made.get_data(as_text=True)
     assert (await made.get_json())["payments"][0]["payment_method"] == "card"
+
+
+async def test_a_boarded_booking_is_not_cancelled_and_says_why(app: Quart, client, caller_for):
+    """Issue 12: a seat whose ticket had boarded was cancelled and refunded (50 %)."""
+    from datetime import UTC, datetime
+
+    from domain.models import Cancellation, Ticket
+
+    caller = await caller_for()
+    reference = await book_through_api(app, client, caller, seats=2)
+    booking = await Booking.get(reference=reference)
+    await Ticket.filter(booking=booking).update(status="boarded", boarded_at=datetime.now(UTC))
+
+    details = await (
+        await client.get(f"/api/v1/bookings/{reference}/details", headers=caller.headers)
+    ).get_json()
+    assert details["can_cancel"] is False
+    assert "checked at the bus door" in details["cannot_cancel_reason"]
+    for response in (
+        await client.get(
+            f"/api/v1/bookings/{reference}/cancellation-quote", headers=caller.headers
+        ),
+        await client.post(f"/api/v1/bookings/{reference}/cancel", headers=caller.headers),
+    ):
+        assert response.status_code == 409
+        problem = await problem_of(response)
+        assert problem["type"] == "urn:busbook:problem:seats_boarded"
+        assert problem["code"] == "seats_boarded"
+        assert sorted(problem["seats"]) == sorted(s["seat_number"] for s in details["seats"])
+        assert "boarded the bus" in problem["detail"]
+    assert await Cancellation.all().count() == 0 and await Refund.all().count() == 0
