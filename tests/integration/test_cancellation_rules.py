@@ -37,7 +37,7 @@ from domain.errors import (
 from domain.mail import SmtpSender
 from domain.models import ActivityLog, Cancellation, EmailOutbox, Refund, Schedule, Ticket
 from tests import factories
-from tests.integration.test_cancellations import CONFIG, DEPARTURE, NOW, buy
+from tests.integration.test_cancellations import CONFIG, DEPARTURE, buy
 from tests.integration.test_cancellations import gateways as gateways
 from tests.integration.test_cancellations import simulator as simulator
 from tests.integration.test_mail import sink as sink
