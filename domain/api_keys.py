@@ -20,7 +20,7 @@ from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from domain import audit, locking
+from domain import audit, keyset, locking
 from domain.errors import (
     ApiKeyInvalid,
     ApiKeyNotFound,
@@ -159,6 +159,13 @@ async def authenticate_api_key(secret: str, *, now: datetime) -> User:
         # nothing but this note.
         await connections.get("default").execute_query(TOUCH_SQL, [key.id, now, stale])
     return admin
+
+
+async def key_page(window: keyset.Window) -> keyset.Page[ApiKey]:
+    """One page of keys, newest first, with who made and who revoked it."""
+    return await keyset.read_page(
+        ApiKey.all(), ("-created_at", "-id"), window, "created_by", "revoked_by"
+    )
 
 
 async def list_api_keys() -> list[ApiKey]:

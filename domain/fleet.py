@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from tortoise.transactions import in_transaction
 
-from domain import audit, events, inventory, locking
+from domain import audit, events, inventory, keyset, locking
 from domain.enums import BusKind, Deck, SeatPosition, SeatType
 from domain.errors import BusInService, BusNotFound, ValidationFailed
 from domain.models import Bus, Operator, Schedule, Seat, User
@@ -228,3 +228,8 @@ async def list_buses(*, after: str | None = None, limit: int | None = None) -> l
     if limit is not None:
         query = query.limit(limit)
     return await query.prefetch_related("operator")
+
+
+async def bus_page(window: keyset.Window) -> keyset.Page[Bus]:
+    """One page of the fleet by registration (unique), with the operator."""
+    return await keyset.read_page(Bus.all(), ("registration",), window, "operator")

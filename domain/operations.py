@@ -12,8 +12,9 @@ from tortoise import connections
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
-from domain import audit, availability, locking, mail, ticket_tokens
+from domain import audit, availability, keyset, locking, mail, ticket_tokens
 from domain.enums import (
+    BookingStatus,
     PaymentStatus,
     RefundState,
     ReservationStatus,
@@ -65,7 +66,8 @@ class Dashboard:
     active_holds: int
     seats_held: int  # seats in those holds
     expiring_soon: list[Reservation]
-    upcoming: list[TripOccupancy]
+    upcoming: list[TripOccupancy]  # the first UPCOMING_SHOWN of the next 24 hours
+    upcoming_total: int  # every trip of the next 24 hours
     stuck_payments: list[Payment]
     refunds_pending: int
     failed_refunds: list[Refund]  # pending refunds the gateway has refused so far
@@ -92,6 +94,9 @@ OCCUPANCY_SQL = f"""
     WHERE s.status = 'scheduled' AND s.departure_at > $1 AND s.departure_at < $2
     ORDER BY s.departure_at
 """
+
+
+UPCOMING_SHOWN = 12  # the dashboard's table; the trips page has them all
 
 
 async def dashboard(now: datetime, tz: ZoneInfo) -> Dashboard:
@@ -130,6 +135,7 @@ async def dashboard(now: datetime, tz: ZoneInfo) -> Dashboard:
         totals = per_route.setdefault(trip.route, [0, 0])
         totals[0] += trip.booked
         totals[1] += trip.seats
+    next_day = [t for t in trips if t.departure_at < now + timedelta(hours=24)]
     active = Reservation.filter(status=ReservationStatus.ACTIVE, expires_at__gt=now)
     held = await db.execute_query_dict(
         "SELECT count(*) AS holds, coalesce(sum(seat_count), 0) AS seats FROM reservations"
@@ -144,7 +150,8 @@ async def dashboard(now: datetime, tz: ZoneInfo) -> Dashboard:
         expiring_soon=await active.filter(expires_at__lte=now + timedelta(minutes=5))
         .order_by("expires_at")
         .prefetch_related("user", "schedule", "schedule__route"),
-        upcoming=[t for t in trips if t.departure_at < now + timedelta(hours=24)][:12],
+        upcoming=next_day[:UPCOMING_SHOWN],
+        upcoming_total=len(next_day),
         stuck_payments=await Payment.filter(
             Q(status__in=[PaymentStatus.FLAGGED, PaymentStatus.REFUND_PENDING])
             | Q(status=PaymentStatus.PENDING, updated_at__lt=now - timedelta(minutes=30))
@@ -165,39 +172,82 @@ async def dashboard(now: datetime, tz: ZoneInfo) -> Dashboard:
     )
 
 
-HOLDS_PAGE = 200
+@dataclass(frozen=True)
+class HoldFilter:
+    state: ReservationStatus = ReservationStatus.ACTIVE
+    schedule_id: int | None = None
+    search: str = ""  # customer email, phone or last name
 
 
-async def active_holds(
-    now: datetime,
-    search: str = "",
-    *,
-    after: tuple[datetime, int] | None = None,
-    limit: int = HOLDS_PAGE,
-) -> list[Reservation]:
-    """Active holds, those running out first (ties by id), matching `search` (email, phone
-    or last name); `after` is the (expires_at, id) of the last one of the previous page."""
-    query = Reservation.filter(status=ReservationStatus.ACTIVE, expires_at__gt=now)
-    if after is not None:
-        query = query.filter(Q(expires_at__gt=after[0]) | Q(expires_at=after[0], id__gt=after[1]))
-    search = search.strip()
+def hold_order(state: ReservationStatus) -> tuple[str, str]:
+    """Active holds running out first; ended ones the latest first."""
+    return ("expires_at", "id") if state == ReservationStatus.ACTIVE else ("-expires_at", "-id")
+
+
+async def hold_page(
+    now: datetime, filters: HoldFilter, window: keyset.Window
+) -> keyset.Page[Reservation]:
+    """One page of customers' holds in a state (an active hold whose time is up counts as
+    expired: it is gone for everyone, whether or not the sweeper has been by), with the
+    customer, the trip and the seats held."""
+    if filters.state == ReservationStatus.ACTIVE:
+        query = Reservation.filter(status=ReservationStatus.ACTIVE, expires_at__gt=now)
+    elif filters.state == ReservationStatus.EXPIRED:
+        query = Reservation.filter(
+            Q(status=ReservationStatus.EXPIRED)
+            | Q(status=ReservationStatus.ACTIVE, expires_at__lte=now)
+        )
+    else:
+        query = Reservation.filter(status=filters.state)
+    if filters.schedule_id is not None:
+        query = query.filter(schedule_id=filters.schedule_id)
+    search = filters.search.strip()
     if search:
         query = query.filter(
             Q(user__email__icontains=search)
             | Q(user__phone_number__contains=search.replace(" ", ""))
             | Q(user__last_name__icontains=search)
         )
-    return (
-        await query.order_by("expires_at", "id")
-        .prefetch_related(
-            "user", "schedule", "schedule__route", "allocations", "allocations__schedule_seat__seat"
-        )
-        .limit(limit)
+    return await keyset.read_page(
+        query,
+        hold_order(filters.state),
+        window,
+        "user",
+        "schedule",
+        "schedule__route",
+        "allocations",
+        "allocations__schedule_seat__seat",
     )
 
 
-async def find_bookings(search: str) -> list[Booking]:
-    search = search.strip()
+async def trips_with_active_holds(now: datetime, limit: int = 100) -> list[Schedule]:
+    """The trips that have a hold right now (the holds page's trip filter), soonest first."""
+    return list(
+        await Schedule.filter(
+            reservations__status=ReservationStatus.ACTIVE, reservations__expires_at__gt=now
+        )
+        .distinct()
+        .order_by("departure_at", "id")
+        .limit(limit)
+        .prefetch_related("route")
+    )
+
+
+@dataclass(frozen=True)
+class BookingFilter:
+    search: str = ""  # a reference, an email, a phone number or a trip number
+    status: BookingStatus | None = None
+    travel_day: date | None = None  # the operator's calendar day the trip leaves
+
+
+BOOKING_ORDER = ("-created_at", "-id")
+
+
+async def booking_page(
+    filters: BookingFilter, window: keyset.Window, tz: ZoneInfo
+) -> keyset.Page[Booking]:
+    """One page of bookings, the latest first, with their trips."""
+    search = filters.search.strip()
     query = Booking.all()
     if search:
         condition = (
@@ -211,11 +261,15 @@ async def find_bookings(search: str) -> list[Booking]:
         if search.isascii() and search.isdigit() and len(search) <= 10 and int(search) <= INT32_MAX:
             condition |= Q(schedule_id=int(search))
         query = query.filter(condition)
-    return (
-        await query.order_by("-created_at")
-        .prefetch_related("schedule", "schedule__route")
-        .limit(100)
-    )
+    if filters.status is not None:
+        query = query.filter(status=filters.status)
+    if filters.travel_day is not None:
+        start = datetime.combine(filters.travel_day, time(0), tz)
+        query = query.filter(
+            schedule__departure_at__gte=start,
+            schedule__departure_at__lt=start + timedelta(days=1),
+        )
+    return await keyset.read_page(query, BOOKING_ORDER, window, "schedule", "schedule__route")
 
 
 @dataclass(frozen=True)
@@ -228,7 +282,22 @@ class LogFilter:
     until: date | None = None
 
 
-PAGE_SIZE = 50
+# What the audit trail is about (ActivityLog.subject_type): the activity page's choices.
+SUBJECT_TYPES = (
+    "Booking",
+    "Bus",
+    "Cancellation",
+    "Payment",
+    "Refund",
+    "Reservation",
+    "Route",
+    "Schedule",
+    "ScheduleSeat",
+    "Ticket",
+    "User",
+    "ApiKey",
+)
+LOG_ORDER = ("-created_at", "-id")
 
 
 def _log_query(filters: LogFilter, tz: ZoneInfo) -> QuerySet[ActivityLog]:
@@ -250,30 +319,15 @@ def _log_query(filters: LogFilter, tz: ZoneInfo) -> QuerySet[ActivityLog]:
     if filters.until:
         end = datetime.combine(filters.until + timedelta(days=1), time(0), tz)
         query = query.filter(created_at__lt=end)
-    return query.order_by("-created_at", "-id")
+    return query
 
 
-async def activity(filters: LogFilter, page: int, tz: ZoneInfo) -> tuple[list[ActivityLog], bool]:
-    """One page (newest first) of the audit trail, and whether there is a next page."""
-    rows = (
-        await _log_query(filters, tz)
-        .offset(max(page - 1, 0) * PAGE_SIZE)
-        .limit(PAGE_SIZE + 1)
-        .prefetch_related("actor")
-    )
-    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
-
-
-async def activity_after(
-    filters: LogFilter, tz: ZoneInfo, *, after: tuple[datetime, int] | None, limit: int
-) -> list[ActivityLog]:
-    """Up to `limit` rows of the audit trail (newest first) after the keyset position
-    `after`, the (created_at, id) of the last row already seen: unlike page numbers, rows
-    written meanwhile neither repeat nor skip a row."""
-    query = _log_query(filters, tz)
-    if after is not None:
-        query = query.filter(Q(created_at__lt=after[0]) | Q(created_at=after[0], id__lt=after[1]))
-    return list(await query.limit(limit).prefetch_related("actor"))
+async def activity_page(
+    filters: LogFilter, tz: ZoneInfo, window: keyset.Window
+) -> keyset.Page[ActivityLog]:
+    """One page of the audit trail, newest first, from a keyset position (the created_at
+    and id of the last row seen): rows written meanwhile neither repeat nor skip a row."""
+    return await keyset.read_page(_log_query(filters, tz), LOG_ORDER, window, "actor")
 
 
 # -------------------------------------------------------------------------------- boarding

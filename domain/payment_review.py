@@ -17,7 +17,7 @@ from decimal import Decimal
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 
-from domain import audit, locking, public_ids, refunds
+from domain import audit, keyset, locking, public_ids, refunds
 from domain.enums import PaymentStatus, RefundState
 from domain.errors import Conflict, PaymentNotFound, ValidationFailed
 from domain.models import ActivityLog, Payment, PaymentEvent, Refund, User
@@ -43,6 +43,7 @@ class PaymentCase:
     events: list[PaymentEvent]
     refund: Refund | None  # the pending full refund, when there is one
     can_refund: bool
+    settled: bool  # in a final state: nothing to do
     resolve_label: str  # what "resolve" records for this payment
 
 
@@ -71,7 +72,13 @@ def _problem(payment: Payment, refund: Refund | None, now: datetime) -> tuple[st
     if payment.status == PaymentStatus.FLAGGED:
         return f"Money held without a booking. {payment.failure_reason}", True
     if payment.status == PaymentStatus.SUCCEEDED:
+        if payment.booking_id is not None:
+            return "Paid: it is a booking.", False
         return "Paid, but no booking was made from it.", True
+    if payment.status == PaymentStatus.FAILED:
+        return f"Failed. {payment.failure_reason or ''}".strip(), False
+    if payment.status == PaymentStatus.REFUNDED:
+        return f"Refunded. {payment.failure_reason or ''}".strip(), False
     age = now - payment.created_at
     if age > STALE_AFTER:
         minutes = int(age.total_seconds() // 60)
@@ -86,6 +93,46 @@ def _problem(payment: Payment, refund: Refund | None, now: datetime) -> tuple[st
 async def payments_needing_attention(now: datetime, limit: int = 100) -> list[PaymentCase]:
     """Every payment not in a final state, money held without a booking first."""
     payments = await Payment.filter(_unfinished()).order_by("created_at").limit(limit)
+    cases = await _cases(list(payments), now)
+    cases.sort(key=lambda c: (not _holds_money(c.payment), not c.urgent, c.payment.created_at))
+    return cases
+
+
+# The payments page's "Show" choices besides a plain status: the two kinds of payment
+# needing attention, each its own list so money held comes first without a sort no index
+# can serve.
+MONEY_HELD = "money_held"  # money taken and not applied: refund or resolve it
+WAITING_PAYER = "waiting"  # no answer from the gateway yet
+
+
+@dataclass(frozen=True)
+class PaymentFilter:
+    show: str = MONEY_HELD  # MONEY_HELD, WAITING_PAYER or a PaymentStatus value
+    gateway: str = ""
+
+
+def _money_held() -> Q:
+    return Q(status__in=list(HELD)) | Q(status=PaymentStatus.SUCCEEDED, booking_id__isnull=True)
+
+
+async def payment_page(
+    now: datetime, filters: PaymentFilter, window: keyset.Window
+) -> keyset.Page[PaymentCase]:
+    """One page of payments, each with its problem and history: those needing attention
+    the oldest first, any other status the latest first."""
+    if filters.show == MONEY_HELD:
+        query, order = Payment.filter(_money_held()), ("created_at", "id")
+    elif filters.show == WAITING_PAYER:
+        query, order = Payment.filter(status__in=list(WAITING)), ("created_at", "id")
+    else:
+        query, order = Payment.filter(status=PaymentStatus(filters.show)), ("-created_at", "-id")
+    if filters.gateway:
+        query = query.filter(gateway=filters.gateway)
+    page = await keyset.read_page(query, order, window)
+    return page.with_rows(await _cases(page.rows, now))
+
+
+async def _cases(payments: list[Payment], now: datetime) -> list[PaymentCase]:
     ids = [p.id for p in payments]
     own_refunds = await Refund.filter(payment_id__in=ids)
     refund_of = {str(r.id): r.payment_id for r in own_refunds}
@@ -108,6 +155,7 @@ async def payments_needing_attention(now: datetime, limit: int = 100) -> list[Pa
     cases = []
     for payment in payments:
         refund = pending.get(payment.id)
+        settled = not (payment.status in WAITING or _holds_money(payment))
         problem, urgent = _problem(payment, refund, now)
         amount, currency = captured(payment)
         cases.append(
@@ -123,7 +171,8 @@ async def payments_needing_attention(now: datetime, limit: int = 100) -> list[Pa
                 ),
                 events=[e for e in events if e.payment_id == payment.id],
                 refund=refund,
-                can_refund=bool(payment.gateway_reference),
+                can_refund=bool(payment.gateway_reference) and not settled,
+                settled=settled,
                 resolve_label=(
                     "Record that it was refunded outside Busbook"
                     if _holds_money(payment)
@@ -131,7 +180,6 @@ async def payments_needing_attention(now: datetime, limit: int = 100) -> list[Pa
                 ),
             )
         )
-    cases.sort(key=lambda c: (not _holds_money(c.payment), not c.urgent, c.payment.created_at))
     return cases
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from tortoise.expressions import Q
 
-from domain import audit, events, inventory, locking
+from domain import audit, events, inventory, keyset, locking
 from domain.enums import BookingStatus, ReservationStatus
 from domain.errors import RouteInUse, RouteNotFound, ValidationFailed
 from domain.models import Booking, City, Operator, Reservation, Route, RouteStop, StopPoint, User
@@ -212,6 +212,13 @@ async def list_routes(*, after: str | None = None, limit: int | None = None) -> 
     if limit is not None:
         query = query.limit(limit)
     return await query.prefetch_related("stops", "stops__city", "stops__points")
+
+
+async def route_page(window: keyset.Window) -> keyset.Page[Route]:
+    """One page of routes by code (unique), with their stops and points."""
+    return await keyset.read_page(
+        Route.all(), ("code",), window, "stops", "stops__city", "stops__points"
+    )
 
 
 async def get_route(route_id: int) -> Route:

@@ -12,7 +12,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from domain import audit, events, inventory, locking
+from domain import audit, events, inventory, keyset, locking
 from domain.enums import BookingStatus, ReservationStatus, ScheduleStatus
 from domain.errors import (
     Conflict,
@@ -303,3 +303,35 @@ async def upcoming_schedules(
             Q(departure_at__gt=after[0]) | Q(departure_at=after[0], id__gt=after[1])
         )
     return await query.order_by("departure_at", "id").limit(limit).prefetch_related("route", "bus")
+
+
+@dataclass(frozen=True)
+class TripFilter:
+    """The trips list's filters; without a day, trips from 12 hours ago on."""
+
+    route_id: int | None = None
+    day: date | None = None  # the operator's calendar day of departure
+    status: ScheduleStatus | None = None
+
+
+TRIP_ORDER = ("departure_at", "id")
+
+
+async def trip_page(
+    now: datetime, filters: TripFilter, window: keyset.Window, tz: ZoneInfo
+) -> keyset.Page[Schedule]:
+    """One page of the timetable by departure (ties by id), with route and bus: the
+    console's trips page and the API's timetable read the same."""
+    if filters.day is not None:
+        start = datetime.combine(filters.day, time(0), tz)
+        query = Schedule.filter(
+            departure_at__gte=start,
+            departure_at__lt=datetime.combine(filters.day + timedelta(days=1), time(0), tz),
+        )
+    else:
+        query = Schedule.filter(departure_at__gt=now - timedelta(hours=12))
+    if filters.route_id is not None:
+        query = query.filter(route_id=filters.route_id)
+    if filters.status is not None:
+        query = query.filter(status=filters.status)
+    return await keyset.read_page(query, TRIP_ORDER, window, "route", "bus")

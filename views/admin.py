@@ -11,9 +11,9 @@ from quart import Blueprint, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
 from domain import fleet, holds, inventory, operations, routes, timetable, trip_cancellation
-from domain.enums import BusKind, ScheduleStatus
+from domain.enums import BookingStatus, BusKind, ReservationStatus, ScheduleStatus
 from domain.errors import Conflict, Forbidden, ValidationFailed
-from views import auth, forms
+from views import auth, forms, paging
 from views.rendering import is_htmx, render
 from views.services import services
 
@@ -52,21 +52,48 @@ async def dashboard() -> ResponseReturnValue:
     )
 
 
+HOLD_STATES = {
+    ReservationStatus.ACTIVE: "Active",
+    ReservationStatus.EXPIRED: "Expired",
+    ReservationStatus.RELEASED: "Released by staff",
+    ReservationStatus.CANCELLED: "Cancelled by the customer",
+    ReservationStatus.CONVERTED: "Paid (now a booking)",
+}
+HOLD_KEY = (paging.moment, paging.whole)  # expires_at, id
+
+
+async def _holds_page(
+    *, status: int = 200, errors: dict[str, str] | None = None, released: str | None = None
+) -> ResponseReturnValue:
+    now = services().now()
+    p = forms.Parser(request.args)
+    filters = operations.HoldFilter(
+        state=p.optional_choice("state", ReservationStatus, message="Choose a state shown.")
+        or ReservationStatus.ACTIVE,
+        schedule_id=p.optional_int("trip", lo=1, message="Choose a trip from the list."),
+        search=p.text("q", max_len=SEARCH_MAX, label="The search"),
+    )
+    p.check()
+    page = await operations.hold_page(now, filters, paging.window("holds", HOLD_KEY))
+    return await render(
+        "pages/admin/holds.html",
+        "partials/_admin_holds.html",
+        status=status,
+        holds=page,
+        holds_pager=paging.pager("holds", page),
+        hold_filters=filters,
+        hold_states=HOLD_STATES,
+        hold_trips=await operations.trips_with_active_holds(now),
+        now=now,
+        released=released,
+        errors=errors or {},
+    )
+
+
 @blueprint.get("/reservations")
 @admin_required
 async def list_holds() -> ResponseReturnValue:
-    search = forms.text_field(
-        request.args.get("q"), name="q", max_len=SEARCH_MAX, label="The search"
-    )
-    reservations = await operations.active_holds(services().now(), search)
-    return await render(
-        "pages/admin/holds.html",
-        reservations=reservations,
-        q=search,
-        now=services().now(),
-        released=request.args.get("released"),
-        errors={},
-    )
+    return await _holds_page(released=request.args.get("released"))
 
 
 @blueprint.post("/reservations/<reservation_id>/release")
@@ -84,34 +111,48 @@ async def release_hold(reservation_id: str) -> ResponseReturnValue:
         )
         await holds.release_hold(admin, reservation_id, reason, now=services().now())
     except ValidationFailed as exc:
-        reservations = await operations.active_holds(services().now())
-        return await render(
-            "pages/admin/holds.html",
-            status=exc.status,
-            reservations=reservations,
-            q="",
-            now=services().now(),
-            released=None,
-            errors={reservation_id: exc.errors["reason"]},
-        )
+        return await _holds_page(status=exc.status, errors={reservation_id: exc.errors["reason"]})
     return redirect(url_for("admin.list_holds", released=1), 303)
+
+
+BOOKING_STATES = {
+    BookingStatus.CONFIRMED: "Confirmed",
+    BookingStatus.PARTIALLY_CANCELLED: "Partly cancelled",
+    BookingStatus.CANCELLED: "Cancelled",
+    BookingStatus.COMPLETED: "Completed",
+}
+BOOKING_KEY = (paging.moment, paging.whole)  # created_at, id
 
 
 @blueprint.get("/bookings")
 @admin_required
 async def list_bookings() -> ResponseReturnValue:
-    search = forms.text_field(
-        request.args.get("q"), name="q", max_len=SEARCH_MAX, label="The search"
+    svc = services()
+    p = forms.Parser(request.args)
+    filters = operations.BookingFilter(
+        search=p.text("q", max_len=SEARCH_MAX, label="The search"),
+        status=p.optional_choice("status", BookingStatus, message="Choose a status shown."),
+        travel_day=p.optional_date("date", today=svc.today()),
     )
-    found = await operations.find_bookings(search)
-    return await render("pages/admin/bookings.html", bookings=found, q=search)
+    p.check()
+    page = await operations.booking_page(filters, paging.window("bookings", BOOKING_KEY), svc.tz)
+    return await render(
+        "pages/admin/bookings.html",
+        "partials/_admin_bookings.html",
+        bookings=page,
+        bookings_pager=paging.pager("bookings", page),
+        booking_filters=filters,
+        booking_states=BOOKING_STATES,
+    )
+
+
+LOG_KEY = (paging.moment, paging.whole)  # created_at, id
 
 
 @blueprint.get("/activity-logs")
 @admin_required
 async def activity_logs() -> ResponseReturnValue:
-    args = request.args
-    p = forms.Parser(args)
+    p = forms.Parser(request.args)
     today = services().today()
     filters = operations.LogFilter(  # bounded by ActivityLog's columns
         actor=p.text("actor", max_len=254, label="The actor"),
@@ -121,17 +162,17 @@ async def activity_logs() -> ResponseReturnValue:
         since=p.optional_date("since", today=today),
         until=p.optional_date("until", today=today),
     )
-    page = p.optional_int("page", lo=1, hi=100_000, message="Pages are numbered from 1.") or 1
     p.check()
-    rows, more = await operations.activity(filters, page, services().tz)
-    query = {k: v for k, v in args.items() if k != "page" and v}
+    page = await operations.activity_page(
+        filters, services().tz, paging.window("activity", LOG_KEY)
+    )
     return await render(
         "pages/admin/activity.html",
-        rows=rows,
-        more=more,
-        page_number=page,
+        "partials/_admin_activity.html",
+        rows=page,
+        rows_pager=paging.pager("activity", page),
         filters=filters,
-        query=query,
+        subject_types=operations.SUBJECT_TYPES,
     )
 
 
@@ -212,6 +253,11 @@ def _layout_input(form: Any) -> fleet.LayoutInput:
     )
 
 
+async def _fleet_list() -> dict[str, Any]:
+    page = await fleet.bus_page(paging.window("buses", (paging.text,)))
+    return {"buses": page, "buses_pager": paging.pager("buses", page)}
+
+
 async def _buses_page(
     form: Any, errors: dict[str, str], status: int = 200, created: str = ""
 ) -> ResponseReturnValue:
@@ -225,7 +271,7 @@ async def _buses_page(
         "pages/admin/buses.html",
         "partials/_layout_preview.html",
         status=status,
-        buses=await fleet.list_buses(),
+        **await _fleet_list(),
         form=form,
         errors=errors,
         preview=preview,
@@ -264,6 +310,9 @@ def _stops_text(route: Any) -> str:
     )
 
 
+ROUTES_PAGE = 20  # each with its stops and an edit form
+
+
 async def _routes_page(
     form: dict[str, str],
     errors: dict[str, str],
@@ -272,16 +321,17 @@ async def _routes_page(
     error: str = "",
     message: str = "",
 ) -> ResponseReturnValue:
-    all_routes = await routes.list_routes()
+    page = await routes.route_page(paging.window("routes", (paging.text,), ROUTES_PAGE))
     return await render(
         "pages/admin/routes.html",
         status=status,
-        routes=all_routes,
+        routes=page,
+        routes_pager=paging.pager("routes", page),
         form=form,
         errors=errors,
         error=error,
         message=message,
-        stops_text={r.id: _stops_text(r) for r in all_routes},
+        stops_text={r.id: _stops_text(r) for r in page.rows},
     )
 
 
@@ -356,17 +406,38 @@ def _timetable_input(form: Any) -> timetable.TimetableInput:
     )
 
 
+async def _trip_list() -> dict[str, Any]:
+    """The trips list of the request's filters and page (the page and its htmx swap)."""
+    svc = services()
+    p = forms.Parser(request.args)
+    filters = timetable.TripFilter(
+        route_id=p.optional_int("route", lo=1, message="Choose a route from the list."),
+        day=p.optional_date("date", today=svc.today()),
+        status=p.optional_choice("status", ScheduleStatus, message="Choose a status shown."),
+    )
+    p.check()
+    page = await timetable.trip_page(svc.now(), filters, paging.window("trips", TRIP_KEY), svc.tz)
+    return {
+        "trips": page,
+        "trips_pager": paging.pager("trips", page),
+        "trip_filters": filters,
+        "progress": await trip_cancellation.progress(
+            [s.id for s in page.rows if s.status == ScheduleStatus.CANCELLED]
+        ),
+    }
+
+
+TRIP_KEY = (paging.moment, paging.whole)  # departure_at, id
+
+
 async def _schedules_page(
     form: Any, errors: dict[str, str], *, status: int = 200, message: str = "", error: str = ""
 ) -> ResponseReturnValue:
-    schedules = await timetable.upcoming_schedules(services().now())
     return await render(
         "pages/admin/schedules.html",
+        "partials/_admin_trips.html",
         status=status,
-        schedules=schedules,
-        progress=await trip_cancellation.progress(
-            [s.id for s in schedules if s.status == ScheduleStatus.CANCELLED]
-        ),
+        **await _trip_list(),
         routes=await routes.list_routes(),
         buses=await fleet.list_buses(),
         form=form,

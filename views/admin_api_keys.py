@@ -3,18 +3,25 @@ that answers the form, and never again), see every key with its last use, revoke
 
 from __future__ import annotations
 
+from typing import Any
+
 from quart import Blueprint, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
 from domain import api_keys
 from domain.errors import ValidationFailed
 from domain.models import ApiKey
-from views import auth
+from views import auth, paging
 from views.admin import admin_required
 from views.rendering import render
 from views.services import services
 
 blueprint = Blueprint("admin_api_keys", __name__, url_prefix="/admin/api-keys")
+
+
+async def _key_list() -> dict[str, Any]:
+    page = await api_keys.key_page(paging.window("api-keys", (paging.moment, paging.whole)))
+    return {"keys": page, "keys_pager": paging.pager("api-keys", page)}
 
 
 async def _page(
@@ -28,7 +35,7 @@ async def _page(
     return await render(
         "pages/admin/api_keys.html",
         status=status,
-        keys=await api_keys.list_api_keys(),
+        **await _key_list(),
         name=name,
         errors=errors or {},
         created=created,

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from domain.formatting import format_money
 from domain.models import ActivityLog, Booking, Reservation, Ticket
 from tests import factories
 from tests.views.test_checkout import FORM, buy, hold
@@ -53,7 +54,7 @@ async def test_release_a_stuck_hold_with_a_reason(admin, auth, trip):
     await auth.register()
     reservation = await hold(auth, trip, seats)
     listing = await (await admin.client.get("/admin/reservations?q=priya")).get_data(as_text=True)
-    assert f"Hold #{reservation.id}" in listing
+    assert f'id="hold-{reservation.id}"' in listing and "Hold #" not in listing
     token = re.search(r'name="csrf_token" value="([^"]+)"', listing).group(1)
     path = f"/admin/reservations/{reservation.public_id}/release"
     refused = await admin.client.post(
@@ -75,6 +76,13 @@ async def test_release_a_stuck_hold_with_a_reason(admin, auth, trip):
     assert "payment failed, customer called" in await trail.get_data(as_text=True)
 
 
+def next_page(html: str) -> str:
+    """The pager's "Next page" link of a console list."""
+    found = re.search(r'<a href="([^"]+)"[^>]*rel="next"', html)
+    assert found, "no next page link"
+    return found.group(1).replace("&amp;", "&")
+
+
 async def test_activity_log_filters_and_pages(admin, auth):
     await auth.register()
     for _ in range(60):
@@ -82,11 +90,11 @@ async def test_activity_log_filters_and_pages(admin, auth):
     first = await (await admin.client.get("/admin/activity-logs?action=user.registered")).get_data(
         as_text=True
     )
-    assert first.count("<code>user.registered</code>") == 50 and "Older →" in first
-    second = await (
-        await admin.client.get("/admin/activity-logs?action=user.registered&page=2")
-    ).get_data(as_text=True)
-    assert second.count("<code>user.registered</code>") == 12 and "← Newer" in second
+    assert first.count("<code>user.registered</code>") == 50 and "Next page →" in first
+    assert "Showing 50 entries: more on the next page" in first
+    second = await (await admin.client.get(next_page(first))).get_data(as_text=True)
+    assert second.count("<code>user.registered</code>") == 12 and "← Previous page" in second
+    assert "Next page" not in second
     by_actor = await (
         await admin.client.get("/admin/activity-logs?actor=priya@example.com")
     ).get_data(as_text=True)
@@ -166,15 +174,21 @@ async def test_payments_needing_attention_refund_and_resolve_with_a_reason(admin
     await auth.register()
     first = await start_paying(auth, trip, seats[:1])
     second = await start_paying(auth, trip, seats[1:2])
-    listing = await admin.client.get("/admin/payments")
+    assert "Payment #" not in await (await admin.client.get("/admin/payments")).get_data(
+        as_text=True
+    )
+    listing = await admin.client.get("/admin/payments?show=waiting")
     html = await listing.get_data(as_text=True)
     assert listing.status_code == 200
-    assert f"Payment #{first.id}" in html and f"Payment #{second.id}" in html
+    assert f'id="payment-{first.id}"' in html and f'id="payment-{second.id}"' in html
+    assert f"{format_money(first.amount, first.currency)} by " in html and "via Simulator" in html
+    assert "Payment #" not in html
     assert "The payer is at the gateway" in html and "History (" in html
     token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
+    assert f'action="/admin/payments/{first.public_id}/refund?show=waiting"' in html
     refused = await admin.client.post(
-        f"/admin/payments/{first.public_id}/refund",
+        f"/admin/payments/{first.public_id}/refund?show=waiting",
         data=urlencode({"csrf_token": token, "reason": ""}),
         headers=FORM,
     )
@@ -189,7 +203,9 @@ async def test_payments_needing_attention_refund_and_resolve_with_a_reason(admin
     )
     assert refunded.status_code == 303
     after = await (await admin.client.get(refunded.headers["Location"])).get_data(as_text=True)
-    assert f"Payment #{first.id} refunded in full." in after
+    paid = format_money(first.amount, first.currency)
+    email = first.checkout_data["contact_email"]
+    assert f"The payment of {paid} from {email} was refunded in full." in after
     assert (await Payment.get(id=first.id)).status == "refunded"
     told = await (await auth.client.get(f"/payments/{first.public_id}")).get_data(as_text=True)
     assert "refunded in full" in told and "customer asked on the phone." in told
@@ -204,8 +220,8 @@ async def test_payments_needing_attention_refund_and_resolve_with_a_reason(admin
     assert (await Payment.get(id=second.id)).status == "failed"
     log = await ActivityLog.get(action="payment.resolved")
     assert log.data["reason"] == "abandoned at the gateway"
-    empty = await (await admin.client.get("/admin/payments")).get_data(as_text=True)
-    assert "Nothing needs attention" in empty
+    empty = await (await admin.client.get("/admin/payments?show=waiting")).get_data(as_text=True)
+    assert "No payer is at the gateway right now." in empty
 
 
 async def test_cancelling_a_trip_returns_at_once_and_the_trips_page_shows_its_progress(

@@ -1,7 +1,7 @@
 """The operators' console over JSON (admins only): the dashboard's figures, active holds and
 releasing one, and the audit trail. Each view makes the domain call the console's page makes
-(views/admin.py): operations.dashboard, operations.active_holds, holds.release_hold,
-operations.activity_after (the keyset twin of the console's numbered pages)."""
+(views/admin.py): operations.dashboard, operations.hold_page, holds.release_hold and
+operations.activity_page (keyset pages, as the console's)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from typing import Any
 from pydantic import Field
 from quart import Response
 
-from domain import holds, operations
+from domain import holds, keyset, operations
 from domain.models import ActivityLog, Reservation
 from views.api.auth import needs, require_api_admin
 from views.api.blueprints import api_blueprint
 from views.api.io import json_body, query, reply, responds, tags
-from views.api.pagination import PageQuery, decode_cursor, encode_cursor, next_link, split_page
+from views.api.pagination import PageQuery, decode_cursor, encode_cursor, next_link
 from views.api.problems import ApiProblem
 from views.api.schemas import Money, Out, Strict, example
 from views.services import services
@@ -289,16 +289,15 @@ async def admin_active_reservations(query: HoldsQuery) -> Response:
     or last name), with the customer, the trip and the seats held.
     """
     await require_api_admin()
-    rows = await operations.active_holds(
+    found = await operations.hold_page(
         services().now(),
-        query.q,
-        after=keyset_position(query.cursor, "expires_at", "id"),
-        limit=query.limit + 1,
+        operations.HoldFilter(search=query.q),
+        keyset.Window(after=keyset_position(query.cursor, "expires_at", "id"), size=query.limit),
     )
-    page, more = split_page(rows, query.limit)
+    page = found.rows
     cursor = (
         encode_cursor({"expires_at": page[-1].expires_at.isoformat(), "id": page[-1].id})
-        if more
+        if found.more_after and page
         else None
     )
     return reply(
@@ -446,16 +445,15 @@ async def activity_logs(query: LogQuery) -> Response:
         since=query.since,
         until=query.until,
     )
-    rows = await operations.activity_after(
+    found = await operations.activity_page(
         filters,
         services().tz,
-        after=keyset_position(query.cursor, "created_at", "id"),
-        limit=query.limit + 1,
+        keyset.Window(after=keyset_position(query.cursor, "created_at", "id"), size=query.limit),
     )
-    page, more = split_page(rows, query.limit)
+    page = found.rows
     cursor = (
         encode_cursor({"created_at": page[-1].created_at.isoformat(), "id": page[-1].id})
-        if more
+        if found.more_after and page
         else None
     )
     return reply(

@@ -12,7 +12,7 @@ from decimal import Decimal
 from pydantic import AwareDatetime, Field
 from quart import Response
 
-from domain import fleet, routes, timetable
+from domain import fleet, keyset, routes, timetable
 from domain.enums import BusKind, Deck, SeatPosition, SeatType
 from domain.models import Bus, Route, Schedule, Seat
 from views.api.admin import keyset_position, local_time
@@ -20,7 +20,7 @@ from views.api.auth import needs, require_api_admin
 from views.api.blueprints import PREFIX, api_blueprint
 from views.api.idempotency import idempotent
 from views.api.io import json_body, query, reply, responds, tags
-from views.api.pagination import PageQuery, decode_cursor, encode_cursor, next_link, split_page
+from views.api.pagination import PageQuery, decode_cursor, encode_cursor, next_link
 from views.api.problems import ApiProblem
 from views.api.schemas import Money, Out, Strict, example
 from views.services import services
@@ -46,6 +46,11 @@ def _text_after(cursor: str | None, key: str) -> str | None:
             errors=[{"field": "cursor", "message": "Not a cursor of this list."}],
         )
     return value
+
+
+def _text_window(query: PageQuery, key: str) -> keyset.Window:
+    after = _text_after(query.cursor, key)
+    return keyset.Window(after=(after,) if after is not None else None, size=query.limit)
 
 
 # ------------------------------------------------------------------------------ routes
@@ -148,9 +153,9 @@ async def admin_routes(query: PageQuery) -> Response:
 
     By code, as in the console."""
     await require_api_admin()
-    rows = await routes.list_routes(after=_text_after(query.cursor, "code"), limit=query.limit + 1)
-    page, more = split_page(rows, query.limit)
-    cursor = encode_cursor({"code": page[-1].code}) if more else None
+    found = await routes.route_page(_text_window(query, "code"))
+    page = found.rows
+    cursor = encode_cursor({"code": page[-1].code}) if found.more_after and page else None
     return reply(
         RoutePage(routes=[RouteOut.of(r) for r in page], next_cursor=cursor, next=next_link(cursor))
     )
@@ -336,11 +341,13 @@ async def admin_buses(query: PageQuery) -> Response:
 
     By registration, as in the console; `GET /admin/buses/{id}` has the seat layout."""
     await require_api_admin()
-    rows = await fleet.list_buses(
-        after=_text_after(query.cursor, "registration"), limit=query.limit + 1
+    found = await fleet.bus_page(_text_window(query, "registration"))
+    page = found.rows
+    cursor = (
+        encode_cursor({"registration": page[-1].registration})
+        if found.more_after and page
+        else None
     )
-    page, more = split_page(rows, query.limit)
-    cursor = encode_cursor({"registration": page[-1].registration}) if more else None
     return reply(
         BusPage(
             buses=[BusOut(**BusOut.fields_of(b)) for b in page],  # type: ignore[arg-type]
@@ -508,15 +515,16 @@ async def admin_timetables(query: PageQuery) -> Response:
 
     By departure, as on the console's trips page (cancelled trips included)."""
     await require_api_admin()
-    rows = await timetable.upcoming_schedules(
+    found = await timetable.trip_page(
         services().now(),
-        query.limit + 1,
-        after=keyset_position(query.cursor, "departure_at", "id"),
+        timetable.TripFilter(),
+        keyset.Window(after=keyset_position(query.cursor, "departure_at", "id"), size=query.limit),
+        services().tz,
     )
-    page, more = split_page(rows, query.limit)
+    page = found.rows
     cursor = (
         encode_cursor({"departure_at": page[-1].departure_at.isoformat(), "id": page[-1].id})
-        if more
+        if found.more_after and page
         else None
     )
     return reply(

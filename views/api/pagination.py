@@ -9,10 +9,6 @@ read one row more than asked to know whether there is a next page.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 from collections.abc import Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -22,7 +18,9 @@ from quart import request
 
 from views.api.problems import ApiProblem
 from views.api.schemas import Query
-from views.services import services
+from views.cursors import encode_cursor, read_cursor
+
+__all__ = ["PageQuery", "decode_cursor", "encode_cursor", "next_link", "split_page"]
 
 T = TypeVar("T")
 LIMIT_MAX = 100
@@ -36,28 +34,11 @@ class PageQuery(Query):
     )
 
 
-def _sign(payload: bytes) -> str:
-    key = services().settings.secret_key.encode()
-    return hmac.new(key, b"cursor:" + payload, hashlib.sha256).hexdigest()[:24]
-
-
-def encode_cursor(position: dict[str, Any]) -> str:
-    payload = json.dumps(position, separators=(",", ":"), default=str).encode()
-    body = base64.urlsafe_b64encode(payload).decode().rstrip("=")
-    return f"{body}.{_sign(payload)}"
-
-
 def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     if cursor is None:
         return None
-    body, _, signature = cursor.partition(".")
-    try:
-        payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        valid = hmac.compare_digest(signature, _sign(payload))
-        position = json.loads(payload) if valid else None
-    except (ValueError, UnicodeDecodeError):
-        position = None
-    if not isinstance(position, dict):
+    position = read_cursor(cursor)
+    if position is None:
         raise ApiProblem(
             422,
             "invalid_cursor",
