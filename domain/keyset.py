@@ -62,7 +62,11 @@ def _beyond(order: Sequence[str], position: Position, *, forward: bool) -> Q:
     condition = clauses[0]
     for clause in clauses[1:]:
         condition |= clause
-    return condition
+    # The same bound on the first column alone, inclusive: an index on the order can start
+    # its scan there instead of reading (and filtering out) every row of the pages before.
+    first = order[0].lstrip("-")
+    op = "lte" if order[0].startswith("-") == forward else "gte"
+    return Q(**{f"{first}__{op}": position[0]}) & condition
 
 
 def key_of(row: Any, order: Sequence[str]) -> Position:
