@@ -3,6 +3,8 @@ how it was settled, with a reason (admin only)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from quart import Blueprint, redirect, request, url_for
 from quart.typing import ResponseReturnValue
 
@@ -87,7 +89,7 @@ async def refund_payment(payment_id: str) -> ResponseReturnValue:
         if done
         else f"{_named(payment)}: the gateway did not take the refund yet; it is retried."
     )
-    return redirect(url_for("admin_payments.list_payments", message=message, **_kept()), 303)
+    return redirect(_back(message), 303)
 
 
 @blueprint.post("/<payment_id>/resolve")
@@ -102,7 +104,7 @@ async def resolve_payment(payment_id: str) -> ResponseReturnValue:
     except (ValidationFailed, Conflict) as exc:
         return await _page(status=exc.status, errors={payment_id: exc.message})
     message = f"{_named(payment)} is settled: {payment.failure_reason}"
-    return redirect(url_for("admin_payments.list_payments", message=message, **_kept()), 303)
+    return redirect(_back(message), 303)
 
 
 def _named(payment: Payment) -> str:
@@ -112,6 +114,7 @@ def _named(payment: Payment) -> str:
     return f"The payment of {amount}" + (f" from {email}" if email else "")
 
 
-def _kept() -> dict[str, str]:
-    """The list the form was posted from (its action carries the filters), to go back to."""
-    return {k: v for k in ("show", "gateway") if (v := request.args.get(k, ""))}
+def _back(message: str) -> str:
+    """The list the form was posted from (its action carries the filters), with a message."""
+    kept: dict[str, Any] = {k: v for k in ("show", "gateway") if (v := request.args.get(k, ""))}
+    return url_for("admin_payments.list_payments", message=message, **kept)
