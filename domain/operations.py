@@ -22,13 +22,15 @@ from domain.enums import (
     TicketStatus,
 )
 from domain.errors import ValidationFailed
-from domain.formatting import format_datetime, format_time
+from domain.formatting import format_datetime, format_money, format_time
 from domain.models import (
     ActivityLog,
     Booking,
+    Bus,
     Payment,
     Refund,
     Reservation,
+    Route,
     Schedule,
     Ticket,
     User,
@@ -323,11 +325,72 @@ def _log_query(filters: LogFilter, tz: ZoneInfo) -> QuerySet[ActivityLog]:
 
 
 async def activity_page(
-    filters: LogFilter, tz: ZoneInfo, window: keyset.Window
+    filters: LogFilter, tz: ZoneInfo, window: keyset.Window, *, describe: bool = False
 ) -> keyset.Page[ActivityLog]:
     """One page of the audit trail, newest first, from a keyset position (the created_at
-    and id of the last row seen): rows written meanwhile neither repeat nor skip a row."""
-    return await keyset.read_page(_log_query(filters, tz), LOG_ORDER, window, "actor")
+    and id of the last row seen): rows written meanwhile neither repeat nor skip a row.
+    With `describe`, `extra["subjects"]` names each row's subject in words (the console's
+    "Trip Mumbai - Pune, Fri 27 Nov 2026, 06:00" for "Schedule 3"), one query per kind."""
+    page = await keyset.read_page(_log_query(filters, tz), LOG_ORDER, window, "actor")
+    if describe:
+        page.extra["subjects"] = await _subject_names(page.rows, tz)
+    return page
+
+
+def _ids(rows: list[ActivityLog], kind: str) -> list[int]:
+    return sorted(
+        {
+            int(r.subject_id)
+            for r in rows
+            if r.subject_type == kind
+            and r.subject_id.isascii()
+            and r.subject_id.isdigit()
+            and len(r.subject_id) <= 10
+            and int(r.subject_id) <= INT32_MAX
+        }
+    )
+
+
+async def _subject_names(rows: list[ActivityLog], tz: ZoneInfo) -> dict[tuple[str, str], str]:
+    names: dict[tuple[str, str], str] = {}
+
+    def trip(s: Schedule) -> str:
+        return f"{s.route.name}, {format_datetime(s.departure_at, tz)}"
+
+    if ids := _ids(rows, "Schedule"):
+        for s in await Schedule.filter(id__in=ids).prefetch_related("route"):
+            names["Schedule", str(s.id)] = f"Trip {trip(s)}"
+    if ids := _ids(rows, "Booking"):
+        for b in await Booking.filter(id__in=ids):
+            names["Booking", str(b.id)] = f"Booking {b.reference}"
+    if ids := _ids(rows, "Reservation"):
+        for r in await Reservation.filter(id__in=ids).prefetch_related(
+            "user", "schedule", "schedule__route"
+        ):
+            names["Reservation", str(r.id)] = f"Hold by {r.user.email} on {trip(r.schedule)}"
+    if ids := _ids(rows, "Payment"):
+        for p in await Payment.filter(id__in=ids):
+            who = (
+                (p.checkout_data or {}).get("contact_email")
+                if isinstance(p.checkout_data, dict)
+                else None
+            )
+            names["Payment", str(p.id)] = f"Payment of {format_money(p.amount, p.currency)}" + (
+                f" from {who}" if who else ""
+            )
+    if ids := _ids(rows, "Ticket"):
+        for t in await Ticket.filter(id__in=ids):
+            names["Ticket", str(t.id)] = f"Ticket {t.number}"
+    if ids := _ids(rows, "User"):
+        for u in await User.filter(id__in=ids):
+            names["User", str(u.id)] = f"Account {u.email}"
+    if ids := _ids(rows, "Bus"):
+        for bus in await Bus.filter(id__in=ids):
+            names["Bus", str(bus.id)] = f"Bus {bus.registration}"
+    if ids := _ids(rows, "Route"):
+        for route in await Route.filter(id__in=ids):
+            names["Route", str(route.id)] = f"Route {route.code} ({route.name})"
+    return names
 
 
 # -------------------------------------------------------------------------------- boarding

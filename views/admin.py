@@ -164,7 +164,7 @@ async def activity_logs() -> ResponseReturnValue:
     )
     p.check()
     page = await operations.activity_page(
-        filters, services().tz, paging.window("activity", LOG_KEY)
+        filters, services().tz, paging.window("activity", LOG_KEY), describe=True
     )
     return await render(
         "pages/admin/activity.html",

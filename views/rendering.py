@@ -21,7 +21,14 @@ from views.services import Services
 
 
 def is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-Boosted")
+    """An htmx swap: not a boosted link, nor a history restore (after Back, htmx asks a
+    page it pushed to the address bar again and needs all of it)."""
+    headers = request.headers
+    return (
+        headers.get("HX-Request") == "true"
+        and not headers.get("HX-Boosted")
+        and not headers.get("HX-History-Restore-Request")
+    )
 
 
 async def render(

@@ -125,6 +125,7 @@ async def test_dashboard_metrics_are_the_console_figures(client: QuartClient, ca
     assert body["bookings_today"] == figures.bookings_today
     assert body["revenue_today"] == f"{figures.revenue_today:.2f}"
     [upcoming] = body["upcoming_trips"]
+    assert body["upcoming_trips_total"] == figures.upcoming_total == 1
     assert upcoming["schedule_id"] == trip.id
     assert (upcoming["seats"], upcoming["booked"], upcoming["held"]) == (8, 1, 3)
     assert upcoming["departure_datetime"].endswith("+05:30")

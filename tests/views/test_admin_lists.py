@@ -263,3 +263,40 @@ async def test_buses_routes_and_api_keys_are_paged(admin):
     assert "Pages of buses" not in buses  # one page: nothing is cut, nothing said
     keys = await html_of(admin.client, "/admin/api-keys")
     assert "Pages of API keys" not in keys
+
+
+async def test_the_dashboard_charts_words_are_real_text_with_a_table_of_the_figures(admin):
+    html = await html_of(admin.client, "/admin")
+    charts = re.findall(r"<svg class=\"chart\".*?</svg>", html, flags=re.S)
+    assert charts and all("<text" not in c and 'aria-hidden="true"' in c for c in charts)
+    assert "The figures, day by day" in html and html.count('<th scope="row">') >= 30
+    assert "Occupancy by route" in html and '<table class="lines occupancy">' in html
+
+
+async def test_the_activity_log_names_its_subjects_in_words(admin, settings):
+    from domain.models import ActivityLog
+
+    now = datetime.now(settings.tz)
+    (trip,) = await many_trips(1, now.replace(hour=6, minute=0) + timedelta(days=1))
+    await ActivityLog.create(
+        action="schedule.created",
+        subject_type="Schedule",
+        subject_id=str(trip.id),
+        data={},
+        created_at=now,
+    )
+    html = await html_of(admin.client, "/admin/activity-logs?subject_type=Schedule")
+    about = re.search(r'<td data-label="About">([^<]+)</td>', html).group(1)
+    assert about.startswith("Trip Mumbai - Lonavala - Pune, ") and "06:00" in about
+    assert f"Schedule {trip.id}" not in html
+
+
+async def test_back_to_a_pushed_list_address_gets_the_whole_page(admin):
+    """htmx pushed /admin/schedules?status=… to the address bar; after Back (cache missed)
+    it asks again with HX-History-Restore-Request and must get the whole page."""
+    html = await html_of(
+        admin.client,
+        "/admin/schedules?status=scheduled",
+        headers={**HTMX, "HX-History-Restore-Request": "true"},
+    )
+    assert "<html" in html and 'id="trips-list"' in html

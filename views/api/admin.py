@@ -94,6 +94,7 @@ class DashboardMetrics(Out):
         seats_held=7,
         expiring_soon=[],
         upcoming_trips=[],
+        upcoming_trips_total=0,
         payments_needing_attention=1,
         refunds_pending=0,
         refunds_failing=0,
@@ -109,7 +110,11 @@ class DashboardMetrics(Out):
     active_holds: int
     seats_held: int = Field(description="Seats in the active holds.")
     expiring_soon: list[ExpiringHoldOut] = Field(description="Holds ending within 5 minutes.")
-    upcoming_trips: list[TripOccupancyOut] = Field(description="Leaving within 24 hours.")
+    upcoming_trips: list[TripOccupancyOut] = Field(
+        description="The next trips leaving within 24 hours (at most 12; "
+        "`upcoming_trips_total` counts them all, `admin/timetables` lists them all)."
+    )
+    upcoming_trips_total: int = Field(description="Every trip leaving within 24 hours.")
     payments_needing_attention: int = Field(
         description="Flagged, refund pending, or pending for over 30 minutes (at most 20)."
     )
@@ -163,6 +168,7 @@ async def dashboard_metrics() -> Response:
                 )
                 for t in figures.upcoming
             ],
+            upcoming_trips_total=figures.upcoming_total,
             payments_needing_attention=len(figures.stuck_payments),
             refunds_pending=figures.refunds_pending,
             refunds_failing=len(figures.failed_refunds),
