@@ -85,6 +85,9 @@ class LayoutInput:
     rows: int
     columns: int
     aisle_after: int
+    # The bus's operator; None: unchanged on an update, and on a new bus the one operator
+    # there is (created as "Busbook Operator" on a network that has none yet).
+    operator_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -121,8 +124,11 @@ def plan_layout(data: LayoutInput) -> Layout:
     return Layout(kind, numbers["rows"], numbers["columns"], numbers["aisle_after"], seats)
 
 
-async def _check_bus(data: LayoutInput, bus_id: int | None = None) -> tuple[Layout, str]:
-    """The layout and the tidied registration, or ValidationFailed naming the fields."""
+async def _check_bus(
+    data: LayoutInput, bus_id: int | None = None
+) -> tuple[Layout, str, Operator | None]:
+    """The layout, the tidied registration and the chosen operator (None when none was
+    chosen), or ValidationFailed naming the fields."""
     layout = plan_layout(data)
     errors = {}
     registration = data.registration.strip().upper()
@@ -132,14 +138,25 @@ async def _check_bus(data: LayoutInput, bus_id: int | None = None) -> tuple[Layo
         errors["registration"] = "A bus with this registration already exists."
     if not data.name.strip():
         errors["name"] = "Give the bus a name passengers will recognise."
+    operator = None
+    if data.operator_id is not None:
+        operator = await Operator.get_or_none(id=data.operator_id)
+        if operator is None:
+            errors["operator_id"] = "Choose the bus's operator from the list."
     if errors:
         raise ValidationFailed(errors)
-    return layout, registration
+    return layout, registration, operator
+
+
+async def list_operators() -> list[Operator]:
+    """The operators a bus can belong to, by name (the bus form's choices)."""
+    return list(await Operator.all().order_by("name"))
 
 
 async def create_bus(admin: User, data: LayoutInput, *, now: datetime) -> Bus:
-    layout, registration = await _check_bus(data)
-    operator = await Operator.first()
+    layout, registration, operator = await _check_bus(data)
+    if operator is None:
+        operator = await Operator.first()
     if operator is None:
         operator = await Operator.create(name="Busbook Operator")
     async with in_transaction() as conn:
@@ -162,36 +179,62 @@ async def create_bus(admin: User, data: LayoutInput, *, now: datetime) -> Bus:
             actor=admin,
             subject=bus,
             using_db=conn,
-            data={"registration": registration, "seats": len(layout.seats)},
+            data={
+                "registration": registration,
+                "operator": operator.name,
+                "seats": len(layout.seats),
+            },
         )
     return bus
 
 
-async def update_bus(admin: User, bus_id: int, data: LayoutInput, *, now: datetime) -> Bus:
-    """Change a bus: its name, registration and air conditioning at any time; its seat
-    layout only while no trip has been scheduled on it (each trip's seats are the bus's
-    seats), else BusInService."""
+def _plain(value: object) -> object:
+    """A field's value as the audit row keeps it (an enum as its value)."""
+    return value.value if isinstance(value, BusKind) else value
+
+
+@dataclass(frozen=True)
+class BusUpdate:
+    """A saved bus and what the save changed (nothing: it was saved as it was)."""
+
+    bus: Bus
+    changed: tuple[str, ...]
+
+
+async def update_bus(admin: User, bus_id: int, data: LayoutInput, *, now: datetime) -> BusUpdate:
+    """Change a bus: its name, registration, operator and air conditioning at any time; its
+    seat layout only while no trip has been scheduled on it (each trip's seats are the bus's
+    seats), else BusInService. Saving a bus as it is changes nothing and writes no audit
+    row, so a form sent twice is harmless."""
     if not await Bus.filter(id=bus_id).exists():
         raise BusNotFound()
-    layout, registration = await _check_bus(data, bus_id)
+    layout, registration, operator = await _check_bus(data, bus_id)
     async with locking.transaction() as conn:
         bus = await Bus.filter(id=bus_id).select_for_update().using_db(conn).first()
         if bus is None:
             raise BusNotFound()
-        relaid = (bus.kind, bus.rows, bus.columns, bus.aisle_after) != (
-            layout.kind,
-            layout.rows,
-            layout.columns,
-            layout.aisle_after,
-        )
+        wanted = {
+            "registration": registration,
+            "name": data.name.strip()[:120],
+            "operator_id": operator.id if operator else bus.operator_id,
+            "is_ac": data.is_ac,
+            "kind": layout.kind,
+            "rows": layout.rows,
+            "columns": layout.columns,
+            "aisle_after": layout.aisle_after,
+        }
+        before = {field: getattr(bus, field) for field in wanted}
+        changed = tuple(field for field, value in wanted.items() if before[field] != value)
+        if not changed:
+            return BusUpdate(bus, ())
+        relaid = any(field in changed for field in ("kind", "rows", "columns", "aisle_after"))
         if relaid:
             if await Schedule.filter(bus_id=bus.id).using_db(conn).exists():
                 raise BusInService()
             await Seat.filter(bus_id=bus.id).using_db(conn).delete()
             await Seat.bulk_create([Seat(bus=bus, **vars(s)) for s in layout.seats], using_db=conn)
-        bus.registration, bus.name, bus.is_ac = registration, data.name.strip()[:120], data.is_ac
-        bus.kind, bus.rows, bus.columns = layout.kind, layout.rows, layout.columns
-        bus.aisle_after = layout.aisle_after
+        for field, value in wanted.items():
+            setattr(bus, field, value)
         bus.decks = 2 if layout.kind is BusKind.SLEEPER else 1
         await bus.save(using_db=conn)
         await audit.record(
@@ -200,12 +243,20 @@ async def update_bus(admin: User, bus_id: int, data: LayoutInput, *, now: dateti
             actor=admin,
             subject=bus,
             using_db=conn,
-            data={"registration": registration, "relaid": relaid, "seats": len(layout.seats)},
+            data={
+                "registration": registration,
+                "relaid": relaid,
+                "seats": len(layout.seats),
+                "changed": {
+                    field: {"before": _plain(before[field]), "after": _plain(wanted[field])}
+                    for field in changed
+                },
+            },
         )
         # Trips show the bus's name and registration from each process's cache.
         await events.announce_bus_changed(conn, bus.id)
     inventory.forget_bus(bus.id)
-    return bus
+    return BusUpdate(bus, changed)
 
 
 async def get_bus(bus_id: int) -> Bus:

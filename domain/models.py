@@ -146,6 +146,7 @@ class Bus(Model):
     columns = fields.IntField()
     aisle_after = fields.IntField()  # the aisle runs after this column (1-based)
     created_at = fields.DatetimeField(auto_now_add=True)
+    operator_id: int
 
     seats: fields.ReverseRelation[Seat]
 

@@ -162,13 +162,22 @@ class TripChange:
     base_fare: Decimal
 
 
+@dataclass(frozen=True)
+class TripUpdate:
+    """A saved trip, and whether the save changed it."""
+
+    schedule: Schedule
+    changed: bool
+
+
 async def update_trip(
     admin: User, schedule_id: int, change: TripChange, *, now: datetime, tz: ZoneInfo
-) -> Schedule:
+) -> TripUpdate:
     """Change one trip of the timetable: its fare (for holds made from now on: a hold keeps
     the total it was quoted) and its departure, which moves only while the trip has no
     active hold and no booking (their tickets are for that time) and never onto another
-    trip of the same bus. A cancelled or departed trip is not changed."""
+    trip of the same bus. A cancelled or departed trip is not changed. Saving a trip as it
+    is changes nothing and writes no audit row."""
     errors: dict[str, str] = {}
     fare = change.base_fare
     if not fare.is_finite() or not 0 < fare <= MAX_BASE_FARE:
@@ -188,6 +197,8 @@ async def update_trip(
         if schedule.status != ScheduleStatus.SCHEDULED or schedule.departure_at <= now:
             raise TripClosed()
         before = {"departure_at": schedule.departure_at, "base_fare": schedule.base_fare}
+        if (change.departure_datetime, fare) == (schedule.departure_at, schedule.base_fare):
+            return TripUpdate(schedule, changed=False)  # nothing to change, nothing to audit
         if change.departure_datetime != schedule.departure_at:
             in_use = (
                 await Reservation.filter(
@@ -233,7 +244,7 @@ async def update_trip(
                 "after": {"departure_at": schedule.departure_at, "base_fare": fare},
             },
         )
-    return schedule
+    return TripUpdate(schedule, changed=True)
 
 
 async def generate_seats(admin: User, schedule_id: int, *, now: datetime) -> int:

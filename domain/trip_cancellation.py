@@ -10,6 +10,8 @@ refunds every booking in full off the request, one at a time, resumably.
   booking in its own transaction. One that fails (a customer cancelling the same seat at
   that moment, a lock that times out) is counted and the rest go on; the trip is due again
   a minute later, until nothing live is left on it.
+- `cancellation_preview` is what the operator confirms first: the trip, how many bookings
+  and passengers it refunds, and how much in all.
 - `progress` says how far each cancelled trip has got, from the bookings, refunds and
   holds themselves.
 """
@@ -20,6 +22,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -27,9 +30,9 @@ from tortoise.transactions import in_transaction
 
 from domain import audit, cancellations, database, holds, locking
 from domain.checkout import CheckoutConfig
-from domain.enums import BookingStatus, ReservationStatus, ScheduleStatus
+from domain.enums import BookingStatus, PassengerStatus, ReservationStatus, ScheduleStatus
 from domain.errors import Conflict, NotFound, ValidationFailed
-from domain.models import Booking, Reservation, Schedule, TripCancellation, User
+from domain.models import Booking, Passenger, Reservation, Schedule, TripCancellation, User
 from domain.payments.registry import Gateways
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,54 @@ async def _has_live_work(schedule_id: int) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class CancelPreview:
+    """What cancelling a trip would do now, for the operator to confirm: the bookings still
+    live on it are refunded in full (every active passenger's fare) and its holds released.
+    `resuming` when the trip is cancelled already and this finishes what is left."""
+
+    schedule: Schedule  # with its route and bus
+    bookings: int
+    passengers: int
+    refund_total: Decimal
+    currency: str
+    holds: int
+    resuming: bool
+
+
+DEPARTED = "This trip has already left and cannot be cancelled."
+ALL_DONE = "This trip is already cancelled and every booking on it was refunded."
+
+
+async def cancellation_preview(schedule_id: int, *, now: datetime) -> CancelPreview:
+    """The confirmation step of `cancel_trip`, read-only, with the same refusals."""
+    schedule = await Schedule.get_or_none(id=schedule_id).prefetch_related("route", "bus")
+    if schedule is None:
+        raise NotFound("We could not find that trip.")
+    resuming = schedule.status == ScheduleStatus.CANCELLED
+    if not resuming and schedule.departure_at <= now:
+        raise Conflict(DEPARTED)
+    if resuming and not await _has_live_work(schedule_id):
+        raise Conflict(ALL_DONE)
+    passengers = await Passenger.filter(
+        booking__schedule_id=schedule_id,
+        booking__status__in=LIVE_BOOKINGS,
+        status=PassengerStatus.ACTIVE,
+    ).values_list("booking_id", "fare")
+    holds_count = await Reservation.filter(
+        schedule_id=schedule_id, status=ReservationStatus.ACTIVE, expires_at__gt=now
+    ).count()
+    return CancelPreview(
+        schedule=schedule,
+        bookings=len({booking_id for booking_id, _ in passengers}),
+        passengers=len(passengers),
+        refund_total=sum((Decimal(fare) for _, fare in passengers), Decimal(0)),
+        currency=schedule.currency,
+        holds=holds_count,
+        resuming=resuming,
+    )
+
+
 async def cancel_trip(
     admin: User, schedule_id: int, reason: str, *, now: datetime
 ) -> CancelRequest:
@@ -85,7 +136,7 @@ async def cancel_trip(
             raise NotFound("We could not find that trip.")
         if schedule.status != ScheduleStatus.CANCELLED:
             if schedule.departure_at <= now:
-                raise Conflict("This trip has already left and cannot be cancelled.")
+                raise Conflict(DEPARTED)
             schedule.status = ScheduleStatus.CANCELLED
             await schedule.save(update_fields=["status"], using_db=conn)
             await _start_passes(schedule, admin, reason, now, conn)
@@ -99,7 +150,7 @@ async def cancel_trip(
             )
             return CancelRequest(schedule_id, resumed=False)
         if not await _has_live_work(schedule_id):
-            raise Conflict("This trip is already cancelled and every booking on it was refunded.")
+            raise Conflict(ALL_DONE)
         row = await TripCancellation.filter(schedule_id=schedule_id).using_db(conn).first()
         if row is None:  # cancelled by other means (or before trip cancellations had a row)
             await _start_passes(schedule, admin, reason, now, conn)

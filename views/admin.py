@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from decimal import Decimal
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
@@ -220,12 +221,20 @@ async def boarding() -> ResponseReturnValue:
 # ------------------------------------------------------------------------------ network
 
 
-def _layout_input(form: Any) -> fleet.LayoutInput:
-    """The bus form as typed values; the ranges are the layout editor's (fleet.plan_layout
-    checks them again, with the rules between fields)."""
-    p = forms.Parser(form)
-    name = p.text("name", max_len=120, label="The name")
-    registration = p.text("registration", max_len=20, label="The registration")
+# The bus form's layout fields, as its labels name them: the preview's errors say which
+# field is wrong in the words the form uses.
+LAYOUT_LABELS = {
+    "kind": "Kind",
+    "rows": "Rows (per deck)",
+    "columns": "Seats per row",
+    "aisle_after": "Aisle after seat",
+}
+NEW_BUS = {"rows": "10", "columns": "4", "aisle_after": "2", "kind": "seater", "is_ac": "on"}
+
+
+def _layout_fields(p: forms.Parser, form: Any) -> tuple[BusKind, int, int, int] | None:
+    """The layout fields in range (fleet.plan_layout checks them again, with the rules
+    between fields); None with the errors in `p`."""
     kind = (
         p.choice("kind", BusKind, message="Choose seater or sleeper.")
         if form.get("kind")
@@ -239,9 +248,25 @@ def _layout_input(form: Any) -> fleet.LayoutInput:
             ("aisle_after", "2", fleet.LAYOUT_BOUNDS["aisle_after"]),
         )
     )
+    if kind is None or rows is None or columns is None or aisle_after is None:
+        return None
+    return kind, rows, columns, aisle_after
+
+
+def _layout_input(form: Any) -> fleet.LayoutInput:
+    """The bus form as typed values."""
+    p = forms.Parser(form)
+    name = p.text("name", max_len=120, label="The name")
+    registration = p.text("registration", max_len=20, label="The registration")
+    operator_id = (
+        p.int("operator_id", lo=1, message="Choose the bus's operator from the list.")
+        if "operator_id" in form
+        else None
+    )
+    layout = _layout_fields(p, form)
     p.check()
-    assert kind is not None and rows is not None and columns is not None
-    assert aisle_after is not None
+    assert layout is not None
+    kind, rows, columns, aisle_after = layout
     return fleet.LayoutInput(
         name=name,
         registration=registration,
@@ -250,6 +275,7 @@ def _layout_input(form: Any) -> fleet.LayoutInput:
         rows=rows,
         columns=columns,
         aisle_after=aisle_after,
+        operator_id=operator_id,
     )
 
 
@@ -258,36 +284,78 @@ async def _fleet_list() -> dict[str, Any]:
     return {"buses": page, "buses_pager": paging.pager("buses", page)}
 
 
-async def _buses_page(
-    form: Any, errors: dict[str, str], status: int = 200, created: str = ""
+def _preview(form: Any) -> tuple[fleet.Layout | None, dict[str, str]]:
+    """The layout the form describes, or the layout fields' errors (the name, registration
+    and operator do not stop the preview)."""
+    p = forms.Parser(form)
+    layout = _layout_fields(p, form)
+    if layout is None:
+        return None, p.errors
+    kind, rows, columns, aisle_after = layout
+    try:
+        return fleet.plan_layout(
+            fleet.LayoutInput("", "", kind, False, rows, columns, aisle_after)
+        ), {}
+    except ValidationFailed as exc:
+        return None, exc.errors
+
+
+async def _bus_page(
+    form: Any,
+    errors: dict[str, str],
+    *,
+    bus: Any = None,
+    status: int = 200,
+    message: str = "",
+    error: str = "",
 ) -> ResponseReturnValue:
-    preview = None
-    if not errors:
-        try:
-            preview = fleet.plan_layout(_layout_input(form))
-        except ValidationFailed as exc:
-            errors = exc.errors
+    """The bus form (a new bus on the fleet page, or one bus's editor) and its preview; an
+    htmx request gets the preview alone."""
+    preview, layout_errors = _preview(form)
+    context = {
+        "form": form,
+        "errors": {**layout_errors, **errors},
+        "preview": preview,
+        "preview_errors": layout_errors,
+        "labels": LAYOUT_LABELS,
+        "operators": await fleet.list_operators(),
+        "bus": bus,
+        "message": message,
+        "error": error,
+    }
+    if bus is None:
+        return await render(
+            "pages/admin/buses.html",
+            "partials/_layout_preview.html",
+            status=status,
+            created="",
+            **await _fleet_list(),
+            **context,
+        )
     return await render(
-        "pages/admin/buses.html",
-        "partials/_layout_preview.html",
-        status=status,
-        **await _fleet_list(),
-        form=form,
-        errors=errors,
-        preview=preview,
-        created=created,
+        "pages/admin/bus.html", "partials/_layout_preview.html", status=status, **context
     )
 
 
 @blueprint.get("/buses")
 @admin_required
 async def list_buses() -> ResponseReturnValue:
-    form = (
-        request.args
-        if request.args
-        else {"rows": "10", "columns": "4", "aisle_after": "2", "kind": "seater", "is_ac": "on"}
+    # The form's own fields (the no-JavaScript "Preview" button), else a new bus's defaults.
+    form = request.args if any(f in request.args for f in LAYOUT_LABELS) else NEW_BUS
+    return await _bus_page(form, {})
+
+
+@blueprint.get("/buses/preview")
+@admin_required
+async def preview_layout() -> ResponseReturnValue:
+    """The layout preview for the bus form's fields (htmx asks as they are typed)."""
+    preview, errors = _preview(request.args)
+    return await render(
+        "partials/_layout_preview.html",
+        preview=preview,
+        preview_errors=errors,
+        labels=LAYOUT_LABELS,
     )
-    return await _buses_page(form, {}, created=request.args.get("created", ""))
 
 
 @blueprint.post("/buses")
@@ -298,8 +366,57 @@ async def create_bus() -> ResponseReturnValue:
     try:
         bus = await fleet.create_bus(admin, _layout_input(form), now=services().now())
     except ValidationFailed as exc:
-        return await _buses_page(form, exc.errors, status=exc.status)
-    return redirect(url_for("admin.list_buses", created=bus.registration), 303)
+        return await _bus_page(form, exc.errors, status=exc.status)
+    return redirect(url_for("admin.edit_bus", bus_id=bus.id, saved="created"), 303)
+
+
+def _bus_values(bus: Any) -> dict[str, str]:
+    """A saved bus as the form shows it."""
+    return {
+        "name": bus.name,
+        "registration": bus.registration,
+        "operator_id": str(bus.operator_id),
+        "kind": bus.kind.value,
+        "is_ac": "on" if bus.is_ac else "",
+        "rows": str(bus.rows),
+        "columns": str(bus.columns),
+        "aisle_after": str(bus.aisle_after),
+    }
+
+
+SAVED_MESSAGES = {
+    "created": "Bus {registration} added. Change it here, or add another from the fleet page.",
+    "changed": "Bus {registration} saved.",
+    "unchanged": "Nothing to save: bus {registration} is as it was.",
+}
+
+
+@blueprint.get("/buses/<int:bus_id>")
+@admin_required
+async def edit_bus(bus_id: int) -> ResponseReturnValue:
+    bus = await fleet.get_bus(bus_id)
+    # The form's own fields (the no-JavaScript "Preview" button), else the saved bus.
+    form = request.args if any(f in request.args for f in LAYOUT_LABELS) else _bus_values(bus)
+    template = SAVED_MESSAGES.get(request.args.get("saved", ""), "")
+    return await _bus_page(
+        form, {}, bus=bus, message=template.format(registration=bus.registration)
+    )
+
+
+@blueprint.post("/buses/<int:bus_id>")
+@admin_required
+async def update_bus(bus_id: int) -> ResponseReturnValue:
+    admin = auth.require_user()
+    bus = await fleet.get_bus(bus_id)
+    form = await request.form
+    try:
+        saved = await fleet.update_bus(admin, bus_id, _layout_input(form), now=services().now())
+    except ValidationFailed as exc:
+        return await _bus_page(form, exc.errors, bus=bus, status=exc.status)
+    except Conflict as exc:
+        return await _bus_page(form, {}, bus=bus, status=exc.status, error=exc.message)
+    outcome = "changed" if saved.changed else "unchanged"
+    return redirect(url_for("admin.edit_bus", bus_id=bus_id, saved=outcome), 303)
 
 
 def _stops_text(route: Any) -> str:
@@ -486,11 +603,44 @@ async def generate_seats(schedule_id: int) -> ResponseReturnValue:
     )
 
 
+async def _confirm_cancel_page(
+    schedule_id: int, reason: str, errors: dict[str, str], *, status: int = 200
+) -> ResponseReturnValue:
+    """The step before a trip is cancelled: what it would do (bookings, passengers, the
+    refund), the reason, and the button that does it. htmx puts the same partial in place
+    of the trips page's form."""
+    try:
+        preview = await trip_cancellation.cancellation_preview(schedule_id, now=services().now())
+    except Conflict as exc:
+        if not is_htmx():
+            return await _schedules_page({"weekdays": []}, {}, status=exc.status, error=exc.message)
+        return await render(
+            "partials/_trip_cancel_confirm.html",
+            status=exc.status,
+            schedule_id=schedule_id,
+            preview=None,
+            refused=exc.message,
+        )
+    return await render(
+        "pages/admin/cancel_trip.html",
+        "partials/_trip_cancel_confirm.html",
+        status=status,
+        schedule_id=schedule_id,
+        preview=preview,
+        reason=reason,
+        errors=errors,
+        refused="",
+    )
+
+
 @blueprint.post("/schedules/<int:schedule_id>/cancel")
 @admin_required
 async def cancel_trip(schedule_id: int) -> ResponseReturnValue:
+    """Two steps: a POST without `confirm` only shows what cancelling would do (nothing
+    changes); the confirmation's POST (`confirm=yes`, with the reason) cancels."""
     admin = auth.require_user()
     form = await request.form
+    confirmed = form.get("confirm") == "yes"
     try:
         reason = forms.text_field(
             form.get("reason"),
@@ -499,8 +649,14 @@ async def cancel_trip(schedule_id: int) -> ResponseReturnValue:
             multiline=True,
             label="The reason",
         )
+        if not confirmed:
+            return await _confirm_cancel_page(schedule_id, reason, {})
         done = await trip_cancellation.cancel_trip(admin, schedule_id, reason, now=services().now())
-    except (ValidationFailed, Conflict) as exc:
+    except ValidationFailed as exc:
+        return await _confirm_cancel_page(
+            schedule_id, str(form.get("reason", ""))[:REASON_MAX], exc.errors, status=exc.status
+        )
+    except Conflict as exc:
         return await _schedules_page({"weekdays": []}, {}, status=exc.status, error=exc.message)
     return redirect(
         url_for(
@@ -530,18 +686,84 @@ async def trip_cancellation_progress(schedule_id: int) -> ResponseReturnValue:
     return await render("partials/_trip_cancellation.html", schedule_id=schedule_id, progress=found)
 
 
+async def _trip_page(
+    schedule_id: int,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    *,
+    status: int = 200,
+    error: str = "",
+    message: str = "",
+) -> ResponseReturnValue:
+    svc = services()
+    trip = await inventory.load_trip(schedule_id)
+    segment = inventory.Segment(0, trip.last_seq)
+    seat_map = await inventory.seat_map(trip, segment, viewer_id=None, now=svc.now())
+    schedule = trip.schedule
+    local = schedule.departure_at.astimezone(svc.tz)
+    return await render(
+        "pages/admin/schedule.html",
+        status=status,
+        trip=trip,
+        seat_map=seat_map,
+        error=error,
+        message=message,
+        # A trip still to leave, not cancelled, can change its departure and fare.
+        editable=schedule.status == ScheduleStatus.SCHEDULED and schedule.departure_at > svc.now(),
+        form=form
+        or {
+            "departure_date": local.date().isoformat(),
+            "departure_time": local.strftime("%H:%M"),
+            "base_fare": f"{schedule.base_fare:f}",
+        },
+        errors=errors or {},
+    )
+
+
 @blueprint.get("/schedules/<int:schedule_id>")
 @admin_required
 async def show_schedule(schedule_id: int) -> ResponseReturnValue:
-    trip = await inventory.load_trip(schedule_id)
-    segment = inventory.Segment(0, trip.last_seq)
-    seat_map = await inventory.seat_map(trip, segment, viewer_id=None, now=services().now())
-    return await render(
-        "pages/admin/schedule.html",
-        trip=trip,
-        seat_map=seat_map,
+    saved = {"changed": "Trip saved.", "unchanged": "Nothing to save: the trip is as it was."}
+    return await _trip_page(
+        schedule_id,
         error=request.args.get("error", ""),
+        message=saved.get(request.args.get("saved", ""), ""),
     )
+
+
+@blueprint.post("/schedules/<int:schedule_id>")
+@admin_required
+async def update_trip(schedule_id: int) -> ResponseReturnValue:
+    """Change one trip's departure and fare (timetable.update_trip says when each may)."""
+    admin = auth.require_user()
+    svc = services()
+    form = await request.form
+    values = {k: str(form.get(k, "")) for k in ("departure_date", "departure_time", "base_fare")}
+    try:
+        p = forms.Parser(form)
+        day = p.date("departure_date", today=svc.today(), message="Enter the date as YYYY-MM-DD.")
+        departs = p.time("departure_time", message="Enter the departure time as HH:MM.")
+        fare = p.money(
+            "base_fare",
+            lo=Decimal("0.01"),
+            hi=timetable.MAX_BASE_FARE,
+            message="Enter the fare for the whole route, e.g. 650 (at most 10,000,000).",
+        )
+        p.check()
+        assert day is not None and departs is not None and fare is not None
+        change = timetable.TripChange(
+            departure_datetime=datetime.combine(day, departs, tzinfo=svc.tz), base_fare=fare
+        )
+        saved = await timetable.update_trip(admin, schedule_id, change, now=svc.now(), tz=svc.tz)
+    except ValidationFailed as exc:
+        errors = dict(exc.errors)
+        if "departure_datetime" in errors:
+            errors["departure_time"] = errors.pop("departure_datetime")
+        return await _trip_page(schedule_id, values, errors, status=exc.status)
+    except Conflict as exc:
+        return await _trip_page(schedule_id, values, {}, status=exc.status, error=exc.message)
+    outcome = "changed" if saved.changed else "unchanged"
+    return redirect(url_for("admin.show_schedule", schedule_id=schedule_id, saved=outcome), 303)
 
 
 @blueprint.post("/schedule-seats/<int:schedule_seat_id>/block")

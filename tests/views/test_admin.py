@@ -239,7 +239,7 @@ async def test_cancelling_a_trip_returns_at_once_and_the_trips_page_shows_its_pr
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     done = await admin.client.post(
         f"/admin/schedules/{trip.id}/cancel",
-        data=urlencode({"csrf_token": token, "reason": "engine failure"}),
+        data=urlencode({"csrf_token": token, "reason": "engine failure", "confirm": "yes"}),
         headers=FORM,
     )
     assert done.status_code == 303
@@ -268,6 +268,81 @@ async def test_cancelling_a_trip_returns_at_once_and_the_trips_page_shows_its_pr
     other = await factories.make_trip(datetime.now(settings.tz) + timedelta(days=2), rows=1)
     missing = await admin.client.get(f"/admin/schedules/{other.id}/cancellation")
     assert missing.status_code == 404
+
+
+async def test_cancelling_a_trip_asks_first_and_the_first_post_changes_nothing(
+    admin, auth, trip, settings
+):
+    """The trips page's "Cancel trip and refund all" only shows what it would do: the trip,
+    its bookings and passengers, the refund in all, the reason to confirm. Without
+    JavaScript that is a page; htmx gets the same partial in place of the form."""
+    from domain.formatting import format_money
+    from domain.models import Passenger, Schedule, TripCancellation
+
+    seats = (await factories.schedule_seats(trip))[:2]
+    await auth.register()
+    await buy(auth, trip, seats)
+    before = await ActivityLog.all().count()
+    page = await (await admin.client.get("/admin/schedules")).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    asked = await admin.client.post(
+        f"/admin/schedules/{trip.id}/cancel",
+        data=urlencode({"csrf_token": token, "reason": "engine failure"}),
+        headers=FORM,
+    )
+    assert asked.status_code == 200
+    html = await asked.get_data(as_text=True)
+    total = format_money(sum(p.fare for p in await Passenger.all()), "INR")
+    assert "Cancel this trip?" in html and "<html" in html
+    assert f"1 booking, 2 passengers: refunded <strong>{total}</strong> in full" in html
+    assert 'name="confirm" value="yes"' in html and ">engine failure</textarea>" in html
+    assert f"Cancel the trip and refund {total}" in html and "Keep the trip" in html
+    # Nothing changed: the trip still sells, no cancellation row, no audit row.
+    assert (await Schedule.get(id=trip.id)).status == "scheduled"
+    assert not await TripCancellation.exists()
+    assert await ActivityLog.all().count() == before
+    assert (await Booking.get()).status == "confirmed"
+    # htmx: the same step as a fragment, for the form's place in the table.
+    inline = await admin.client.post(
+        f"/admin/schedules/{trip.id}/cancel",
+        data=urlencode({"csrf_token": token, "reason": ""}),
+        headers={**FORM, "HX-Request": "true"},
+    )
+    part = await inline.get_data(as_text=True)
+    assert inline.status_code == 200 and "<html" not in part
+    assert part.lstrip().startswith(f'<div id="cancel-trip-{trip.id}"')
+    # Confirming without a reason is refused on the confirmation page, still changing nothing.
+    refused = await admin.client.post(
+        f"/admin/schedules/{trip.id}/cancel",
+        data=urlencode({"csrf_token": token, "reason": " ", "confirm": "yes"}),
+        headers=FORM,
+    )
+    assert refused.status_code == 422
+    assert "Say why the trip is cancelled" in await refused.get_data(as_text=True)
+    assert (await Schedule.get(id=trip.id)).status == "scheduled"
+    done = await admin.client.post(
+        f"/admin/schedules/{trip.id}/cancel",
+        data=urlencode({"csrf_token": token, "reason": "engine failure", "confirm": "yes"}),
+        headers=FORM,
+    )
+    assert done.status_code == 303
+    assert (await Schedule.get(id=trip.id)).status == "cancelled"
+    assert (await TripCancellation.get()).reason == "engine failure"
+    await finish_trip_cancellations(settings)
+
+
+async def finish_trip_cancellations(settings):
+    """The background worker's pass, so every cancelled trip's bookings end refunded."""
+    from domain import trip_cancellation
+    from domain.checkout import CheckoutConfig
+    from domain.payments.registry import Gateways
+    from domain.payments.simulator import SimulatorGateway
+
+    await trip_cancellation.finish_cancelled_trips(
+        now=datetime.now().astimezone(),
+        gateways=Gateways([SimulatorGateway(settings.secret_key)]),
+        config=CheckoutConfig(secret=settings.secret_key, public_base_url="http://t"),
+    )
 
 
 async def test_console_forms_show_parsing_and_domain_errors_next_to_their_inputs(admin):

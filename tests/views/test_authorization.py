@@ -47,6 +47,8 @@ GET_MATRIX = {
     "/admin/activity-logs": (L, F, F, 200),
     "/admin/boarding": (L, F, F, 200),
     "/admin/buses": (L, F, F, 200),
+    "/admin/buses/preview": (L, F, F, 200),
+    "/admin/buses/{bus}": (L, F, F, 200),
     "/admin/routes": (L, F, F, 200),
     "/admin/schedules/{trip}/cancellation": (L, F, F, NF),  # the trip is not cancelled
     "/admin/schedules": (L, F, F, 200),
@@ -66,10 +68,12 @@ POST_MATRIX = {
     "/admin/payments/{payment}/refund": (L, F, F, 422),
     "/admin/payments/{payment}/resolve": (L, F, F, 422),
     "/admin/buses": (L, F, F, 422),
+    "/admin/buses/{bus}": (L, F, F, 422),
     "/admin/routes": (L, F, F, 422),
     "/admin/schedules": (L, F, F, 422),
     "/admin/schedules/{trip}/generate-seats": (L, F, F, 303),
-    "/admin/schedules/{trip}/cancel": (L, F, F, 422),
+    "/admin/schedules/{trip}": (L, F, F, 422),
+    "/admin/schedules/{trip}/cancel": (L, F, F, 200),  # the confirmation step
     "/admin/schedule-seats/{seat}/block": (L, F, F, 303),
     "/admin/api-keys": (L, F, F, 422),
     "/admin/api-keys/{api_key}/revoke": (L, F, F, 303),
@@ -132,6 +136,7 @@ async def world(app, auth, settings):
         "ticket": (await Ticket.filter(booking=booking, status="valid").first()).number,
         "payment": (await Payment.get()).public_id,
         "seat": seats[-1].id,
+        "bus": trip.bus_id,
         "api_key": (await api_keys.create_api_key(ops, "Matrix", now=ops.created_at))[0].id,
     }
     clients = {

@@ -395,7 +395,7 @@ async def update_admin_bus(bus_id: int, data: BusIn) -> Response:
     Name, registration and air conditioning at any time; the layout (kind, rows, columns,
     aisle) only while no trip has been scheduled on the bus (409 `bus_in_service`)."""
     admin = await require_api_admin()
-    bus = await fleet.update_bus(admin, bus_id, data.layout(), now=services().now())
+    bus = (await fleet.update_bus(admin, bus_id, data.layout(), now=services().now())).bus
     return reply(await _bus_detail(bus.id))
 
 
@@ -574,6 +574,6 @@ async def update_admin_timetable(schedule_id: int, data: TripChangeIn) -> Respon
     change = timetable.TripChange(
         departure_datetime=data.departure_datetime, base_fare=data.base_fare
     )
-    s = await timetable.update_trip(admin, schedule_id, change, now=svc.now(), tz=svc.tz)
+    s = (await timetable.update_trip(admin, schedule_id, change, now=svc.now(), tz=svc.tz)).schedule
     route, bus = await routes.get_route(s.route_id), await fleet.get_bus(s.bus_id)
     return reply(TripOut.of(s, route, bus))
