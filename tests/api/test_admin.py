@@ -13,7 +13,7 @@ from quart.testing import QuartClient
 from domain import clock, fleet, holds, operations, routes, timetable
 from domain.errors import SeatsUnavailable
 from domain.holds import HoldRequest
-from domain.models import ActivityLog, Bus, Reservation, Schedule, ScheduleSeat, Seat
+from domain.models import ActivityLog, Bus, Operator, Reservation, Schedule, ScheduleSeat, Seat
 from tests.api.conftest import problem_of
 from tests.factories import book, make_trip, make_user, schedule_seats
 
@@ -412,6 +412,25 @@ async def test_invalid_layouts_name_their_field(client: QuartClient, caller_for:
     )
     assert [e["field"] for e in (await problem_of(clash))["errors"]] == ["registration"]
     assert await Bus.all().count() == 1
+
+
+async def test_a_bus_names_its_operator_and_can_move_to_another(
+    client: QuartClient, caller_for: Any
+):
+    admin = await caller_for(admin=True)
+    first = await Operator.create(name="Sahyadri Travels")
+    other = await Operator.create(name="Konkan Express")
+    created = await client.post("/api/v1/admin/buses", json=BUS, headers=admin.headers)
+    body = await created.get_json()
+    assert (body["operator"], body["operator_id"]) == ("Sahyadri Travels", first.id)
+    path = f"/api/v1/admin/buses/{body['id']}"
+    moved = await client.put(path, json={**BUS, "operator_id": other.id}, headers=admin.headers)
+    assert (await moved.get_json())["operator"] == "Konkan Express"
+    kept = await client.put(path, json=BUS, headers=admin.headers)  # omitted: unchanged
+    assert (await kept.get_json())["operator_id"] == other.id
+    unknown = await client.put(path, json={**BUS, "operator_id": 99999}, headers=admin.headers)
+    assert unknown.status_code == 422
+    assert [e["field"] for e in (await problem_of(unknown))["errors"]] == ["operator_id"]
 
 
 async def test_a_bus_in_service_keeps_its_layout(client: QuartClient, caller_for: Any):

@@ -228,6 +228,13 @@ class BusIn(Strict):
     rows: int = Field(description="Rows of seats (per deck), 1-20.")
     columns: int = Field(description="Seats across, 1-6.")
     aisle_after: int = Field(description="The aisle runs after this column (0: none).")
+    operator_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=INT32_MAX,
+        description="The bus's operator (as `operator_id` in the buses list). Omitted: "
+        "unchanged on a PUT; on a new bus, the network's first operator.",
+    )
 
     def layout(self) -> fleet.LayoutInput:
         return fleet.LayoutInput(
@@ -238,6 +245,7 @@ class BusIn(Strict):
             rows=self.rows,
             columns=self.columns,
             aisle_after=self.aisle_after,
+            operator_id=self.operator_id,
         )
 
 
@@ -268,6 +276,7 @@ class BusOut(Out):
     registration: str
     name: str
     operator: str
+    operator_id: int
     kind: BusKind
     is_ac: bool
     decks: int
@@ -282,6 +291,7 @@ class BusOut(Out):
             "registration": bus.registration,
             "name": bus.name,
             "operator": bus.operator.name,
+            "operator_id": bus.operator_id,
             "kind": bus.kind,
             "is_ac": bus.is_ac,
             "decks": bus.decks,
@@ -297,6 +307,7 @@ class BusDetail(BusOut):
         registration="MH-12-AB-4321",
         name="Volvo 9600 Sleeper",
         operator="Sahyadri Travels",
+        operator_id=1,
         kind="sleeper",
         is_ac=True,
         decks=2,
