@@ -309,8 +309,8 @@ async def _bus_page(
     message: str = "",
     error: str = "",
 ) -> ResponseReturnValue:
-    """The bus form (a new bus on the fleet page, or one bus's editor) and its preview; an
-    htmx request gets the preview alone."""
+    """The bus form (a new bus on the fleet page, or one bus's editor) and its preview
+    (which htmx refreshes from `preview_layout`, with the same partial)."""
     preview, layout_errors = _preview(form)
     context = {
         "form": form,
@@ -326,15 +326,11 @@ async def _bus_page(
     if bus is None:
         return await render(
             "pages/admin/buses.html",
-            "partials/_layout_preview.html",
             status=status,
-            created="",
             **await _fleet_list(),
             **context,
         )
-    return await render(
-        "pages/admin/bus.html", "partials/_layout_preview.html", status=status, **context
-    )
+    return await render("pages/admin/bus.html", status=status, **context)
 
 
 @blueprint.get("/buses")
