@@ -235,3 +235,85 @@ def sort_and_filter(
     else:
         kept.sort(key=lambda t: (t.departs_at, t.fare))
     return kept
+
+
+# ------------------------------------------------------------------ when nothing matches
+
+NEAREST_DATES = 3
+
+# The trips of SEARCH_SQL's city pair that are on sale (scheduled, not yet left the origin),
+# by the day they leave the origin in the operator's calendar. $6..$8 are the filters (NULL:
+# any), so a date offered for the filters the passenger chose does show a bus.
+PAIR_DAYS_SQL = """
+    SELECT (s.departure_at + make_interval(mins => o.minutes_from_origin)) AT TIME ZONE $4
+        AS local_departure, b.is_ac, b.kind
+    FROM schedules s
+    JOIN routes r ON r.id = s.route_id AND r.is_active
+    JOIN buses b ON b.id = s.bus_id
+    JOIN route_stops o ON o.route_id = s.route_id AND o.city_id = $1
+    JOIN route_stops d ON d.route_id = s.route_id AND d.city_id = $2 AND d.seq > o.seq
+    WHERE s.status = 'scheduled'
+      AND s.departure_at + make_interval(mins => o.minutes_from_origin) > $3
+"""
+SALES_SQL = f"""
+    WITH pair AS ({PAIR_DAYS_SQL})
+    SELECT
+      (SELECT max(local_departure)::date FROM pair) AS sold_until,
+      ARRAY(
+        SELECT day FROM (
+          SELECT DISTINCT local_departure::date AS day FROM pair
+          WHERE ($6::boolean[] IS NULL OR is_ac = ANY($6::boolean[]))
+            AND ($7::text[] IS NULL OR kind = ANY($7::text[]))
+            AND ($8::int[] IS NULL OR extract(hour FROM local_departure)::int = ANY($8::int[]))
+        ) days
+        ORDER BY abs(day - $5::date), day
+        LIMIT {NEAREST_DATES}
+      ) AS nearest
+"""
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What a search answers: the trips, and when there are none, how far ahead trips
+    between the two cities are on sale and the days nearest the one asked for that have a
+    trip matching the same filters (in date order)."""
+
+    query: SearchQuery
+    trips: list[TripResult]
+    sold_until: date | None = None  # None: trips were found, or none is on sale at all
+    nearest_dates: tuple[date, ...] = ()
+
+    @property
+    def beyond_sales(self) -> bool:
+        """The day asked for is later than the last trip on sale."""
+        return self.sold_until is not None and self.query.day > self.sold_until
+
+
+async def search(
+    query: SearchQuery, filters: SearchFilters, *, now: datetime, tz: ZoneInfo
+) -> SearchResult:
+    """The one call behind the search page and the API search: `search_trips`, and when
+    nothing matches, the sales horizon and the nearest days with trips. There is no setting
+    for how far ahead trips are sold: the timetable is, so the horizon is the day the
+    pair's latest scheduled trip leaves."""
+    trips = await search_trips(query, filters, now=now, tz=tz)
+    if trips:
+        return SearchResult(query, trips)
+    hours = sorted({h for w in filters.windows for h in range(*w.hours)})
+    rows = await connections.get("default").execute_query_dict(
+        SALES_SQL,
+        [
+            query.origin.id,
+            query.destination.id,
+            now,
+            tz.key,
+            query.day,
+            sorted(filters.ac) or None,
+            sorted(k.value for k in filters.kinds) or None,
+            hours or None,
+        ],
+    )
+    row = rows[0]
+    return SearchResult(
+        query, trips, sold_until=row["sold_until"], nearest_dates=tuple(sorted(row["nearest"]))
+    )

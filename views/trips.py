@@ -43,6 +43,16 @@ def _parse_filters(args: MultiDict[str, str]) -> SearchFilters:
     return SearchFilters(ac=ac, kinds=kinds, windows=windows, sort=sort)
 
 
+def _filter_args(filters: SearchFilters) -> dict[str, list[str]]:
+    """The filters as the query string writes them: links to other days keep them."""
+    return {
+        "ac": sorted("ac" if ac else "non_ac" for ac in filters.ac),
+        "kind": sorted(k.value for k in filters.kinds),
+        "window": sorted(w.value for w in filters.windows),
+        "sort": [] if filters.sort is SortKey.DEPARTURE else [filters.sort.value],
+    }
+
+
 @blueprint.get("/cities")
 async def suggest_cities() -> ResponseReturnValue:
     args = request.args
@@ -90,12 +100,15 @@ async def search_schedules() -> ResponseReturnValue:
     errors |= parser.errors  # the reader's message wins over "not a date" from the domain
     if errors:
         return await render("pages/home.html", status=422, errors=errors, **context)
-    results = await catalogue.search_trips(query, filters, now=svc.now(), tz=svc.tz)
+    found = await catalogue.search(query, filters, now=svc.now(), tz=svc.tz)
     return await render(
         "pages/schedules/search.html",
         "partials/_search_results.html",
         query=query,
-        results=results,
+        found=found,
+        results=found.trips,
+        filter_args=_filter_args(filters),
+        days_ahead=(found.sold_until - svc.today()).days if found.sold_until else None,
         errors={},
         **context,
     )

@@ -416,3 +416,28 @@ async def test_a_word_beside_a_public_id_is_never_taken_for_one(
     document = await (await client.get("/openapi.json")).get_json()
     [parameter] = document["paths"]["/api/v1/reservations/{reservation_id}"]["delete"]["parameters"]
     assert parameter["schema"]["pattern"] == "^[a-z]{3}_[0-9a-f]{32}$"
+
+
+async def test_an_empty_search_names_the_sales_horizon_and_the_nearest_days(
+    client: QuartClient, db: str
+) -> None:
+    tz = ZoneInfo("Asia/Kolkata")
+    departure = clock.now().replace(microsecond=0) + timedelta(days=2)
+    await make_trip(departure)
+    day = departure.astimezone(tz).date()
+    far = day + timedelta(days=20)
+    response = await client.get(
+        f"/api/v1/schedules/search?origin_city=Mumbai&destination_city=Pune&date={far}"
+    )
+    body = await response.get_json()
+    assert body == {
+        "schedules": [],
+        "on_sale_until": day.isoformat(),
+        "nearest_dates": [day.isoformat()],
+    }
+    found = await client.get(
+        f"/api/v1/schedules/search?origin_city=Mumbai&destination_city=Pune&date={day}"
+    )
+    body = await found.get_json()
+    assert len(body["schedules"]) == 1
+    assert body["on_sale_until"] is None and body["nearest_dates"] == []

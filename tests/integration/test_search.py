@@ -200,3 +200,41 @@ async def test_segment_must_be_stops_of_the_route_in_order(raw_from, raw_to, fie
     assert field in caught.value.errors
     assert inventory.check_segment(trip, None, None) == inventory.Segment(0, 2)
     assert inventory.check_segment(trip, 1, None) == inventory.Segment(1, 2)
+
+
+async def run_search(origin: str, destination: str, day: date, **filters):
+    query = await catalogue.search_query(origin, destination, day, now=NOW, tz=IST)
+    return await catalogue.search(query, SearchFilters(**filters), now=NOW, tz=IST)
+
+
+async def test_an_empty_search_says_how_far_ahead_trips_are_sold_and_the_nearest_days():
+    route = await factories.make_route()
+    for day in (date(2026, 12, 3), date(2026, 12, 4), date(2026, 12, 9), date(2026, 12, 16)):
+        await factories.make_trip(ist(7, 0, day), route=route)
+    await factories.make_trip(ist(22, 0, date(2026, 12, 8)), route=route, kind=BusKind.SLEEPER)
+    cancelled = await factories.make_trip(ist(7, 0, date(2026, 12, 20)), route=route)
+    cancelled.status = "cancelled"
+    await cancelled.save()
+
+    far = await run_search("Mumbai", "Pune", date(2026, 12, 22))
+    assert far.trips == [] and far.beyond_sales
+    assert far.sold_until == date(2026, 12, 16)  # the cancelled trip on the 20th is not sold
+    assert far.nearest_dates == (date(2026, 12, 8), date(2026, 12, 9), date(2026, 12, 16))
+
+    # An intermediate pair, by the day the bus leaves Lonavala (the 22:00 sleeper from
+    # Mumbai is there at midnight, on the 9th); ties in distance go to the earlier day.
+    gap = await run_search("Lonavala", "Pune", date(2026, 12, 6))
+    assert not gap.beyond_sales
+    assert gap.nearest_dates == (date(2026, 12, 3), date(2026, 12, 4), date(2026, 12, 9))
+
+    # The days offered keep the filters: only the sleeper's day has a night bus.
+    night = await run_search(
+        "Mumbai", "Pune", date(2026, 12, 3), windows=frozenset({TimeWindow.NIGHT})
+    )
+    assert night.trips == [] and night.nearest_dates == (date(2026, 12, 8),)
+    assert night.sold_until == date(2026, 12, 16)
+
+    found = await run_search("Mumbai", "Pune", date(2026, 12, 3))
+    assert len(found.trips) == 1 and found.sold_until is None and found.nearest_dates == ()
+    nothing = await run_search("Pune", "Mumbai", date(2026, 12, 3))
+    assert nothing.sold_until is None and nothing.nearest_dates == ()

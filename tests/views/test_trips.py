@@ -174,3 +174,35 @@ async def test_a_cancelled_trip_says_so_and_holds_nothing(client, trip):
     html = await (await client.get(f"/schedules/{trip.id}?from=0&to=2")).get_data(as_text=True)
     assert "The operator cancelled this trip" in html
     assert re.search(r'<button type="submit" class="button"\s+disabled>Hold selected seats', html)
+
+
+async def test_a_search_past_the_last_trip_on_sale_says_so_and_links_the_nearest_days(
+    client, trip, settings
+):
+    later = await factories.make_trip(trip.departure_at + timedelta(days=2, hours=16))  # 22:00
+    day = trip.departure_at.astimezone(settings.tz).date()
+    last = later.departure_at.astimezone(settings.tz).date()
+    far = day + timedelta(days=19)
+    response = await client.get(search_url(trip, date=far.isoformat()))
+    html = await response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert f"No buses on sale for {far:%a %-d %b} yet" in html
+    assert f"are on sale up to\n      <strong>{last:%a %-d %b %Y}</strong> (3 days ahead)" in html
+    assert "Nearest dates with buses:" in html
+    for shown in (day, last):
+        assert f'date={shown.isoformat()}">{shown:%a %-d %b}</a>' in html
+
+    # The links keep the filters, and the days offered match them.
+    night = await client.get(
+        search_url(trip, date=day.isoformat(), window="night", sort="fare"), headers=HTMX
+    )
+    part = await night.get_data(as_text=True)
+    assert "Nearest dates with buses for these filters:" in part
+    assert f"date={last.isoformat()}&amp;window=night&amp;sort=fare" in part
+    assert f"date={day.isoformat()}&amp;" not in part
+
+
+async def test_search_results_name_the_duration_without_aria_label_on_a_div(client, trip):
+    html = await (await client.get(search_url(trip))).get_data(as_text=True)
+    assert 'aria-label="Duration"' not in html
+    assert '<span class="visually-hidden">Duration </span>3h 30m' in html

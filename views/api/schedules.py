@@ -1,6 +1,6 @@
 """Trips: search, one trip's details and its seat map (guests welcome), and generating a
 trip's seats (admins). The HTML pages (views/trips.py, the console) make the same domain
-calls: `catalogue.search_query` then `catalogue.search_trips`; `trip_views.trip_view` for
+calls: `catalogue.search_query` then `catalogue.search`; `trip_views.trip_view` for
 the trip page and its seat map; `timetable.generate_seats` for the console's button."""
 
 from __future__ import annotations
@@ -126,6 +126,17 @@ class ScheduleSummary(Out):
 
 class SearchResults(Out):
     schedules: list[ScheduleSummary]
+    on_sale_until: date | None = Field(
+        description="When `schedules` is empty: the last day (the operator's calendar) a "
+        "trip between these cities leaves on sale, so a later `date` finds nothing yet; "
+        "null when trips were found or none is on sale.",
+        examples=["2026-12-16"],
+    )
+    nearest_dates: list[date] = Field(
+        description="When `schedules` is empty: up to 3 days nearest `date` with a trip "
+        "between these cities, in date order; empty otherwise.",
+        examples=[["2026-12-03", "2026-12-04"]],
+    )
 
 
 @blueprint.get("/schedules/search")
@@ -137,16 +148,21 @@ async def search_schedules(query: SearchArgs) -> Response:
 
     Trips that stop in `origin_city` and later in `destination_city`, leaving the origin on
     `date` (the operator's calendar) and not yet departed. Prices and free seats are for
-    that segment. No account needed.
+    that segment. No account needed. When nothing matches, `on_sale_until` says how far
+    ahead trips are sold and `nearest_dates` names the nearest days with trips.
     """
     svc = services()
     search = await catalogue.search_query(
         query.origin_city, query.destination_city, query.date, now=svc.now(), tz=svc.tz
     )
-    trips = await catalogue.search_trips(
-        search, SearchFilters(sort=query.sort), now=svc.now(), tz=svc.tz
+    found = await catalogue.search(search, SearchFilters(sort=query.sort), now=svc.now(), tz=svc.tz)
+    return reply(
+        SearchResults(
+            schedules=[ScheduleSummary.of(t) for t in found.trips],
+            on_sale_until=found.sold_until,
+            nearest_dates=list(found.nearest_dates),
+        )
     )
-    return reply(SearchResults(schedules=[ScheduleSummary.of(t) for t in trips]))
 
 
 # ------------------------------------------------------------------ one trip and its seats
