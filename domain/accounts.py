@@ -176,6 +176,9 @@ def _password_errors(password: str, field: str = "password") -> dict[str, str]:
     return {}
 
 
+EMAIL_TAKEN = "An account with this email already exists. Log in instead?"
+
+
 async def register(
     data: ProfileInput,
     password: str,
@@ -189,7 +192,7 @@ async def register(
     accounts per hour come from one address (throwaway accounts for hoarding seats)."""
     data = _clean(data)
     errors = _validate_profile(data) | _password_errors(password)
-    taken = {"email": "An account with this email already exists. Log in instead?"}
+    taken = {"email": EMAIL_TAKEN}
     if "email" not in errors and await User.filter(email=data.email).exists():
         errors |= taken
     if errors:
@@ -244,7 +247,18 @@ async def authenticate(
     """Check credentials, within the brute-force limits: `per_account_ip` failures for one
     email from one address per window (the owner elsewhere still gets in), `per_account`
     per hour from everywhere, `per_ip` for every email from one address. The attempt is
-    counted before the password is checked, so parallel guesses cannot overshoot."""
+    counted before the password is checked, so parallel guesses cannot overshoot. A form
+    sent without an email or a password is no attempt: it is refused field by field."""
+    missing = {
+        field: message
+        for field, value, message in (
+            ("email", email.strip(), "Enter your email."),
+            ("password", password, "Enter your password."),
+        )
+        if not value
+    }
+    if missing:
+        raise ValidationFailed(missing)
     email = normalise_email(email)
     checks = login_limits(email, ip, limits)
     await attempts.reserve(checks, now=now, message=LOGIN_REFUSED)

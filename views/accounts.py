@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, redirect, request, session, url_for
+from markupsafe import Markup
+from quart import Blueprint, flash, redirect, request, session, url_for
 from quart.typing import ResponseReturnValue
 from quart_auth import login_user, logout_user
 
@@ -51,14 +52,29 @@ def _errors(exc: ValidationFailed | TooManyAttempts) -> dict[str, str]:
     return exc.errors if isinstance(exc, ValidationFailed) else {"": exc.message}
 
 
+def _prefilled_email() -> str:
+    """The email a link from the other account page carries (`?email=`), to type it once."""
+    email = request.args.get("email", "")
+    return email if len(email) <= FIELD_LIMITS["email"] and email.isprintable() else ""
+
+
+def _with_link(text: str, link_text: str, endpoint: str, email: str, next_: str) -> Markup:
+    """A refusal whose way out is the other account page, linked, carrying the typed email
+    and where the visitor was going (both escaped by Markup.format)."""
+    href = url_for(endpoint, email=email or None, next=next_ or None)
+    return Markup('{} <a href="{}">{}</a>').format(text, href, link_text)
+
+
 @blueprint.route("/register", methods=["GET", "POST"])
 async def register() -> ResponseReturnValue:
     form: dict[str, str] = {}
     errors: dict[str, str] = {}
     status = 200
+    next_target = auth.safe_next(request.args.get("next"), "")
     refused: TooManyAttempts | None = None
     if request.method == "POST":
         posted = await request.form
+        next_target = auth.safe_next(posted.get("next"), "")  # kept when the form comes back
         form = {field: posted.get(field, "") for field in PROFILE_FIELDS}
         p = forms.Parser(posted)
         try:
@@ -73,15 +89,26 @@ async def register() -> ResponseReturnValue:
             refused, errors, status = exc, p.merged(_errors(exc)), exc.status
         except ValidationFailed as exc:
             errors, status = p.merged(_errors(exc)), exc.status
+            if errors.get("email") == accounts.EMAIL_TAKEN:
+                errors["email"] = _with_link(
+                    accounts.EMAIL_TAKEN.removesuffix(" Log in instead?"),
+                    "Log in instead?",
+                    "accounts.login",
+                    form["email"],
+                    next_target,
+                )
         else:
             _sign_in(user)
-            return redirect(auth.safe_next(posted.get("next")), 303)
+            await flash(f"Welcome, {user.first_name} — your account is ready.", "success")
+            return redirect(next_target or "/", 303)
+    else:
+        form = {"email": _prefilled_email()}
     page = await render(
         "pages/accounts/register.html",
         status=status,
         form=form,
         errors=errors,
-        next=auth.safe_next(request.args.get("next"), ""),
+        next=next_target,
     )
     return await with_retry_after(page, refused) if refused else page
 
@@ -103,7 +130,7 @@ def _login_input(posted: Any) -> None:
 
 @blueprint.route("/login", methods=["GET", "POST"])
 async def login() -> ResponseReturnValue:
-    email = ""
+    email = _prefilled_email()
     errors: dict[str, str] = {}
     status = 200
     next_target = auth.safe_next(request.args.get("next"), "")
@@ -121,9 +148,15 @@ async def login() -> ResponseReturnValue:
                 ip=auth.client_ip(),
                 limits=services().login_limits,
             )
-        except (InvalidCredentials, TooManyAttempts, ValidationFailed) as exc:
-            errors, status = {"": exc.message}, exc.status
-            refused = exc if isinstance(exc, TooManyAttempts) else None
+        except ValidationFailed as exc:  # a field left empty, or one no account can match
+            errors, status = exc.errors, exc.status
+        except InvalidCredentials as exc:
+            link = _with_link(
+                exc.message, "Create an account instead?", "accounts.register", email, next_target
+            )
+            errors, status = {"": link}, exc.status
+        except TooManyAttempts as exc:
+            errors, status, refused = {"": exc.message}, exc.status, exc
         else:
             _sign_in(user)
             return redirect(next_target or "/", 303)

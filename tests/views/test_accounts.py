@@ -257,3 +257,78 @@ async def test_create_admin_command(database_url):
         assert expected in output
         assert (await User.get(email=email)).is_admin
     assert await ActivityLog.filter(action="user.promoted_admin").count() == 1
+
+
+async def test_registering_lands_on_a_welcome_said_once(client, auth):
+    response = await auth.register(first_name="Meera")
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    landing = await (await client.get("/")).get_data(as_text=True)
+    assert "Welcome, Meera — your account is ready." in landing
+    assert 'role="status"' in landing
+    again = await (await client.get("/")).get_data(as_text=True)
+    assert "your account is ready" not in again
+
+
+async def test_registering_goes_on_to_next_with_the_welcome(client, auth):
+    response = await auth.register(next="/bookings")
+    assert response.headers["Location"] == "/bookings"
+    page = await (await client.get("/bookings")).get_data(as_text=True)
+    assert "Welcome, Priya — your account is ready." in page
+
+
+async def test_a_taken_email_links_to_the_login_with_the_email(client, auth):
+    await auth.register()
+    await auth.logout()
+    response = await auth.register(email="priya@example.com", next="/bookings")
+    html = await response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert (
+        "An account with this email already exists. "
+        '<a href="/users/login?email=priya@example.com&amp;next=/bookings">Log in instead?</a>'
+    ) in html
+    assert 'name="next" value="/bookings"' in html  # the detour survives the refusal
+    login = await (await client.get("/users/login?email=priya%40example.com")).get_data(
+        as_text=True
+    )
+    assert 'name="email" type="email" value="priya@example.com"' in login
+
+
+async def test_a_wrong_login_links_to_registering_with_the_email(client, auth):
+    response = await auth.login("new@example.com", "some-password")
+    html = await response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert (
+        "That email and password do not match an account. "
+        '<a href="/users/register?email=new@example.com">Create an account instead?</a>'
+    ) in html
+    register = await (await client.get("/users/register?email=new%40example.com")).get_data(
+        as_text=True
+    )
+    assert 'name="email" type="email" value="new@example.com"' in register
+    # A prefill is only text in a value: markup in it is escaped, not run.
+    odd = await client.get('/users/login?email="><script>x</script>')
+    assert "<script>x</script>" not in await odd.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "messages"),
+    [
+        ("", "", {"email": "Enter your email.", "password": "Enter your password."}),
+        ("priya@example.com", "", {"password": "Enter your password."}),
+        ("  ", "secret-pass-1", {"email": "Enter your email."}),
+    ],
+)
+async def test_an_incomplete_login_names_the_missing_fields_and_keeps_the_email(
+    auth, email, password, messages
+):
+    await factories.make_user("priya@example.com", "secret-pass-1")
+    response = await auth.login(email, password)
+    html = await response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "do not match" not in html
+    for field, message in messages.items():
+        assert f'<p class="field__error" id="f-{field}-error">{message}</p>' in html
+    for field in {"email", "password"} - messages.keys():
+        assert f'id="f-{field}-error"' not in html
+    assert f'name="email" type="email" value="{email}"' in html
+    assert await ActivityLog.filter(action="user.login_failed").count() == 0  # no attempt
