@@ -18,7 +18,7 @@ INDEXES = {
 
 
 class Migration(migrations.Migration):
-    dependencies = [("busbook", "0012_api_credentials")]
+    dependencies = [("busbook", "0013_reservation_checkout_draft")]
 
     operations = [
         ops.RunSQL(f"CREATE INDEX {name} ON {target}", reverse_sql=f"DROP INDEX {name}")
