@@ -290,3 +290,20 @@
     boardingForm();
   });
 })();
+
+// --- layout: the phone menu (a <details>, open and closed by the browser itself) also
+// closes on Escape, handing focus back to its toggle, and on a click or tap outside it.
+(function () {
+  "use strict";
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    var menu = document.querySelector("details.nav-menu[open]");
+    if (!menu) return;
+    menu.open = false;
+    menu.querySelector("summary").focus();
+  });
+  document.addEventListener("click", function (event) {
+    var menu = document.querySelector("details.nav-menu[open]");
+    if (menu && !menu.contains(event.target)) menu.open = false;
+  });
+})();
