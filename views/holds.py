@@ -61,6 +61,20 @@ async def create_hold() -> ResponseReturnValue:
             status=422,
             error="Choose where you get on and off.",
         )
+    unreadable = [
+        kind
+        for name, kind in (("boarding_point_id", "boarding"), ("dropping_point_id", "dropping"))
+        if form.get(name) and forms.int_or_none(form.get(name), lo=1) is None
+    ]
+    if unreadable:  # a tampered form: refused, not taken for "no point chosen"
+        return await render_trip(
+            schedule_id,
+            from_raw,
+            to_raw,
+            selection=selection,
+            status=422,
+            error=f"Pick the {' and '.join(unreadable)} point from the list.",
+        )
     try:
         reservation = await holds.hold_seats(
             claim,

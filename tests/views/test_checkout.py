@@ -312,3 +312,25 @@ async def test_the_chosen_points_and_their_times_are_on_the_pages_the_pdf_and_th
         r"From Mumbai: .*, 06:40 · Dadar TT Circle \(Near the flyover\)\n", mail.body_text
     )
     assert re.search(r"To Pune: .*, 09:55 · Swargate\n", mail.body_text)
+
+
+@pytest.mark.parametrize("field", ["boarding_point_id", "dropping_point_id"])
+async def test_a_point_that_is_no_number_is_refused_not_dropped(auth, trip, field):
+    seat = (await factories.schedule_seats(trip))[0]
+    await auth.register()
+    response = await post(
+        auth,
+        "/reservations",
+        [
+            ("schedule_id", trip.id),
+            ("from_stop", 0),
+            ("to_stop", 2),
+            ("seat_ids", seat.id),
+            (field, "dadar"),
+        ],
+        page=f"/schedules/{trip.id}",
+    )
+    kind = field.split("_")[0]
+    assert response.status_code == 422
+    assert f"Pick the {kind} point from the list." in await response.get_data(as_text=True)
+    assert not await Reservation.filter(schedule_id=trip.id).exists()
