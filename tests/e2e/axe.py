@@ -86,6 +86,7 @@ def gone(error: Exception) -> bool:
             "Target page, context or browser has been closed",
             "Target closed",
             "navigation",
+            "is navigating",
             "axe is not defined",
             "Axe is already running",
         )

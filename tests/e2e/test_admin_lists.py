@@ -83,10 +83,11 @@ async def test_filters_and_pages_swap_the_list_and_keep_the_filters(
     await log_in(page, live_server, *DEMO_ADMIN, next_path="/admin")
     await page.goto(live_server + "/admin/schedules")
     await page.evaluate("() => { window.notReloaded = true; }")
-    route = page.get_by_label("Route")
+    route = page.locator("#trips-list").get_by_label("Route", exact=True)
     second_route = await route.locator("option").nth(1).get_attribute("value")
     await route.select_option(second_route)
-    await expect(page).to_have_url(f"{live_server}/admin/schedules?route={second_route}")
+    await page.wait_for_url(lambda url: f"route={second_route}" in url)
+    assert page.url.startswith(f"{live_server}/admin/schedules?")  # pushed: Back returns here
     rows = page.locator("#trips-list tbody tr")
     await expect(rows.first).to_be_visible()
     names = set(await page.locator("#trips-list td[data-label=Trip] a").all_inner_texts())
@@ -113,5 +114,6 @@ async def test_without_javascript_the_filter_form_still_works(live_server, brows
     await page.get_by_label("About").select_option("User")
     await page.get_by_role("button", name="Filter").click()
     assert "subject_type=User" in page.url
-    await expect(page.locator("#activity-list code").first).to_have_text("user.registered")
+    actions = await page.locator("#activity-list code").all_inner_texts()
+    assert actions and all(a.startswith("user.") for a in actions), actions  # users' rows only
     await context.close()
