@@ -48,7 +48,7 @@ async def test_the_chosen_points_and_times_follow_the_booking(
     # "23:10 · Dadar TT Circle (Opposite …)" as the trip page offers them
     board = (await page.locator("#boarding-point option:checked").inner_text()).split(" (")[0]
     drop = (await page.locator("#dropping-point option:checked").inner_text()).split(" (")[0]
-    await page.locator('.seat[data-status="available"]').first.click()
+    await page.locator('.seat-cell[data-status="available"]').first.click()
     await page.get_by_role("button", name="Hold selected seats").click()
     await expect(page.locator("[data-countdown]")).to_be_visible()
 
