@@ -408,7 +408,13 @@ class Int32Converter(IntegerConverter):
     (2147483648, a 5,000-digit number, Arabic-Indic digits) matches no route: a 404, not
     a 500 from asyncpg ("value out of int32 range") or from `int()`."""
 
-    regex = r"[0-9]{1,10}"
+    # Digits up to INT32_MAX only, so a larger number matches no rule for any method: a
+    # converter that refused it later made werkzeug answer a PUT with a 405 naming GET.
+    regex = (
+        r"[0-9]{1,9}|[01][0-9]{9}|20[0-9]{8}|21[0-3][0-9]{7}|214[0-6][0-9]{6}"
+        r"|2147[0-3][0-9]{5}|21474[0-7][0-9]{4}|214748[0-2][0-9]{3}|2147483[0-5][0-9]{2}"
+        r"|21474836[0-3][0-9]|214748364[0-7]"
+    )
 
     def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", INT32_MAX)
