@@ -146,6 +146,10 @@ def free_seats_sql(schedule: str, from_seq: str, to_seq: str, now: str) -> str:
     """
 
 
+# The day window is written on `s.departure_at` itself, shifted by the origin stop's offset
+# (the same instants as `departure_at + offset` in the window): with the route's stops as the
+# outer side, the index on (route_id, departure_at) reads only the trips leaving in the
+# window, never the route's past trips (tests/integration/test_query_plans.py).
 SEARCH_SQL = f"""
     SELECT DISTINCT ON (s.id)
         s.id AS schedule_id, s.base_fare, s.currency, r.name AS route_name,
@@ -168,9 +172,9 @@ SEARCH_SQL = f"""
     JOIN route_stops o ON o.route_id = s.route_id AND o.city_id = $1
     JOIN route_stops d ON d.route_id = s.route_id AND d.city_id = $2 AND d.seq > o.seq
     WHERE s.status = 'scheduled'
-      AND s.departure_at + make_interval(mins => o.minutes_from_origin) >= $3
-      AND s.departure_at + make_interval(mins => o.minutes_from_origin) < $4
-      AND s.departure_at + make_interval(mins => o.minutes_from_origin) > $5
+      AND s.departure_at >= $3::timestamptz - make_interval(mins => o.minutes_from_origin)
+      AND s.departure_at < $4::timestamptz - make_interval(mins => o.minutes_from_origin)
+      AND s.departure_at > $5::timestamptz - make_interval(mins => o.minutes_from_origin)
     ORDER BY s.id, o.seq, d.seq
 """
 
@@ -253,7 +257,7 @@ PAIR_DAYS_SQL = """
     JOIN route_stops o ON o.route_id = s.route_id AND o.city_id = $1
     JOIN route_stops d ON d.route_id = s.route_id AND d.city_id = $2 AND d.seq > o.seq
     WHERE s.status = 'scheduled'
-      AND s.departure_at + make_interval(mins => o.minutes_from_origin) > $3
+      AND s.departure_at > $3::timestamptz - make_interval(mins => o.minutes_from_origin)
 """
 SALES_SQL = f"""
     WITH pair AS ({PAIR_DAYS_SQL})
